@@ -1,0 +1,123 @@
+//! Where each field of a metric set lives in a shard.
+
+use std::sync::Arc;
+
+use tally_snapshot::{FieldDesc, FieldKind};
+
+/// Shard words a field of `kind` takes in each copy.
+pub const fn words_of(kind: FieldKind) -> usize {
+    match kind {
+        FieldKind::Counter | FieldKind::Gauge => 1,
+        // value, stamp
+        FieldKind::LastValue => 2,
+    }
+}
+
+/// What is wrong with a metric set's field list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LayoutError {
+    /// A field name is empty or has a character outside `[a-zA-Z0-9_]`, or starts with a
+    /// digit.
+    #[error(
+        "field name {name:?} is not valid: use ASCII letters, digits and underscores, not \
+         starting with a digit (it becomes part of a metric name)"
+    )]
+    InvalidName {
+        /// The rejected name.
+        name: String,
+    },
+    /// Two fields share a name.
+    #[error("field name {name:?} appears twice: give each field of a set its own name")]
+    DuplicateName {
+        /// The repeated name.
+        name: String,
+    },
+}
+
+/// Whether `name` can name a field: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn is_valid_field_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The fields of a metric set and their word offsets in a shard copy.
+///
+/// Sets declared with [`metric_set!`](crate::metric_set) build theirs at compile time;
+/// sets declared at run time (say from Python) build one with [`Layout::new`].
+///
+/// ```
+/// use tally_core::{FieldDesc, FieldKind, Layout};
+/// let layout = Layout::new(vec![
+///     FieldDesc::new("requests", FieldKind::Counter, "Requests seen."),
+///     FieldDesc::new("temperature", FieldKind::LastValue, "Last reading."),
+/// ])
+/// .unwrap();
+/// assert_eq!(layout.index_of("temperature"), Some(1));
+/// assert!(Layout::new(vec![FieldDesc::new("9lives", FieldKind::Counter, "")]).is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Layout {
+    fields: Arc<[FieldDesc]>,
+    offsets: Arc<[usize]>,
+    width: usize,
+}
+
+impl Layout {
+    /// A layout for `fields`, in that order.
+    ///
+    /// # Errors
+    ///
+    /// [`LayoutError`] for an invalid or repeated name.
+    pub fn new(fields: Vec<FieldDesc>) -> Result<Self, LayoutError> {
+        for (i, f) in fields.iter().enumerate() {
+            if !is_valid_field_name(&f.name) {
+                return Err(LayoutError::InvalidName { name: f.name.to_string() });
+            }
+            if fields[..i].iter().any(|g| g.name == f.name) {
+                return Err(LayoutError::DuplicateName { name: f.name.to_string() });
+            }
+        }
+        let mut offsets = Vec::with_capacity(fields.len());
+        let mut width = 0;
+        for f in &fields {
+            offsets.push(width);
+            width += words_of(f.kind);
+        }
+        Ok(Layout { fields: fields.into(), offsets: offsets.into(), width })
+    }
+
+    /// The layout of a set declared with `metric_set!`.
+    ///
+    /// # Panics
+    ///
+    /// If `fields` is not a valid layout, which the macro rules out (field names are Rust
+    /// identifiers, and the compiler rejects repeats).
+    pub fn from_static(fields: &'static [FieldDesc]) -> Self {
+        match Layout::new(fields.to_vec()) {
+            Ok(layout) => layout,
+            Err(e) => panic!("metric_set! produced an invalid layout: {e}"),
+        }
+    }
+
+    /// The field descriptions, in declaration order.
+    pub fn fields(&self) -> &[FieldDesc] {
+        &self.fields
+    }
+
+    /// Word offset of field `index` within one copy.
+    pub fn offset(&self, index: usize) -> usize {
+        self.offsets[index]
+    }
+
+    /// Words per copy.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The index of the field called `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+}

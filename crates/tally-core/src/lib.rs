@@ -1,0 +1,85 @@
+//! tally's write path: wait-free per-thread shards, the latch protocol, metric sets and
+//! collection.
+//!
+//! ```
+//! use std::thread;
+//!
+//! tally_core::metric_set! {
+//!     /// What an inference server did.
+//!     pub struct Stats {
+//!         /// Requests received.
+//!         total: Counter,
+//!         /// Requests answered.
+//!         ok: Counter,
+//!         /// Requests that failed.
+//!         failed: Counter,
+//!     }
+//! }
+//!
+//! let stats = Stats::new();
+//! thread::scope(|s| {
+//!     for t in 0..4 {
+//!         let stats = &stats;
+//!         s.spawn(move || {
+//!             for i in 0..1000 {
+//!                 // One event: total and exactly one outcome, in one latch section.
+//!                 stats.record(|e| {
+//!                     e.total().inc();
+//!                     if (i + t) % 10 == 0 { e.failed().inc() } else { e.ok().inc() }
+//!                 });
+//!             }
+//!         });
+//!     }
+//!     // A reader running alongside never sees half an event.
+//!     let snap = stats.snapshot();
+//!     assert_eq!(snap.ok + snap.failed, snap.total);
+//! });
+//! let snap = stats.snapshot();
+//! assert_eq!(snap.total, 4000);
+//! assert_eq!(snap.failed, 400);
+//! ```
+//!
+//! How it works, in one paragraph: each thread claims a *slot* once (the only
+//! read-modify-write it ever does) and records into its own cache-padded *shard* of each
+//! set. A shard keeps two copies of the fields behind a sequence number (a *latch*): the
+//! writer steers readers to one copy while it updates the other, with relaxed loads and
+//! stores only, so the hot path has no lock, no CAS and no `lock`-prefixed instruction,
+//! and a reader never waits for a writer, even one descheduled mid-event. The argument
+//! for the orderings is in `docs/DESIGN.md`.
+//!
+//! The main items:
+//! - [`metric_set!`]: declare a set; get the set, its `…Snapshot` and its `…Event`.
+//! - [`Counter`], [`Gauge`], [`LastValue`]: the field kinds.
+//! - [`RawSet`], [`Layout`]: sets described at run time.
+//! - [`MetricSet`], [`Snapshot`]: generic over declared sets.
+//! - [`thread_slots_created`], [`thread_slots_in_use`]: what the shards cost.
+#![deny(missing_docs)]
+
+mod clock;
+mod event;
+mod field;
+mod latch;
+mod layout;
+mod macros;
+mod set;
+mod slot;
+mod sync;
+mod table;
+mod traits;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use event::Event;
+pub use field::{Counter, CounterRef, Gauge, GaugeRef, Kind, LastValue, LastValueRef, Sink};
+pub use layout::{Layout, LayoutError, is_valid_field_name, words_of};
+pub use set::{FieldId, RawSet};
+pub use slot::{thread_slots_created, thread_slots_in_use};
+pub use traits::{MetricSet, Snapshot};
+
+pub use tally_snapshot::{
+    Delta, DeltaError, FieldDesc, FieldKind, Last, Merge, SetSnapshot, Value, ratio, ratio_or_zero,
+};

@@ -1,0 +1,1 @@
+//! loom models of the latch and of thread slots (written next).

@@ -1,0 +1,249 @@
+//! `metric_set!`: declaring a metric set.
+
+/// Declares a metric set: a struct of named fields recorded together, its plain-data
+/// snapshot struct (`…Snapshot`) and its event type (`…Event`).
+///
+/// Each field is a [`Counter`](crate::Counter), a [`Gauge`](crate::Gauge) or a
+/// [`LastValue`](crate::LastValue); its doc comment becomes its help text.
+///
+/// ```
+/// tally_core::metric_set! {
+///     /// What one inference server did.
+///     pub struct Inference {
+///         /// Requests received.
+///         total: Counter,
+///         /// Requests answered.
+///         ok: Counter,
+///         /// Requests that failed.
+///         failed: Counter,
+///         /// Requests being served now.
+///         in_flight: Gauge,
+///     }
+/// }
+///
+/// let stats = Inference::new();
+/// // One event, several fields: a snapshot holds all of it or none of it.
+/// stats.record(|e| {
+///     e.total().inc();
+///     e.ok().inc();
+/// });
+/// // A single-field update is an event of its own.
+/// stats.in_flight().inc();
+///
+/// let snap: InferenceSnapshot = stats.snapshot();
+/// assert_eq!((snap.total, snap.ok, snap.failed, snap.in_flight), (1, 1, 0, 1));
+/// assert_eq!(Inference::FIELDS[1].help, "Requests answered.");
+/// ```
+///
+/// Generated, for `pub struct Name { … }`:
+/// - `Name`: `new()`, `record(|e| …)`, one method per field returning its handle
+///   ([`CounterRef`](crate::CounterRef), [`GaugeRef`](crate::GaugeRef),
+///   [`LastValueRef`](crate::LastValueRef)), `snapshot()`, `FIELDS`, `raw()`, and
+///   [`MetricSet`](crate::MetricSet).
+/// - `NameEvent<'_>`: the same field methods, adding to one event.
+/// - `NameSnapshot`: one public field per field (`u64`, `i64` or
+///   [`Last`](crate::Last)), with [`Merge`](crate::Merge), [`Delta`](crate::Delta),
+///   [`Snapshot`](crate::Snapshot) and serde `Serialize`/`Deserialize` (the user crate
+///   needs no serde dependency).
+#[macro_export]
+macro_rules! metric_set {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $(
+                $(#[doc = $doc:literal])*
+                $field:ident : $kind:ident
+            ),* $(,)?
+        }
+    ) => {
+        $crate::__private::pastey::paste! {
+            $(#[$meta])*
+            $vis struct $name {
+                raw: $crate::RawSet,
+            }
+
+            #[doc = "A coherent snapshot of a [`" $name "`]: each event recorded into it is here whole or not at all."]
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+            $vis struct [<$name Snapshot>] {
+                $(
+                    $(#[doc = $doc])*
+                    pub $field: <$crate::$kind as $crate::Kind>::Value,
+                )*
+            }
+
+            #[doc = "One event being recorded into a [`" $name "`]; see [`" $name "::record`]."]
+            #[derive(Debug, Clone, Copy)]
+            $vis struct [<$name Event>]<'a>(&'a $crate::Event<'a>);
+
+            #[allow(non_camel_case_types, dead_code, clippy::upper_case_acronyms)]
+            #[derive(Clone, Copy)]
+            enum [<__ $name Index>] { $($field),* }
+
+            #[allow(dead_code)]
+            impl $name {
+                /// The fields, in declaration order.
+                pub const FIELDS: &'static [$crate::FieldDesc] = &[
+                    $(
+                        $crate::FieldDesc::new(
+                            stringify!($field),
+                            <$crate::$kind as $crate::Kind>::KIND,
+                            $crate::__private::trim_doc(concat!($($doc, " ",)* "")),
+                        ),
+                    )*
+                ];
+
+                const KINDS: &'static [$crate::FieldKind] =
+                    &[$(<$crate::$kind as $crate::Kind>::KIND),*];
+
+                const NAMES: &'static [&'static str] = &[$(stringify!($field)),*];
+
+                /// A new set, every field zero.
+                pub fn new() -> Self {
+                    $name { raw: $crate::RawSet::new($crate::Layout::from_static(Self::FIELDS)) }
+                }
+
+                /// Records one event: everything `f` records through the event is in a
+                /// snapshot whole or not at all. If `f` panics the event is rolled back.
+                #[inline(always)]
+                pub fn record<R>(&self, f: impl FnOnce([<$name Event>]<'_>) -> R) -> R {
+                    self.raw.record(|e| f([<$name Event>](e)))
+                }
+
+                $(
+                    $(#[doc = $doc])*
+                    ///
+                    /// Each update through this handle is an event of its own.
+                    #[inline(always)]
+                    pub fn $field(&self) -> <$crate::$kind as $crate::Kind>::Field<'_, $crate::RawSet> {
+                        const OFF: usize =
+                            $crate::__private::offset_of($name::KINDS, [<__ $name Index>]::$field as usize);
+                        <$crate::$kind as $crate::Kind>::field(&self.raw, OFF)
+                    }
+                )*
+
+                /// A coherent snapshot: for every thread, a prefix of its events, each
+                /// whole. Never waits for a writer.
+                pub fn snapshot(&self) -> [<$name Snapshot>] {
+                    let words = self.raw.collect_words();
+                    [<$name Snapshot>] {
+                        $(
+                            $field: <$crate::$kind as $crate::Kind>::read(&words[
+                                $crate::__private::offset_of($name::KINDS, [<__ $name Index>]::$field as usize)..
+                            ]),
+                        )*
+                    }
+                }
+
+                /// The untyped set underneath.
+                pub fn raw(&self) -> &$crate::RawSet {
+                    &self.raw
+                }
+            }
+
+            impl ::core::default::Default for $name {
+                fn default() -> Self {
+                    Self::new()
+                }
+            }
+
+            impl ::core::fmt::Debug for $name {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    f.debug_struct(stringify!($name))
+                        .field("shards", &self.raw.shard_count())
+                        .field("snapshot", &self.snapshot())
+                        .finish()
+                }
+            }
+
+            impl $crate::MetricSet for $name {
+                type Snapshot = [<$name Snapshot>];
+                const FIELDS: &'static [$crate::FieldDesc] = $name::FIELDS;
+                fn new_set() -> Self {
+                    Self::new()
+                }
+                fn snapshot(&self) -> [<$name Snapshot>] {
+                    $name::snapshot(self)
+                }
+                fn raw(&self) -> &$crate::RawSet {
+                    &self.raw
+                }
+            }
+
+            #[allow(dead_code)]
+            impl<'a> [<$name Event>]<'a> {
+                $(
+                    $(#[doc = $doc])*
+                    #[inline(always)]
+                    pub fn $field(&self) -> <$crate::$kind as $crate::Kind>::Field<'a, $crate::Event<'a>> {
+                        const OFF: usize =
+                            $crate::__private::offset_of($name::KINDS, [<__ $name Index>]::$field as usize);
+                        <$crate::$kind as $crate::Kind>::field(self.0, OFF)
+                    }
+                )*
+            }
+
+            impl $crate::Merge for [<$name Snapshot>] {
+                fn merge(&mut self, other: &Self) {
+                    $( $crate::Merge::merge(&mut self.$field, &other.$field); )*
+                }
+            }
+
+            impl $crate::Delta for [<$name Snapshot>] {
+                fn delta(later: &Self, earlier: &Self) -> ::core::result::Result<Self, $crate::DeltaError> {
+                    ::core::result::Result::Ok([<$name Snapshot>] {
+                        $(
+                            $field: $crate::Delta::delta(&later.$field, &earlier.$field)
+                                .map_err(|e| e.in_field(stringify!($field)))?,
+                        )*
+                    })
+                }
+            }
+
+            impl $crate::Snapshot for [<$name Snapshot>] {
+                fn fields() -> &'static [$crate::FieldDesc] {
+                    $name::FIELDS
+                }
+                fn values(&self) -> ::std::vec::Vec<$crate::Value> {
+                    ::std::vec![$(<$crate::$kind as $crate::Kind>::to_value(self.$field)),*]
+                }
+            }
+
+            impl $crate::__private::serde::Serialize for [<$name Snapshot>] {
+                fn serialize<S: $crate::__private::serde::Serializer>(
+                    &self,
+                    serializer: S,
+                ) -> ::core::result::Result<S::Ok, S::Error> {
+                    use $crate::__private::serde::ser::SerializeStruct as _;
+                    let mut s = serializer.serialize_struct(
+                        stringify!([<$name Snapshot>]),
+                        $name::NAMES.len(),
+                    )?;
+                    $( s.serialize_field(stringify!($field), &self.$field)?; )*
+                    s.end()
+                }
+            }
+
+            impl<'de> $crate::__private::serde::Deserialize<'de> for [<$name Snapshot>] {
+                fn deserialize<D: $crate::__private::serde::Deserializer<'de>>(
+                    deserializer: D,
+                ) -> ::core::result::Result<Self, D::Error> {
+                    let values = $crate::__private::deserialize_fields(
+                        deserializer,
+                        stringify!([<$name Snapshot>]),
+                        $name::NAMES,
+                        $name::KINDS,
+                    )?;
+                    let mut values = values.into_iter();
+                    ::core::result::Result::Ok([<$name Snapshot>] {
+                        $(
+                            $field: values
+                                .next()
+                                .and_then(<$crate::$kind as $crate::Kind>::from_value)
+                                .expect("deserialize_fields checks kinds and count"),
+                        )*
+                    })
+                }
+            }
+        }
+    };
+}

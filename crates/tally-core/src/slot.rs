@@ -1,0 +1,214 @@
+//! Thread slots: the small integer that picks a thread's shard in every metric set.
+//!
+//! A thread claims a slot from a global, prepend-only, never-freed list the first time it
+//! records, caches it in a thread-local, and releases it when the thread exits. The next
+//! thread to claim that slot takes over the same shards in every set and keeps adding to
+//! the counts stored there: nothing is folded, nothing is lost, and the number of slots
+//! (so of shards per set) is bounded by the peak number of threads recording at once.
+//!
+//! # Orderings
+//!
+//! - `Slot::in_use`: the claim CAS is `Acquire` and the release store is `Release`, so the
+//!   previous owner's writes to its shards happen-before the next owner's relaxed loads of
+//!   them (the single-writer rule of the latch holds across owners).
+//! - `SlotRegistry::head`: nodes are published with a `Release` CAS and walked from an
+//!   `Acquire` load, so a walker sees a node's initialised fields.
+//!
+//! See `docs/DESIGN.md`, "Shards and thread slots".
+
+use std::cell::Cell;
+use std::ptr;
+
+use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+
+/// One entry of the global slot list. Never freed.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    index: usize,
+    in_use: AtomicBool,
+    next: AtomicPtr<Slot>,
+}
+
+impl Slot {
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    fn release(&self) {
+        // Release: hands this thread's shard writes to the next claimer's Acquire CAS.
+        self.in_use.store(false, Ordering::Release);
+    }
+}
+
+/// The global list of thread slots.
+#[derive(Debug)]
+pub(crate) struct SlotRegistry {
+    head: AtomicPtr<Slot>,
+    created: AtomicUsize,
+    in_use: AtomicUsize,
+}
+
+impl SlotRegistry {
+    #[cfg(not(loom))]
+    const fn new() -> Self {
+        SlotRegistry {
+            head: AtomicPtr::new(ptr::null_mut()),
+            created: AtomicUsize::new(0),
+            in_use: AtomicUsize::new(0),
+        }
+    }
+
+    #[cfg(loom)]
+    fn new() -> Self {
+        SlotRegistry {
+            head: AtomicPtr::new(ptr::null_mut()),
+            created: AtomicUsize::new(0),
+            in_use: AtomicUsize::new(0),
+        }
+    }
+
+    /// Claims a free slot, or creates one. Runs once per thread (a CAS per node visited:
+    /// this is the only read-modify-write a recording thread ever does).
+    pub(crate) fn claim(&self) -> &'static Slot {
+        self.in_use.fetch_add(1, Ordering::Relaxed);
+        // Acquire: pairs with the Release CAS that published the head node.
+        let mut node = self.head.load(Ordering::Acquire);
+        while !node.is_null() {
+            // SAFETY: nodes are only ever created by `Box::into_raw` below and never freed,
+            // and `node` was published by a Release CAS (or read from `next`, written before
+            // that CAS) that our Acquire load of `head` synchronised with.
+            let slot: &'static Slot = unsafe { &*node };
+            if !slot.in_use.load(Ordering::Relaxed)
+                // Acquire: the previous owner's shard writes, released by `release`, become
+                // visible to us before we write the same shards.
+                && slot
+                    .in_use
+                    .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return slot;
+            }
+            node = slot.next.load(Ordering::Relaxed);
+        }
+        let index = self.created.fetch_add(1, Ordering::Relaxed);
+        let new = Box::into_raw(Box::new(Slot {
+            index,
+            in_use: AtomicBool::new(true),
+            next: AtomicPtr::new(ptr::null_mut()),
+        }));
+        // SAFETY: `new` came from `Box::into_raw` just above and is never freed.
+        let slot: &'static Slot = unsafe { &*new };
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            slot.next.store(head, Ordering::Relaxed);
+            // Release: publishes the node's fields (and `next`) to walkers' Acquire loads.
+            match self.head.compare_exchange_weak(head, new, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return slot,
+                Err(actual) => head = actual,
+            }
+        }
+    }
+
+    fn release(&self, slot: &Slot) {
+        slot.release();
+        self.in_use.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(not(loom))]
+static REGISTRY: SlotRegistry = SlotRegistry::new();
+
+#[cfg(not(loom))]
+fn registry() -> &'static SlotRegistry {
+    &REGISTRY
+}
+
+#[cfg(loom)]
+crate::sync::lazy_static! {
+    static ref REGISTRY: SlotRegistry = SlotRegistry::new();
+}
+
+#[cfg(loom)]
+fn registry() -> &'static SlotRegistry {
+    &REGISTRY
+}
+
+/// The thread-local cache of this thread's slot; releases it at thread exit.
+struct LocalSlot(Cell<Option<&'static Slot>>);
+
+impl LocalSlot {
+    const fn new() -> Self {
+        LocalSlot(Cell::new(None))
+    }
+
+    #[inline]
+    fn index(&self) -> usize {
+        match self.0.get() {
+            Some(slot) => slot.index,
+            None => self.claim(),
+        }
+    }
+
+    #[cold]
+    fn claim(&self) -> usize {
+        let slot = registry().claim();
+        self.0.set(Some(slot));
+        slot.index
+    }
+}
+
+impl Drop for LocalSlot {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0.take() {
+            registry().release(slot);
+        }
+    }
+}
+
+#[cfg(not(loom))]
+thread_local! {
+    static LOCAL: LocalSlot = const { LocalSlot::new() };
+}
+
+#[cfg(loom)]
+crate::sync::thread_local! {
+    static LOCAL: LocalSlot = LocalSlot::new();
+}
+
+/// A slot borrowed for one call by a thread whose thread-locals are already destroyed.
+struct Borrowed(&'static Slot);
+
+impl Drop for Borrowed {
+    fn drop(&mut self) {
+        registry().release(self.0);
+    }
+}
+
+/// Runs `f` with this thread's slot index, claiming a slot on first use.
+///
+/// During thread-local destruction (a record from another thread-local's destructor) the
+/// thread borrows a slot for this one call, so such a record is kept too.
+#[inline]
+pub(crate) fn with_thread_slot<R>(f: impl FnOnce(usize) -> R) -> R {
+    match LOCAL.try_with(LocalSlot::index) {
+        Ok(index) => f(index),
+        Err(_) => with_borrowed_slot(f),
+    }
+}
+
+#[cold]
+fn with_borrowed_slot<R>(f: impl FnOnce(usize) -> R) -> R {
+    let slot = Borrowed(registry().claim());
+    f(slot.0.index())
+}
+
+/// How many thread slots exist: the peak number of threads that recorded at once (over the
+/// process's life), which bounds the number of shards of every metric set.
+pub fn thread_slots_created() -> usize {
+    registry().created.load(Ordering::Relaxed)
+}
+
+/// How many thread slots are claimed right now (threads alive that have recorded).
+pub fn thread_slots_in_use() -> usize {
+    registry().in_use.load(Ordering::Relaxed)
+}

@@ -1,0 +1,48 @@
+//! Plain-data snapshots of tally metric sets.
+//!
+//! This crate holds no atomics and no shared state: it is what a collection produces and
+//! what exporters consume. Every type here is `Send + Sync + Clone`, serializes with serde,
+//! and merges exactly, so snapshots from several processes can be added up.
+//!
+//! ```
+//! use tally_snapshot::{Delta, Last, Merge, ratio};
+//!
+//! // Counters merge by addition and subtract into deltas.
+//! let mut total = 10u64;
+//! total.merge(&5);
+//! assert_eq!(total, 15);
+//! assert_eq!(u64::delta(&15, &10).unwrap(), 5);
+//! // A counter that went backwards is an error, not a huge number.
+//! assert!(u64::delta(&3, &10).is_err());
+//!
+//! // Last-value gauges keep the newest write.
+//! let mut temp = Last::new(40, 1_000);
+//! temp.merge(&Last::new(45, 2_000));
+//! assert_eq!(temp.value, 45);
+//!
+//! // Ratios define the empty case instead of dividing by zero.
+//! assert_eq!(ratio(3, 4), Some(0.75));
+//! assert_eq!(ratio(0, 0), None);
+//! ```
+//!
+//! The main items:
+//! - [`Merge`]: exact, associative, commutative combination (`u64`, `i64`, [`Last`], and
+//!   the snapshot structs that `tally::metric_set!` generates).
+//! - [`Delta`]: `later - earlier`, an error ([`DeltaError`]) when a counter went backwards.
+//! - [`FieldKind`], [`FieldDesc`], [`Value`]: the description of a metric set's fields and
+//!   a dynamically typed view of their values, for exporters.
+//! - [`ratio`] and [`ratio_or_zero`]: the zero-denominator case defined.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod delta;
+mod field;
+mod last;
+mod merge;
+mod ratio;
+
+pub use delta::{Delta, DeltaError};
+pub use field::{FieldDesc, FieldKind, SetSnapshot, Value};
+pub use last::Last;
+pub use merge::Merge;
+pub use ratio::{ratio, ratio_or_zero};

@@ -1,0 +1,57 @@
+//! tally: lock-free, coherent metrics for high-throughput services.
+//!
+//! Record multi-field events from any number of threads without a lock; read snapshots in
+//! which every event is whole, counters never go backwards, and no update is lost.
+//!
+//! ```
+//! use std::thread;
+//! use tally::InferenceStats;
+//!
+//! let stats = InferenceStats::new();
+//! thread::scope(|s| {
+//!     for worker in 0..4u64 {
+//!         let stats = &stats;
+//!         s.spawn(move || {
+//!             for i in 0..10_000u64 {
+//!                 // total, one outcome and one cache result: one event.
+//!                 stats.record_inference(i % 50 != 0, (i + worker) % 4 != 0);
+//!             }
+//!         });
+//!     }
+//!     // get_stats() from another thread while workers run: never torn.
+//!     let snap = stats.snapshot();
+//!     assert_eq!(snap.successful_inferences + snap.failed_inferences, snap.total_inferences);
+//!     assert!((0.0..=1.0).contains(&snap.success_rate()));
+//! });
+//! let snap = stats.snapshot();
+//! assert_eq!(snap.total_inferences, 40_000);
+//! assert_eq!(snap.failed_inferences, 800);
+//! assert_eq!(snap.cache_hit_rate(), 0.75);
+//! ```
+//!
+//! Declare your own sets with [`metric_set!`]; register them by name in a [`Registry`]
+//! (or the process-wide [`global`] one) to collect everything at once.
+//!
+//! The main items:
+//! - [`metric_set!`], [`Counter`], [`Gauge`], [`LastValue`]: declaring sets.
+//! - [`InferenceStats`]: a ready-made set for an inference service.
+//! - [`Registry`], [`global`]: named sets, collected together.
+//! - [`Merge`], [`Delta`], [`SetSnapshot`]: working with snapshots (from `tally-snapshot`).
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod inference;
+mod registry;
+
+pub use inference::{InferenceStats, InferenceStatsEvent, InferenceStatsSnapshot};
+pub use registry::{
+    __global_initialisations, NamedSnapshot, Registry, RegistryError, RegistrySnapshot, global,
+    is_valid_metric_name,
+};
+
+pub use tally_core::{
+    Counter, CounterRef, Delta, DeltaError, Event, FieldDesc, FieldId, FieldKind, Gauge, GaugeRef,
+    Kind, Last, LastValue, LastValueRef, Layout, LayoutError, Merge, MetricSet, RawSet,
+    SetSnapshot, Snapshot, Value, metric_set, ratio, ratio_or_zero, thread_slots_created,
+    thread_slots_in_use,
+};
