@@ -38,6 +38,7 @@ const fn segment_len(seg: usize) -> usize {
 pub(crate) struct ShardTable {
     segments: [AtomicPtr<AtomicPtr<Shard>>; SEGMENTS],
     width: usize,
+    pages: usize,
 }
 
 // SAFETY: the table owns its segments and shards (raw pointers from `Box::into_raw`); all
@@ -48,8 +49,12 @@ unsafe impl Send for ShardTable {}
 unsafe impl Sync for ShardTable {}
 
 impl ShardTable {
-    pub(crate) fn new(width: usize) -> Self {
-        ShardTable { segments: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())), width }
+    pub(crate) fn new(width: usize, pages: usize) -> Self {
+        ShardTable {
+            segments: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            width,
+            pages,
+        }
     }
 
     /// The shard of slot `index`, creating it (and its segment) on first use.
@@ -82,7 +87,7 @@ impl ShardTable {
         let segment = self.segment(seg);
         // SAFETY: as in `get_or_create`.
         let cell = unsafe { &*segment.add(off) };
-        let shard = Box::into_raw(Box::new(Shard::new(self.width)));
+        let shard = Box::into_raw(Box::new(Shard::new(self.width, self.pages)));
         // Release: publishes the zeroed shard to readers' Acquire loads. A plain store is
         // enough: only the slot's owner (this thread) ever writes this cell.
         cell.store(shard, Ordering::Release);

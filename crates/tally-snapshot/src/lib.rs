@@ -32,17 +32,29 @@
 //! - [`FieldKind`], [`FieldDesc`], [`Value`]: the description of a metric set's fields and
 //!   a dynamically typed view of their values, for exporters.
 //! - [`ratio`] and [`ratio_or_zero`]: the zero-denominator case defined.
+//! - [`HistogramConfig`]: the log-linear bucket layout of latency histograms (relative
+//!   error `2^-sub_bucket_bits`) and its index math, shared with the core's write path.
+//! - [`HistogramSnapshot`]: a histogram's sparse buckets with exact count, sum, min and
+//!   max; quantiles with a documented error bound, exact [`Merge`], [`Delta`], validated
+//!   serde; [`HistogramSnapshot::to_cumulative`] and [`HistogramSnapshot::to_native`]
+//!   ([`NativeHistogram`]) for Prometheus exposition.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod delta;
+mod export;
 mod field;
+mod histogram;
+mod histogram_snapshot;
 mod last;
 mod merge;
 mod ratio;
 
 pub use delta::{Delta, DeltaError};
+pub use export::NativeHistogram;
 pub use field::{FieldDesc, FieldKind, SetSnapshot, Value};
+pub use histogram::{HistogramConfig, HistogramConfigError};
+pub use histogram_snapshot::{HistogramError, HistogramSnapshot};
 pub use last::Last;
 pub use merge::Merge;
 pub use ratio::{ratio, ratio_or_zero};

@@ -33,7 +33,7 @@
 //! (or the process-wide [`global`] one) to collect everything at once.
 //!
 //! The main items:
-//! - [`metric_set!`], [`Counter`], [`Gauge`], [`LastValue`]: declaring sets.
+//! - [`metric_set!`], [`Counter`], [`Gauge`], [`LastValue`], [`Histogram`]: declaring sets.
 //! - [`InferenceStats`]: a ready-made set for an inference service.
 //! - [`Registry`], [`global`]: named sets, collected together.
 //! - [`Merge`], [`Delta`], [`SetSnapshot`]: working with snapshots (from `tally-snapshot`).
@@ -50,8 +50,9 @@ pub use registry::{
 };
 
 pub use tally_core::{
-    Counter, CounterRef, Delta, DeltaError, Event, FieldDesc, FieldId, FieldKind, Gauge, GaugeRef,
-    Kind, Last, LastValue, LastValueRef, Layout, LayoutError, Merge, MetricSet, RawSet,
-    SetSnapshot, Snapshot, Value, metric_set, ratio, ratio_or_zero, thread_slots_created,
-    thread_slots_in_use,
+    CoarseClock, CoarseClockError, Counter, CounterRef, Delta, DeltaError, Event, FieldDesc,
+    FieldId, FieldKind, Gauge, GaugeRef, Histogram, HistogramConfig, HistogramRef,
+    HistogramSnapshot, Kind, Last, LastValue, LastValueRef, Layout, LayoutError, Merge, MetricSet,
+    RawSet, SetSnapshot, Snapshot, Timer, Value, metric_set, ratio, ratio_or_zero,
+    start_coarse_clock, thread_slots_created, thread_slots_in_use,
 };

@@ -71,7 +71,7 @@ struct Entry {
 /// assert!(registry.register::<InferenceStats>("inference", "again").is_err());
 ///
 /// let snap = registry.snapshot();
-/// assert_eq!(snap.sets["inference"].snapshot.get("total_inferences"), Some(tally::Value::Counter(1)));
+/// assert_eq!(snap.sets["inference"].snapshot.get("total_inferences"), Some(&tally::Value::Counter(1)));
 /// ```
 pub struct Registry {
     sets: ShardedLock<BTreeMap<String, Entry>>,
