@@ -28,6 +28,12 @@ impl<'a> Event<'a> {
         self.touched.set(t);
     }
 
+    /// Whether `words` words and `pages` pages fit this event's shard.
+    #[inline(always)]
+    pub(crate) fn fits(&self, words: usize, pages: usize) -> bool {
+        self.shard.fits(words, pages)
+    }
+
     #[inline(always)]
     pub(crate) fn add(&self, word: usize, delta: u64) {
         self.shard.add0(word, delta);

@@ -126,6 +126,12 @@ impl Shard {
         }
     }
 
+    /// Whether the first `words` words of a copy and the first `pages` pages exist.
+    #[inline(always)]
+    pub(crate) fn fits(&self, words: usize, pages: usize) -> bool {
+        words <= self.width && pages <= self.pages.len()
+    }
+
     #[inline(always)]
     fn word(&self, i: usize) -> &AtomicU64 {
         &self.lines[i / LINE_WORDS][i % LINE_WORDS]

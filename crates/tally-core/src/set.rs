@@ -105,7 +105,12 @@ impl RawSet {
 
     /// Records one event: every update `f` makes through its [`Event`] is in a snapshot
     /// whole or not at all. If `f` panics, its updates are rolled back and the set stays
-    /// usable. A record nested inside `f` on the same set joins this event.
+    /// usable.
+    ///
+    /// A record nested inside `f` on the same set and thread joins this event: its updates
+    /// commit or roll back with the outer event. (If a nested record panics and `f` catches
+    /// that panic, the nested record's updates made before the panic stay in the outer
+    /// event, which then commits.)
     #[inline(always)]
     pub fn record<R>(&self, f: impl FnOnce(&Event<'_>) -> R) -> R {
         with_thread_slot(|slot| Event::run(self.table.get_or_create(slot), f))
@@ -235,14 +240,28 @@ fn histogram_from(
 }
 
 impl Event<'_> {
+    /// A `FieldId` of another set could point past this set's copy 0 (into copy 1, which
+    /// readers may be reading): refuse it. Typed sets never get here with a foreign field.
+    #[inline(always)]
+    fn check_fits(&self, field: FieldId) {
+        assert!(
+            self.fits(
+                field.word + crate::layout::words_of(field.kind),
+                field.page_base + crate::layout::pages_of(field.kind)
+            ),
+            "this FieldId belongs to a set with another layout: get field ids from the set you record into"
+        );
+    }
+
     /// Adds `n` to a counter field of this event's set.
     ///
     /// # Panics
     ///
-    /// If `field` is not a counter.
+    /// If `field` is not a counter, or belongs to a set of another layout.
     #[inline]
     pub fn add_counter(&self, field: FieldId, n: u64) {
         assert_eq!(field.kind, FieldKind::Counter, "add_counter on a {:?} field", field.kind);
+        self.check_fits(field);
         self.add(field.word, n);
     }
 
@@ -250,10 +269,11 @@ impl Event<'_> {
     ///
     /// # Panics
     ///
-    /// If `field` is not a gauge.
+    /// If `field` is not a gauge, or belongs to a set of another layout.
     #[inline]
     pub fn add_gauge(&self, field: FieldId, n: i64) {
         assert_eq!(field.kind, FieldKind::Gauge, "add_gauge on a {:?} field", field.kind);
+        self.check_fits(field);
         self.add(field.word, n as u64);
     }
 
@@ -261,10 +281,11 @@ impl Event<'_> {
     ///
     /// # Panics
     ///
-    /// If `field` is not a last-value gauge.
+    /// If `field` is not a last-value gauge, or belongs to a set of another layout.
     #[inline]
     pub fn set_last(&self, field: FieldId, value: i64) {
         assert_eq!(field.kind, FieldKind::LastValue, "set_last on a {:?} field", field.kind);
+        self.check_fits(field);
         self.set(field.word, value as u64);
         self.set(field.word + 1, crate::clock::stamp_ns());
     }
@@ -273,12 +294,13 @@ impl Event<'_> {
     ///
     /// # Panics
     ///
-    /// If `field` is not a histogram.
+    /// If `field` is not a histogram, or belongs to a set of another layout.
     #[inline]
     pub fn observe(&self, field: FieldId, value: u64) {
         let FieldKind::Histogram(config) = field.kind else {
             panic!("observe on a {:?} field", field.kind);
         };
+        self.check_fits(field);
         self.observe_at(field.word, field.page_base, config, value);
     }
 }

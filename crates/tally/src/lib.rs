@@ -35,19 +35,24 @@
 //! The main items:
 //! - [`metric_set!`], [`Counter`], [`Gauge`], [`LastValue`], [`Histogram`]: declaring sets.
 //! - [`InferenceStats`]: a ready-made set for an inference service.
-//! - [`Registry`], [`global`]: named sets, collected together.
+//! - [`Family`]: one set per combination of label values, lock-free lookup, bounded.
+//! - [`Registry`], [`global`]: named sets and families, collected together
+//!   ([`RegistrySnapshot`]).
 //! - [`Merge`], [`Delta`], [`SetSnapshot`]: working with snapshots (from `tally-snapshot`).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod family;
 mod inference;
 mod registry;
 
+pub use family::{DEFAULT_CARDINALITY_LIMIT, Family, FamilyError, OVERFLOW_LABEL};
 pub use inference::{InferenceStats, InferenceStatsEvent, InferenceStatsSnapshot};
 pub use registry::{
-    __global_initialisations, NamedSnapshot, Registry, RegistryError, RegistrySnapshot, global,
+    __global_initialisations, Registration, Registry, RegistryError, global, is_valid_label_name,
     is_valid_metric_name,
 };
+pub use tally_snapshot::{MetricSnapshot, RegistrySnapshot, SeriesSnapshot};
 
 pub use tally_core::{
     CoarseClock, CoarseClockError, Counter, CounterRef, Delta, DeltaError, Event, FieldDesc,
