@@ -1,0 +1,75 @@
+//! A `FieldId` is only good for the set and the kind it was taken for: using it with the
+//! wrong kind, or on a set it does not fit, panics (rolling the event back) instead of
+//! writing somewhere else in the shard.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use tally::{FieldDesc, FieldKind, Layout, RawSet, Value};
+
+fn counters(n: usize) -> RawSet {
+    let fields = (0..n)
+        .map(|i| FieldDesc {
+            name: format!("f{i}").into(),
+            kind: FieldKind::Counter,
+            help: "".into(),
+        })
+        .collect();
+    RawSet::new(Layout::new(fields).unwrap())
+}
+
+fn panics(f: impl FnOnce()) -> bool {
+    catch_unwind(AssertUnwindSafe(f)).is_err()
+}
+
+#[test]
+fn using_a_field_as_the_wrong_kind_panics_and_rolls_the_event_back() {
+    let set = RawSet::new(
+        Layout::new(vec![
+            FieldDesc::new("hits", FieldKind::Counter, ""),
+            FieldDesc::new("level", FieldKind::Gauge, ""),
+            FieldDesc::new("latest", FieldKind::LastValue, ""),
+        ])
+        .unwrap(),
+    );
+    let [hits, level, latest] = ["hits", "level", "latest"].map(|n| set.field(n).unwrap());
+    let before = set.snapshot();
+    assert!(panics(|| set.record(|e| {
+        e.add_counter(hits, 1);
+        e.add_gauge(hits, 1);
+    })));
+    assert!(panics(|| set.record(|e| {
+        e.add_counter(hits, 1);
+        e.set_last(level, 1);
+    })));
+    assert!(panics(|| set.record(|e| {
+        e.add_gauge(level, 1);
+        e.add_counter(latest, 1);
+    })));
+    assert_eq!(set.snapshot(), before);
+    set.record(|e| e.add_counter(hits, 2));
+    assert_eq!(set.snapshot().get("hits"), Some(Value::Counter(2)));
+}
+
+/// Passes in debug builds only, through a `debug_assert!` in the latch. In release builds
+/// the id's word lands inside the narrow set's copy 1 (written while readers read that
+/// copy) and the update is silently lost: a library bug, so the test is ignored there until
+/// the bound is checked in release too (`cargo test --release -- --ignored` shows it).
+#[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "library bug: a FieldId is bounds-checked against the set only by debug_assert"
+)]
+fn a_field_id_from_a_wider_set_is_rejected_not_written_out_of_place() {
+    let wide = counters(4);
+    let narrow = counters(2);
+    let foreign = wide.field("f2").unwrap();
+    let own = narrow.field("f0").unwrap();
+    narrow.record(|e| e.add_counter(own, 1));
+    assert!(
+        panics(|| narrow.record(|e| e.add_counter(foreign, 5))),
+        "a field id that does not fit the set was accepted"
+    );
+    assert_eq!(narrow.snapshot().values(), [Value::Counter(1), Value::Counter(0)]);
+    narrow.record(|e| e.add_counter(own, 1));
+    assert_eq!(narrow.snapshot().values(), [Value::Counter(2), Value::Counter(0)]);
+}
