@@ -148,7 +148,8 @@ impl RawSet {
         let mut total = vec![0u64; width];
         // Histogram sums are u128; kept apart from the u64 words.
         let mut sums = vec![0u128; layout.fields().len()];
-        let mut buckets = vec![0u64; layout.pages() * PAGE_BUCKETS];
+        // Grown to the highest page any shard has allocated: most sets have few pages in use.
+        let mut buckets: Vec<u64> = Vec::new();
         let mut buf = vec![0u64; width];
         let (mut page_ids, mut page_words) = (Vec::new(), Vec::new());
         self.table.for_each(|shard| {
@@ -178,6 +179,9 @@ impl RawSet {
                 }
             }
             for (p, words) in page_ids.iter().zip(page_words.chunks_exact(PAGE_BUCKETS)) {
+                if buckets.len() < (p + 1) * PAGE_BUCKETS {
+                    buckets.resize((p + 1) * PAGE_BUCKETS, 0);
+                }
                 let dst = &mut buckets[p * PAGE_BUCKETS..(p + 1) * PAGE_BUCKETS];
                 for (d, w) in dst.iter_mut().zip(words) {
                     *d = d.wrapping_add(*w);
@@ -198,12 +202,14 @@ impl RawSet {
                         stamp_ns: total[off + 1],
                     }),
                     FieldKind::Histogram(config) => {
-                        let first = layout.page_base(i) * PAGE_BUCKETS;
+                        // This field's buckets, as far as any page of it was allocated.
+                        let first = (layout.page_base(i) * PAGE_BUCKETS).min(buckets.len());
+                        let end = (first + config.bucket_count()).min(buckets.len());
                         Value::Histogram(Box::new(histogram_from(
                             config,
                             &total[off..off + 6],
                             sums[i],
-                            &buckets[first..first + config.bucket_count()],
+                            &buckets[first..end],
                         )))
                     }
                 }
