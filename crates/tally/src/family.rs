@@ -258,6 +258,11 @@ impl<S: Send + Sync + 'static> Family<S> {
 
     #[cold]
     fn insert_or_overflow(&self, values: &[&str]) -> Arc<S> {
+        // A full map never takes another series, so a miss on it goes to the overflow
+        // series without the lock: a flood of new label values costs no contention.
+        if self.map.load().len() >= self.limit {
+            return self.redirect();
+        }
         let _guard = self.insert.lock().unwrap_or_else(|e| e.into_inner());
         let map = self.map.load();
         if let Some(set) = map.get(&Lookup(values)) {
@@ -265,8 +270,7 @@ impl<S: Send + Sync + 'static> Family<S> {
             return set.clone();
         }
         if map.len() >= self.limit {
-            self.redirects.redirects().inc();
-            return self.overflow.clone();
+            return self.redirect();
         }
         let set = Arc::new((self.make)());
         let mut next = Map::with_capacity_and_hasher(map.len() + 1, map.hasher().clone());
@@ -276,6 +280,11 @@ impl<S: Send + Sync + 'static> Family<S> {
         next.insert(key, set.clone());
         self.map.store(Arc::new(next));
         set
+    }
+
+    fn redirect(&self) -> Arc<S> {
+        self.redirects.redirects().inc();
+        self.overflow.clone()
     }
 
     /// Every series' snapshot, sorted by label values, then the overflow series if anything
