@@ -61,9 +61,20 @@ fn reader_fence() {
     crate::sync::fence(Ordering::Acquire);
 }
 
-/// Words per cache line group: 16 × 8 bytes = 128 bytes, crossbeam's `CachePadded` size on
-/// x86_64 and aarch64 (the spatial prefetcher pulls line pairs).
-const LINE_WORDS: usize = 16;
+/// Words per cache-line group: 16 × 8 bytes = 128 bytes, crossbeam's `CachePadded` size on
+/// x86_64 and aarch64 (the spatial prefetcher pulls line pairs); more where `CachePadded`
+/// is larger (s390x), so that a group never has padding.
+const LINE_WORDS: usize = {
+    let padded = align_of::<CachePadded<u8>>() / 8;
+    if padded > 16 { padded } else { 16 }
+};
+
+/// A cache-line group of a shard.
+type Line = CachePadded<[AtomicU64; LINE_WORDS]>;
+
+// Groups have no padding, so a shard's words are contiguous: `word` relies on it.
+#[cfg(not(loom))]
+const _: () = assert!(size_of::<Line>() == LINE_WORDS * size_of::<AtomicU64>());
 
 /// Word 0 of a shard: the sequence.
 const SEQ: usize = 0;
@@ -86,7 +97,7 @@ type Page = CachePadded<[AtomicU64; 2 * PAGE_BUCKETS]>;
 /// bucket pages.
 #[derive(Debug)]
 pub(crate) struct Shard {
-    lines: Box<[CachePadded<[AtomicU64; LINE_WORDS]>]>,
+    lines: Box<[Line]>,
     width: usize,
     pages: Box<[AtomicPtr<Page>]>,
 }
@@ -132,9 +143,30 @@ impl Shard {
         words <= self.width && pages <= self.pages.len()
     }
 
+    /// Word `i` of the shard.
+    ///
+    /// Callers pass `i < 3 + 2 × width`: the header words, or `DATA + copy × width + w`
+    /// with `w < width`. That holds by construction: field offsets come from the set's
+    /// layout (`metric_set!` computes them at compile time from the same layout; raw
+    /// `FieldId`s are checked against the shard by `Event::check_fits`), so the hot path
+    /// skips the bounds check.
     #[inline(always)]
     fn word(&self, i: usize) -> &AtomicU64 {
-        &self.lines[i / LINE_WORDS][i % LINE_WORDS]
+        debug_assert!(i < DATA + 2 * self.width, "word {i} past a shard of width {}", self.width);
+        #[cfg(not(loom))]
+        {
+            // SAFETY: `lines` is one allocation of `(DATA + 2 × width).div_ceil(LINE_WORDS)`
+            // groups (see `new`), each exactly `LINE_WORDS` contiguous `AtomicU64`s with no
+            // padding (asserted at compile time above), so the words are contiguous and
+            // `i < DATA + 2 × width` (the contract above) is inside the allocation. The
+            // pointer comes from the whole slice, so it may reach every group.
+            unsafe { &*self.lines.as_ptr().cast::<AtomicU64>().add(i) }
+        }
+        #[cfg(loom)]
+        {
+            // loom's atomics are not plain words: index group by group.
+            &self.lines[i / LINE_WORDS][i % LINE_WORDS]
+        }
     }
 
     #[inline(always)]

@@ -161,32 +161,40 @@ impl Drop for ReleaseAtExit {
 /// is kept too and a record nested inside it still joins its event.
 #[inline(always)]
 pub(crate) fn with_thread_slot<R>(f: impl FnOnce(usize) -> R) -> R {
-    match SLOT.with(Cell::get) {
-        Some(slot) => f(slot.index),
-        None => with_new_slot(f),
-    }
+    // One call site for `f`, so that it inlines into the caller.
+    let (index, for_this_call) = match SLOT.with(Cell::get) {
+        Some(slot) => (slot.index, None),
+        None => claim_for_this_thread(),
+    };
+    let result = f(index);
+    drop(for_this_call);
+    result
 }
 
+/// Claims a slot for this thread; returns a guard when the slot must be returned after this
+/// call because the thread is past its thread-local destructors.
 #[cold]
 #[inline(never)]
-fn with_new_slot<R>(f: impl FnOnce(usize) -> R) -> R {
+fn claim_for_this_thread() -> (usize, Option<ForThisCall>) {
     let slot = registry().claim();
     SLOT.with(|c| c.set(Some(slot)));
     // Touching RELEASE registers its destructor; it fails once that destructor has run.
     if RELEASE.try_with(|_| ()).is_ok() {
-        return f(slot.index);
+        (slot.index, None)
+    } else {
+        (slot.index, Some(ForThisCall))
     }
-    // Too late for a release at exit: hold the slot for this call only.
-    struct ForThisCall;
-    impl Drop for ForThisCall {
-        fn drop(&mut self) {
-            if let Some(slot) = SLOT.with(Cell::take) {
-                registry().release(slot);
-            }
+}
+
+/// Returns the slot held for one call (see [`with_thread_slot`]).
+struct ForThisCall;
+
+impl Drop for ForThisCall {
+    fn drop(&mut self) {
+        if let Some(slot) = SLOT.with(Cell::take) {
+            registry().release(slot);
         }
     }
-    let _release = ForThisCall;
-    f(slot.index)
 }
 
 /// How many thread slots exist: the peak number of threads that recorded at once (over the
