@@ -258,3 +258,10 @@ impl SetSnapshot {
         Ok(SetSnapshot { fields: later.fields.clone(), values })
     }
 }
+
+/// Field by field (see [`SetSnapshot::delta`]).
+impl Delta for SetSnapshot {
+    fn delta(later: &Self, earlier: &Self) -> Result<Self, DeltaError> {
+        SetSnapshot::delta(later, earlier)
+    }
+}

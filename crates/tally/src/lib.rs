@@ -38,6 +38,7 @@
 //! - [`Family`]: one set per combination of label values, lock-free lookup, bounded.
 //! - [`Registry`], [`global`]: named sets and families, collected together
 //!   ([`RegistrySnapshot`]).
+//! - [`epoch`]: published snapshots, coalesced refresh, rates between epochs.
 //! - [`Merge`], [`Delta`], [`SetSnapshot`]: working with snapshots (from `tally-snapshot`).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -53,6 +54,32 @@ pub use registry::{
     is_valid_metric_name,
 };
 pub use tally_snapshot::{MetricSnapshot, RegistrySnapshot, SeriesSnapshot};
+
+/// Publication of snapshots as epochs: [`Publisher`](epoch::Publisher) (latest epoch
+/// through `arc-swap`, coalesced refresh, a background refresher, waits), and
+/// [`Window`](epoch::Window) rates between epochs. The `tally-epoch` crate, re-exported.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tally::{InferenceStats, epoch::Publisher};
+///
+/// let stats = Arc::new(InferenceStats::new());
+/// let source = Arc::clone(&stats);
+/// let publisher = Publisher::new(move || source.snapshot());
+/// stats.record_inference(true, true);
+/// let fresh = publisher.refresh(); // collects: sees the record above
+/// assert_eq!(fresh.snapshot().total_inferences, 1);
+/// // Dashboards read the published epoch: no collection, no writer cache lines.
+/// assert_eq!(publisher.latest().number(), fresh.number());
+/// ```
+pub mod epoch {
+    #[cfg(feature = "tokio")]
+    pub use tally_epoch::EpochReceiver;
+    pub use tally_epoch::{
+        Clock, Epoch, EpochError, FieldRate, ManualClock, Publisher, PublisherBuilder, Rate,
+        RefresherError, RefresherHandle, SystemClock, WaitError, Window,
+    };
+}
 
 pub use tally_core::{
     CoarseClock, CoarseClockError, Counter, CounterRef, Delta, DeltaError, Event, FieldDesc,
