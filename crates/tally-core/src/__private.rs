@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-use tally_snapshot::{FieldKind, Last, Value};
+use tally_snapshot::{FieldKind, HistogramConfig, HistogramSnapshot, Last, Value};
 
 pub use pastey;
 pub use serde;
@@ -14,15 +14,14 @@ pub const fn trim_doc(s: &'static str) -> &'static str {
     s.trim_ascii()
 }
 
-/// Word offset of field `index`, from the kinds before it.
-pub const fn offset_of(kinds: &[FieldKind], index: usize) -> usize {
-    let mut off = 0;
-    let mut i = 0;
-    while i < index {
-        off += crate::layout::words_of(kinds[i]);
-        i += 1;
+/// A field's kind: the kind's default, or a histogram with the configuration given in
+/// `metric_set!` (`latency: Histogram(CONFIG)`). Evaluated at compile time.
+pub const fn kind_with(default: FieldKind, config: &[HistogramConfig]) -> FieldKind {
+    match (default, config) {
+        (_, []) => default,
+        (FieldKind::Histogram(_), [c]) => FieldKind::Histogram(*c),
+        _ => panic!("metric_set!: only Histogram fields take a configuration, and only one"),
     }
-    off
 }
 
 struct KindSeed(FieldKind);
@@ -34,6 +33,17 @@ impl<'de> DeserializeSeed<'de> for KindSeed {
             FieldKind::Counter => Value::Counter(u64::deserialize(d)?),
             FieldKind::Gauge => Value::Gauge(i64::deserialize(d)?),
             FieldKind::LastValue => Value::LastValue(Last::deserialize(d)?),
+            FieldKind::Histogram(config) => {
+                let h = HistogramSnapshot::deserialize(d)?;
+                if h.config() != config {
+                    return Err(de::Error::custom(format_args!(
+                        "histogram configuration {:?} does not match the set's {:?}",
+                        h.config(),
+                        config
+                    )));
+                }
+                Value::Histogram(Box::new(h))
+            }
         })
     }
 }

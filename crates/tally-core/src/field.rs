@@ -5,14 +5,17 @@
 //! | [`Counter`] | `u64` | `inc`, `add(u64)` | summed; never goes backwards |
 //! | [`Gauge`] | `i64` | `inc`, `dec`, `add(i64)`, `sub(i64)` | summed, so concurrent moves are exact |
 //! | [`LastValue`] | [`Last`] | `set(i64)` | the newest `set` from any thread wins |
+//! | [`Histogram`] | [`HistogramSnapshot`] | `record(u64)`, `record_duration`, timers | buckets, count, sum summed; min/max combined |
 //!
 //! A handle taken from the set ([`CounterRef<'_, RawSet>`]) makes each operation its own
 //! event; a handle taken from an event inside `record` adds to that event.
 
-use tally_snapshot::{Delta, FieldKind, Last, Merge, Value};
+use std::time::{Duration, Instant};
 
-use crate::RawSet;
+use tally_snapshot::{Delta, FieldKind, HistogramConfig, HistogramSnapshot, Last, Merge, Value};
+
 use crate::event::Event;
+use crate::{FieldId, RawSet};
 
 mod sealed {
     pub trait Sealed {}
@@ -21,6 +24,7 @@ mod sealed {
     impl Sealed for super::Counter {}
     impl Sealed for super::Gauge {}
     impl Sealed for super::LastValue {}
+    impl Sealed for super::Histogram {}
 }
 
 /// Where a field handle's updates go: a set (each update its own event) or an open
@@ -30,6 +34,8 @@ pub trait Sink: sealed::Sealed {
     fn add_word(&self, word: usize, delta: u64);
     #[doc(hidden)]
     fn set_pair(&self, word: usize, first: u64, second: u64);
+    #[doc(hidden)]
+    fn observe_value(&self, field: FieldId, value: u64);
 }
 
 /// A field kind: how many shard words it takes, what its snapshot value is and what its
@@ -38,13 +44,11 @@ pub trait Kind: sealed::Sealed {
     /// The kind, as exporters see it.
     const KIND: FieldKind;
     /// The field's value in a snapshot.
-    type Value: Copy + Default + PartialEq + core::fmt::Debug + Merge + Delta;
+    type Value: Clone + Default + PartialEq + core::fmt::Debug + Merge + Delta;
     /// The handle that records into the field.
     type Field<'a, S: Sink + ?Sized + 'a>;
     #[doc(hidden)]
-    fn field<S: Sink + ?Sized>(sink: &S, word: usize) -> Self::Field<'_, S>;
-    #[doc(hidden)]
-    fn read(words: &[u64]) -> Self::Value;
+    fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> Self::Field<'_, S>;
     /// The value, dynamically typed.
     fn to_value(value: Self::Value) -> Value;
     /// The typed value, if `value` is of this kind.
@@ -63,16 +67,20 @@ pub struct Gauge;
 #[derive(Debug, Clone, Copy)]
 pub struct LastValue;
 
+/// Field kind: a distribution of `u64` values in log-linear buckets (by default
+/// [`HistogramConfig::DEFAULT`]: relative error ≤ 2^-5, values up to 100 s in
+/// nanoseconds). In `metric_set!`, `latency: Histogram` uses the default and
+/// `latency: Histogram(CONFIG)` a `const` configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Histogram;
+
 impl Kind for Counter {
     const KIND: FieldKind = FieldKind::Counter;
     type Value = u64;
     type Field<'a, S: Sink + ?Sized + 'a> = CounterRef<'a, S>;
     #[inline(always)]
-    fn field<S: Sink + ?Sized>(sink: &S, word: usize) -> CounterRef<'_, S> {
-        CounterRef { sink, word }
-    }
-    fn read(words: &[u64]) -> u64 {
-        words[0]
+    fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> CounterRef<'_, S> {
+        CounterRef { sink, word: id.word() }
     }
     fn to_value(value: u64) -> Value {
         Value::Counter(value)
@@ -90,11 +98,8 @@ impl Kind for Gauge {
     type Value = i64;
     type Field<'a, S: Sink + ?Sized + 'a> = GaugeRef<'a, S>;
     #[inline(always)]
-    fn field<S: Sink + ?Sized>(sink: &S, word: usize) -> GaugeRef<'_, S> {
-        GaugeRef { sink, word }
-    }
-    fn read(words: &[u64]) -> i64 {
-        words[0] as i64
+    fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> GaugeRef<'_, S> {
+        GaugeRef { sink, word: id.word() }
     }
     fn to_value(value: i64) -> Value {
         Value::Gauge(value)
@@ -112,11 +117,8 @@ impl Kind for LastValue {
     type Value = Last;
     type Field<'a, S: Sink + ?Sized + 'a> = LastValueRef<'a, S>;
     #[inline(always)]
-    fn field<S: Sink + ?Sized>(sink: &S, word: usize) -> LastValueRef<'_, S> {
-        LastValueRef { sink, word }
-    }
-    fn read(words: &[u64]) -> Last {
-        Last { value: words[0] as i64, stamp_ns: words[1] }
+    fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> LastValueRef<'_, S> {
+        LastValueRef { sink, word: id.word() }
     }
     fn to_value(value: Last) -> Value {
         Value::LastValue(value)
@@ -124,6 +126,25 @@ impl Kind for LastValue {
     fn from_value(value: Value) -> Option<Last> {
         match value {
             Value::LastValue(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl Kind for Histogram {
+    const KIND: FieldKind = FieldKind::Histogram(HistogramConfig::DEFAULT);
+    type Value = HistogramSnapshot;
+    type Field<'a, S: Sink + ?Sized + 'a> = HistogramRef<'a, S>;
+    #[inline(always)]
+    fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> HistogramRef<'_, S> {
+        HistogramRef { sink, id }
+    }
+    fn to_value(value: HistogramSnapshot) -> Value {
+        Value::Histogram(Box::new(value))
+    }
+    fn from_value(value: Value) -> Option<HistogramSnapshot> {
+        match value {
+            Value::Histogram(h) => Some(*h),
             _ => None,
         }
     }
@@ -229,6 +250,112 @@ impl<S: Sink + ?Sized> LastValueRef<'_, S> {
     }
 }
 
+/// Records into a [`Histogram`] field.
+///
+/// ```
+/// tally_core::metric_set! {
+///     pub struct Rpc {
+///         /// Calls made.
+///         calls: Counter,
+///         /// Call latency in nanoseconds.
+///         latency_ns: Histogram,
+///     }
+/// }
+/// let rpc = Rpc::new();
+/// rpc.record(|e| {
+///     e.calls().inc();
+///     e.latency_ns().record(1_250_000);
+/// });
+/// // A timer records the elapsed nanoseconds when it is dropped.
+/// rpc.record(|e| {
+///     e.calls().inc();
+///     let _timer = e.latency_ns().start_timer();
+/// });
+/// let snap = rpc.snapshot();
+/// assert_eq!(snap.latency_ns.count(), snap.calls);
+/// ```
+#[derive(Debug)]
+pub struct HistogramRef<'a, S: ?Sized> {
+    sink: &'a S,
+    id: FieldId,
+}
+
+impl<'a, S: Sink + ?Sized> HistogramRef<'a, S> {
+    /// Records one value (values beyond the configured maximum are counted in the
+    /// overflow bucket, and in count, sum, min and max exactly).
+    #[inline(always)]
+    pub fn record(&self, value: u64) {
+        self.sink.observe_value(self.id, value);
+    }
+
+    /// Records a duration in nanoseconds (saturating at `u64::MAX`, about 584 years).
+    #[inline(always)]
+    pub fn record_duration(&self, d: Duration) {
+        self.record(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    }
+
+    /// Runs `f` and records how long it took, in nanoseconds.
+    #[inline]
+    pub fn time<R>(&self, f: impl FnOnce() -> R) -> R {
+        let timer = self.start_timer();
+        let r = f();
+        drop(timer);
+        r
+    }
+
+    /// A guard that records the nanoseconds from now until it is dropped (also on
+    /// unwinding), using the precise monotonic clock (`std::time::Instant`, ~20 ns a read).
+    #[inline]
+    pub fn start_timer(&self) -> Timer<'a, S> {
+        Timer {
+            field: HistogramRef { sink: self.sink, id: self.id },
+            start: Start::Precise(Instant::now()),
+        }
+    }
+
+    /// Like [`start_timer`](Self::start_timer), with a coarse, cheaper clock for very hot
+    /// paths: `quanta`'s cached time when [`start_coarse_clock`](crate::start_coarse_clock)
+    /// is running (a memory read, updated every interval), otherwise its TSC-based clock.
+    /// Durations shorter than the update interval may be recorded as 0.
+    #[inline]
+    pub fn start_coarse_timer(&self) -> Timer<'a, S> {
+        Timer {
+            field: HistogramRef { sink: self.sink, id: self.id },
+            start: Start::Coarse(quanta::Instant::recent()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Start {
+    Precise(Instant),
+    Coarse(quanta::Instant),
+}
+
+/// Records the time since its creation into a histogram when dropped. See
+/// [`HistogramRef::start_timer`].
+#[derive(Debug)]
+#[must_use = "a timer records when it is dropped; bind it to a variable"]
+pub struct Timer<'a, S: Sink + ?Sized> {
+    field: HistogramRef<'a, S>,
+    start: Start,
+}
+
+impl<S: Sink + ?Sized> Timer<'_, S> {
+    /// Stops the timer now and records (the same as dropping it).
+    pub fn stop(self) {}
+}
+
+impl<S: Sink + ?Sized> Drop for Timer<'_, S> {
+    fn drop(&mut self) {
+        let elapsed = match self.start {
+            Start::Precise(t) => t.elapsed(),
+            Start::Coarse(t) => quanta::Instant::recent().saturating_duration_since(t),
+        };
+        self.field.record_duration(elapsed);
+    }
+}
+
 impl Sink for RawSet {
     #[inline(always)]
     fn add_word(&self, word: usize, delta: u64) {
@@ -237,6 +364,10 @@ impl Sink for RawSet {
     #[inline]
     fn set_pair(&self, word: usize, first: u64, second: u64) {
         self.record(|e| e.set_pair(word, first, second));
+    }
+    #[inline]
+    fn observe_value(&self, field: FieldId, value: u64) {
+        self.record(|e| e.observe_value(field, value));
     }
 }
 
@@ -249,5 +380,11 @@ impl Sink for Event<'_> {
     fn set_pair(&self, word: usize, first: u64, second: u64) {
         self.set(word, first);
         self.set(word + 1, second);
+    }
+    #[inline(always)]
+    fn observe_value(&self, field: FieldId, value: u64) {
+        if let FieldKind::Histogram(config) = field.kind() {
+            self.observe_at(field.word(), field.page_base(), config, value);
+        }
     }
 }

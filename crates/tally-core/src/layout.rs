@@ -10,6 +10,23 @@ pub const fn words_of(kind: FieldKind) -> usize {
         FieldKind::Counter | FieldKind::Gauge => 1,
         // value, stamp
         FieldKind::LastValue => 2,
+        // count, sum (low and high halves of a u128), min (stored as u64::MAX - min, so
+        // that zero means "none"), max, overflow; the buckets live in pages.
+        FieldKind::Histogram(_) => HISTOGRAM_WORDS,
+    }
+}
+
+/// Shard words of a histogram field's scalar part.
+pub(crate) const HISTOGRAM_WORDS: usize = 6;
+
+/// Buckets per histogram page: a page holds both copies, 2 × 64 × 8 = 1 KiB.
+pub(crate) const PAGE_BUCKETS: usize = 64;
+
+/// Bucket pages a field of `kind` may allocate in each shard (0 for non-histograms).
+pub const fn pages_of(kind: FieldKind) -> usize {
+    match kind {
+        FieldKind::Histogram(config) => config.bucket_count().div_ceil(PAGE_BUCKETS),
+        _ => 0,
     }
 }
 
@@ -61,7 +78,9 @@ pub fn is_valid_field_name(name: &str) -> bool {
 pub struct Layout {
     fields: Arc<[FieldDesc]>,
     offsets: Arc<[usize]>,
+    page_bases: Arc<[usize]>,
     width: usize,
+    pages: usize,
 }
 
 impl Layout {
@@ -80,12 +99,21 @@ impl Layout {
             }
         }
         let mut offsets = Vec::with_capacity(fields.len());
-        let mut width = 0;
+        let mut page_bases = Vec::with_capacity(fields.len());
+        let (mut width, mut pages) = (0, 0);
         for f in &fields {
             offsets.push(width);
+            page_bases.push(pages);
             width += words_of(f.kind);
+            pages += pages_of(f.kind);
         }
-        Ok(Layout { fields: fields.into(), offsets: offsets.into(), width })
+        Ok(Layout {
+            fields: fields.into(),
+            offsets: offsets.into(),
+            page_bases: page_bases.into(),
+            width,
+            pages,
+        })
     }
 
     /// The layout of a set declared with `metric_set!`.
@@ -111,9 +139,19 @@ impl Layout {
         self.offsets[index]
     }
 
+    /// First bucket page of field `index` in a shard's page table.
+    pub fn page_base(&self, index: usize) -> usize {
+        self.page_bases[index]
+    }
+
     /// Words per copy.
     pub fn width(&self) -> usize {
         self.width
+    }
+
+    /// Bucket pages per shard, over all histogram fields.
+    pub fn pages(&self) -> usize {
+        self.pages
     }
 
     /// The index of the field called `name`.

@@ -49,7 +49,7 @@
 //!
 //! The main items:
 //! - [`metric_set!`]: declare a set; get the set, its `…Snapshot` and its `…Event`.
-//! - [`Counter`], [`Gauge`], [`LastValue`]: the field kinds.
+//! - [`Counter`], [`Gauge`], [`LastValue`], [`Histogram`]: the field kinds.
 //! - [`RawSet`], [`Layout`]: sets described at run time.
 //! - [`MetricSet`], [`Snapshot`]: generic over declared sets.
 //! - [`thread_slots_created`], [`thread_slots_in_use`]: what the shards cost.
@@ -73,13 +73,18 @@ mod loom_tests;
 #[doc(hidden)]
 pub mod __private;
 
+pub use clock::{CoarseClock, CoarseClockError, start_coarse_clock};
 pub use event::Event;
-pub use field::{Counter, CounterRef, Gauge, GaugeRef, Kind, LastValue, LastValueRef, Sink};
-pub use layout::{Layout, LayoutError, is_valid_field_name, words_of};
+pub use field::{
+    Counter, CounterRef, Gauge, GaugeRef, Histogram, HistogramRef, Kind, LastValue, LastValueRef,
+    Sink, Timer,
+};
+pub use layout::{Layout, LayoutError, is_valid_field_name, pages_of, words_of};
 pub use set::{FieldId, RawSet};
 pub use slot::{thread_slots_created, thread_slots_in_use};
 pub use traits::{MetricSet, Snapshot};
 
 pub use tally_snapshot::{
-    Delta, DeltaError, FieldDesc, FieldKind, Last, Merge, SetSnapshot, Value, ratio, ratio_or_zero,
+    Delta, DeltaError, FieldDesc, FieldKind, HistogramConfig, HistogramSnapshot, Last, Merge,
+    SetSnapshot, Value, ratio, ratio_or_zero,
 };

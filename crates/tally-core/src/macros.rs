@@ -3,8 +3,10 @@
 /// Declares a metric set: a struct of named fields recorded together, its plain-data
 /// snapshot struct (`…Snapshot`) and its event type (`…Event`).
 ///
-/// Each field is a [`Counter`](crate::Counter), a [`Gauge`](crate::Gauge) or a
-/// [`LastValue`](crate::LastValue); its doc comment becomes its help text.
+/// Each field is a [`Counter`](crate::Counter), a [`Gauge`](crate::Gauge), a
+/// [`LastValue`](crate::LastValue) or a [`Histogram`](crate::Histogram) (optionally with a
+/// `const` [`HistogramConfig`](crate::HistogramConfig): `latency: Histogram(MY_CONFIG)`);
+/// its doc comment becomes its help text.
 ///
 /// ```
 /// tally_core::metric_set! {
@@ -38,11 +40,12 @@
 /// Generated, for `pub struct Name { … }`:
 /// - `Name`: `new()`, `record(|e| …)`, one method per field returning its handle
 ///   ([`CounterRef`](crate::CounterRef), [`GaugeRef`](crate::GaugeRef),
-///   [`LastValueRef`](crate::LastValueRef)), `snapshot()`, `FIELDS`, `raw()`, and
+///   [`LastValueRef`](crate::LastValueRef), [`HistogramRef`](crate::HistogramRef)),
+///   `snapshot()`, `FIELDS`, `raw()`, and
 ///   [`MetricSet`](crate::MetricSet).
 /// - `NameEvent<'_>`: the same field methods, adding to one event.
-/// - `NameSnapshot`: one public field per field (`u64`, `i64` or
-///   [`Last`](crate::Last)), with [`Merge`](crate::Merge), [`Delta`](crate::Delta),
+/// - `NameSnapshot`: one public field per field (`u64`, `i64`, [`Last`](crate::Last) or
+///   [`HistogramSnapshot`](crate::HistogramSnapshot)), with [`Merge`](crate::Merge), [`Delta`](crate::Delta),
 ///   [`Snapshot`](crate::Snapshot) and serde `Serialize`/`Deserialize` (the user crate
 ///   needs no serde dependency).
 #[macro_export]
@@ -52,7 +55,7 @@ macro_rules! metric_set {
         $vis:vis struct $name:ident {
             $(
                 $(#[doc = $doc:literal])*
-                $field:ident : $kind:ident
+                $field:ident : $kind:ident $(($config:expr))?
             ),* $(,)?
         }
     ) => {
@@ -63,7 +66,7 @@ macro_rules! metric_set {
             }
 
             #[doc = "A coherent snapshot of a [`" $name "`]: each event recorded into it is here whole or not at all."]
-            #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+            #[derive(Debug, Clone, PartialEq, Eq, Default)]
             $vis struct [<$name Snapshot>] {
                 $(
                     $(#[doc = $doc])*
@@ -86,14 +89,18 @@ macro_rules! metric_set {
                     $(
                         $crate::FieldDesc::new(
                             stringify!($field),
-                            <$crate::$kind as $crate::Kind>::KIND,
+                            $crate::__private::kind_with(
+                                <$crate::$kind as $crate::Kind>::KIND,
+                                &[$($config)?],
+                            ),
                             $crate::__private::trim_doc(concat!($($doc, " ",)* "")),
                         ),
                     )*
                 ];
 
-                const KINDS: &'static [$crate::FieldKind] =
-                    &[$(<$crate::$kind as $crate::Kind>::KIND),*];
+                const KINDS: &'static [$crate::FieldKind] = &[
+                    $($crate::__private::kind_with(<$crate::$kind as $crate::Kind>::KIND, &[$($config)?])),*
+                ];
 
                 const NAMES: &'static [&'static str] = &[$(stringify!($field)),*];
 
@@ -115,21 +122,22 @@ macro_rules! metric_set {
                     /// Each update through this handle is an event of its own.
                     #[inline(always)]
                     pub fn $field(&self) -> <$crate::$kind as $crate::Kind>::Field<'_, $crate::RawSet> {
-                        const OFF: usize =
-                            $crate::__private::offset_of($name::KINDS, [<__ $name Index>]::$field as usize);
-                        <$crate::$kind as $crate::Kind>::field(&self.raw, OFF)
+                        const ID: $crate::FieldId =
+                            $crate::FieldId::__of($name::KINDS, [<__ $name Index>]::$field as usize);
+                        <$crate::$kind as $crate::Kind>::field(&self.raw, ID)
                     }
                 )*
 
                 /// A coherent snapshot: for every thread, a prefix of its events, each
                 /// whole. Never waits for a writer.
                 pub fn snapshot(&self) -> [<$name Snapshot>] {
-                    let words = self.raw.collect_words();
+                    let mut values = self.raw.collect_values().into_iter();
                     [<$name Snapshot>] {
                         $(
-                            $field: <$crate::$kind as $crate::Kind>::read(&words[
-                                $crate::__private::offset_of($name::KINDS, [<__ $name Index>]::$field as usize)..
-                            ]),
+                            $field: values
+                                .next()
+                                .and_then(<$crate::$kind as $crate::Kind>::from_value)
+                                .expect("a set's values match its declared kinds"),
                         )*
                     }
                 }
@@ -175,9 +183,9 @@ macro_rules! metric_set {
                     $(#[doc = $doc])*
                     #[inline(always)]
                     pub fn $field(&self) -> <$crate::$kind as $crate::Kind>::Field<'a, $crate::Event<'a>> {
-                        const OFF: usize =
-                            $crate::__private::offset_of($name::KINDS, [<__ $name Index>]::$field as usize);
-                        <$crate::$kind as $crate::Kind>::field(self.0, OFF)
+                        const ID: $crate::FieldId =
+                            $crate::FieldId::__of($name::KINDS, [<__ $name Index>]::$field as usize);
+                        <$crate::$kind as $crate::Kind>::field(self.0, ID)
                     }
                 )*
             }
@@ -204,7 +212,7 @@ macro_rules! metric_set {
                     $name::FIELDS
                 }
                 fn values(&self) -> ::std::vec::Vec<$crate::Value> {
-                    ::std::vec![$(<$crate::$kind as $crate::Kind>::to_value(self.$field)),*]
+                    ::std::vec![$(<$crate::$kind as $crate::Kind>::to_value(self.$field.clone())),*]
                 }
             }
 

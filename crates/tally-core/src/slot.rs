@@ -30,10 +30,6 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
-    pub(crate) fn index(&self) -> usize {
-        self.index
-    }
-
     fn release(&self) {
         // Release: hands this thread's shard writes to the next claimer's Acquire CAS.
         self.in_use.store(false, Ordering::Release);
@@ -133,73 +129,72 @@ fn registry() -> &'static SlotRegistry {
     &REGISTRY
 }
 
-/// The thread-local cache of this thread's slot; releases it at thread exit.
-struct LocalSlot(Cell<Option<&'static Slot>>);
-
-impl LocalSlot {
-    const fn new() -> Self {
-        LocalSlot(Cell::new(None))
-    }
-
-    #[inline]
-    fn index(&self) -> usize {
-        match self.0.get() {
-            Some(slot) => slot.index,
-            None => self.claim(),
-        }
-    }
-
-    #[cold]
-    fn claim(&self) -> usize {
-        let slot = registry().claim();
-        self.0.set(Some(slot));
-        slot.index
-    }
+// This thread's slot. A `const` `Cell` without `Drop`, so it stays readable for the whole
+// life of the thread, thread-local destruction included: the hot path is one TLS load.
+#[cfg(not(loom))]
+thread_local! {
+    static SLOT: Cell<Option<&'static Slot>> = const { Cell::new(None) };
+    static RELEASE: ReleaseAtExit = const { ReleaseAtExit };
 }
 
-impl Drop for LocalSlot {
+#[cfg(loom)]
+crate::sync::thread_local! {
+    static SLOT: Cell<Option<&'static Slot>> = Cell::new(None);
+    static RELEASE: ReleaseAtExit = ReleaseAtExit;
+}
+
+/// Its destructor returns this thread's slot when the thread exits.
+struct ReleaseAtExit;
+
+impl Drop for ReleaseAtExit {
     fn drop(&mut self) {
-        if let Some(slot) = self.0.take() {
+        if let Some(slot) = SLOT.with(Cell::take) {
             registry().release(slot);
         }
     }
 }
 
-#[cfg(not(loom))]
-thread_local! {
-    static LOCAL: LocalSlot = const { LocalSlot::new() };
-}
-
-#[cfg(loom)]
-crate::sync::thread_local! {
-    static LOCAL: LocalSlot = LocalSlot::new();
-}
-
-/// A slot borrowed for one call by a thread whose thread-locals are already destroyed.
-struct Borrowed(&'static Slot);
-
-impl Drop for Borrowed {
-    fn drop(&mut self) {
-        registry().release(self.0);
-    }
-}
-
 /// Runs `f` with this thread's slot index, claiming a slot on first use.
 ///
-/// During thread-local destruction (a record from another thread-local's destructor) the
-/// thread borrows a slot for this one call, so such a record is kept too.
-#[inline]
+/// A thread whose `ReleaseAtExit` destructor has already run (a record from another
+/// thread-local's destructor) holds a slot only for the outermost call, so that such a record
+/// is kept too and a record nested inside it still joins its event.
+#[inline(always)]
 pub(crate) fn with_thread_slot<R>(f: impl FnOnce(usize) -> R) -> R {
-    match LOCAL.try_with(LocalSlot::index) {
-        Ok(index) => f(index),
-        Err(_) => with_borrowed_slot(f),
+    // One call site for `f`, so that it inlines into the caller.
+    let (index, for_this_call) = match SLOT.with(Cell::get) {
+        Some(slot) => (slot.index, None),
+        None => claim_for_this_thread(),
+    };
+    let result = f(index);
+    drop(for_this_call);
+    result
+}
+
+/// Claims a slot for this thread; returns a guard when the slot must be returned after this
+/// call because the thread is past its thread-local destructors.
+#[cold]
+#[inline(never)]
+fn claim_for_this_thread() -> (usize, Option<ForThisCall>) {
+    let slot = registry().claim();
+    SLOT.with(|c| c.set(Some(slot)));
+    // Touching RELEASE registers its destructor; it fails once that destructor has run.
+    if RELEASE.try_with(|_| ()).is_ok() {
+        (slot.index, None)
+    } else {
+        (slot.index, Some(ForThisCall))
     }
 }
 
-#[cold]
-fn with_borrowed_slot<R>(f: impl FnOnce(usize) -> R) -> R {
-    let slot = Borrowed(registry().claim());
-    f(slot.0.index())
+/// Returns the slot held for one call (see [`with_thread_slot`]).
+struct ForThisCall;
+
+impl Drop for ForThisCall {
+    fn drop(&mut self) {
+        if let Some(slot) = SLOT.with(Cell::take) {
+            registry().release(slot);
+        }
+    }
 }
 
 /// How many thread slots exist: the peak number of threads that recorded at once (over the

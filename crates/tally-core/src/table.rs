@@ -1,7 +1,8 @@
 //! A metric set's shards, indexed by thread slot.
 //!
-//! A segmented array that only grows: segment `k` holds `8 << k` shard pointers and is
-//! allocated by the first thread whose slot falls in it. A shard pointer is written once,
+//! The first 16 shard pointers are inline; past them, a segmented array that only grows:
+//! segment `k` holds `16 << k` shard pointers and is allocated by the first thread whose
+//! slot falls in it. A shard pointer is written once,
 //! by the thread owning that slot, and both shards and segments live until the set is
 //! dropped, so the hot path is two loads and no synchronisation beyond them.
 //!
@@ -18,10 +19,12 @@ use std::ptr;
 use crate::latch::Shard;
 use crate::sync::{AtomicPtr, Ordering};
 
-const FIRST_LOG2: u32 = 3;
+/// Shard pointers kept inline: slots 0..16, so the common case is one load.
+const INLINE: usize = 16;
+const FIRST_LOG2: u32 = 4;
 const SEGMENTS: usize = (usize::BITS - FIRST_LOG2) as usize;
 
-/// Segment and offset of a slot index.
+/// Segment and offset of a slot index past the inline ones (`index - INLINE`).
 #[inline(always)]
 fn locate(index: usize) -> (usize, usize) {
     let j = index + (1 << FIRST_LOG2);
@@ -36,8 +39,10 @@ const fn segment_len(seg: usize) -> usize {
 
 #[derive(Debug)]
 pub(crate) struct ShardTable {
+    inline: [AtomicPtr<Shard>; INLINE],
     segments: [AtomicPtr<AtomicPtr<Shard>>; SEGMENTS],
     width: usize,
+    pages: usize,
 }
 
 // SAFETY: the table owns its segments and shards (raw pointers from `Box::into_raw`); all
@@ -48,8 +53,13 @@ unsafe impl Send for ShardTable {}
 unsafe impl Sync for ShardTable {}
 
 impl ShardTable {
-    pub(crate) fn new(width: usize) -> Self {
-        ShardTable { segments: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())), width }
+    pub(crate) fn new(width: usize, pages: usize) -> Self {
+        ShardTable {
+            inline: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            segments: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            width,
+            pages,
+        }
     }
 
     /// The shard of slot `index`, creating it (and its segment) on first use.
@@ -58,31 +68,41 @@ impl ShardTable {
     /// shard.
     #[inline(always)]
     pub(crate) fn get_or_create(&self, index: usize) -> &Shard {
-        let (seg, off) = locate(index);
-        // Acquire: pairs with the CAS that installed the segment (its slots are null).
-        let segment = self.segments[seg].load(Ordering::Acquire);
-        if !segment.is_null() {
+        let cell = if index < INLINE {
+            &self.inline[index]
+        } else {
+            let (seg, off) = locate(index - INLINE);
+            // Acquire: pairs with the CAS that installed the segment (its slots are null).
+            let segment = self.segments[seg].load(Ordering::Acquire);
+            if segment.is_null() {
+                return self.create(self.cell(seg, off));
+            }
             // SAFETY: `segment` points to `segment_len(seg)` initialised `AtomicPtr`s that
             // live until `self` is dropped, and `off < segment_len(seg)` by `locate`.
-            let cell = unsafe { &*segment.add(off) };
-            // Acquire: pairs with the Release store in `create`.
-            let shard = cell.load(Ordering::Acquire);
-            if !shard.is_null() {
-                // SAFETY: non-null shard pointers come from `Box::into_raw` in `create`
-                // and are freed only when `self` is dropped.
-                return unsafe { &*shard };
-            }
+            unsafe { &*segment.add(off) }
+        };
+        // Acquire: pairs with the Release store in `create`.
+        let shard = cell.load(Ordering::Acquire);
+        if !shard.is_null() {
+            // SAFETY: non-null shard pointers come from `Box::into_raw` in `create`
+            // and are freed only when `self` is dropped.
+            return unsafe { &*shard };
         }
-        self.create(seg, off)
+        self.create(cell)
+    }
+
+    /// The cell of `(seg, off)`, allocating the segment if needed.
+    #[cold]
+    fn cell(&self, seg: usize, off: usize) -> &AtomicPtr<Shard> {
+        let segment = self.segment(seg);
+        // SAFETY: as in `get_or_create`.
+        unsafe { &*segment.add(off) }
     }
 
     #[cold]
     #[inline(never)]
-    fn create(&self, seg: usize, off: usize) -> &Shard {
-        let segment = self.segment(seg);
-        // SAFETY: as in `get_or_create`.
-        let cell = unsafe { &*segment.add(off) };
-        let shard = Box::into_raw(Box::new(Shard::new(self.width)));
+    fn create(&self, cell: &AtomicPtr<Shard>) -> &Shard {
+        let shard = Box::into_raw(Box::new(Shard::new(self.width, self.pages)));
         // Release: publishes the zeroed shard to readers' Acquire loads. A plain store is
         // enough: only the slot's owner (this thread) ever writes this cell.
         cell.store(shard, Ordering::Release);
@@ -119,6 +139,14 @@ impl ShardTable {
 
     /// Calls `f` on every shard created so far.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Shard)) {
+        for cell in &self.inline {
+            // Acquire: as in `get_or_create`.
+            let shard = cell.load(Ordering::Acquire);
+            if !shard.is_null() {
+                // SAFETY: as in `get_or_create`.
+                f(unsafe { &*shard });
+            }
+        }
         for (seg, cell) in self.segments.iter().enumerate() {
             // Acquire: as in `get_or_create`.
             let segment = cell.load(Ordering::Acquire);
@@ -139,6 +167,14 @@ impl ShardTable {
 
 impl Drop for ShardTable {
     fn drop(&mut self) {
+        for cell in &self.inline {
+            let shard = cell.load(Ordering::Relaxed);
+            if !shard.is_null() {
+                // SAFETY: `&mut self`; the shard came from `Box::into_raw` in `create` and is
+                // freed only here.
+                drop(unsafe { Box::from_raw(shard) });
+            }
+        }
         for (seg, cell) in self.segments.iter().enumerate() {
             let segment = cell.load(Ordering::Relaxed);
             if segment.is_null() {
@@ -174,6 +210,6 @@ mod tests {
                 expected = (expected.0 + 1, 0);
             }
         }
-        assert_eq!(locate(usize::MAX - 8).0, SEGMENTS - 1);
+        assert_eq!(locate(usize::MAX - 16).0, SEGMENTS - 1);
     }
 }

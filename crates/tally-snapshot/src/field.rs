@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Delta, DeltaError, Last, Merge};
+use crate::{Delta, DeltaError, HistogramConfig, HistogramSnapshot, Last, Merge};
 
 /// What a field counts, and so how it is recorded, summed across threads and exported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -19,6 +19,9 @@ pub enum FieldKind {
     /// A signed `i64` level written by `set` (a temperature, a configured size): the newest
     /// `set` from any thread wins (see [`Last`]).
     LastValue,
+    /// A distribution of `u64` values (latencies in nanoseconds, sizes in bytes) in
+    /// log-linear buckets of the given configuration, with count, sum, min and max.
+    Histogram(HistogramConfig),
 }
 
 impl FieldKind {
@@ -28,6 +31,7 @@ impl FieldKind {
             FieldKind::Counter => "counter",
             FieldKind::Gauge => "gauge",
             FieldKind::LastValue => "last_value",
+            FieldKind::Histogram(_) => "histogram",
         }
     }
 }
@@ -51,7 +55,7 @@ impl FieldDesc {
 }
 
 /// One field's value in a snapshot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Value {
     /// A [`FieldKind::Counter`]'s count.
@@ -60,33 +64,41 @@ pub enum Value {
     Gauge(i64),
     /// A [`FieldKind::LastValue`]'s newest write.
     LastValue(Last),
+    /// A [`FieldKind::Histogram`]'s distribution.
+    Histogram(Box<HistogramSnapshot>),
 }
 
 impl Value {
     /// The kind of field this value belongs to.
-    pub const fn kind(&self) -> FieldKind {
+    pub fn kind(&self) -> FieldKind {
         match self {
             Value::Counter(_) => FieldKind::Counter,
             Value::Gauge(_) => FieldKind::Gauge,
             Value::LastValue(_) => FieldKind::LastValue,
+            Value::Histogram(h) => FieldKind::Histogram(h.config()),
         }
     }
 
     /// The zero value of a kind (what a field holds before any record).
-    pub const fn zero(kind: FieldKind) -> Self {
+    pub fn zero(kind: FieldKind) -> Self {
         match kind {
             FieldKind::Counter => Value::Counter(0),
             FieldKind::Gauge => Value::Gauge(0),
             FieldKind::LastValue => Value::LastValue(Last { value: 0, stamp_ns: 0 }),
+            FieldKind::Histogram(config) => {
+                Value::Histogram(Box::new(HistogramSnapshot::empty(config)))
+            }
         }
     }
 
-    /// The value as a float, for exposition (`LastValue` gives its value).
+    /// The value as a float, for exposition (`LastValue` gives its value, a histogram its
+    /// count).
     pub fn as_f64(&self) -> f64 {
-        match *self {
-            Value::Counter(v) => v as f64,
-            Value::Gauge(v) => v as f64,
+        match self {
+            Value::Counter(v) => *v as f64,
+            Value::Gauge(v) => *v as f64,
             Value::LastValue(l) => l.value as f64,
+            Value::Histogram(h) => h.count() as f64,
         }
     }
 }
@@ -103,7 +115,7 @@ impl Value {
 /// let mut a = SetSnapshot::new(fields.clone(), vec![Value::Counter(3)]).unwrap();
 /// let b = SetSnapshot::new(fields, vec![Value::Counter(4)]).unwrap();
 /// a.try_merge(&b).unwrap();
-/// assert_eq!(a.get("requests"), Some(Value::Counter(7)));
+/// assert_eq!(a.get("requests"), Some(&Value::Counter(7)));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawSetSnapshot")]
@@ -175,8 +187,8 @@ impl SetSnapshot {
     }
 
     /// The value of the field called `name`.
-    pub fn get(&self, name: &str) -> Option<Value> {
-        self.iter().find(|(f, _)| f.name == name).map(|(_, v)| *v)
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.iter().find(|(f, _)| f.name == name).map(|(_, v)| v)
     }
 
     fn check_same_schema(&self, other: &Self) -> Result<(), DeltaError> {
@@ -209,6 +221,7 @@ impl SetSnapshot {
                 (Value::Counter(a), Value::Counter(b)) => a.merge(b),
                 (Value::Gauge(a), Value::Gauge(b)) => a.merge(b),
                 (Value::LastValue(a), Value::LastValue(b)) => a.merge(b),
+                (Value::Histogram(a), Value::Histogram(b)) => a.merge(b),
                 _ => unreachable!("kinds were checked against the schema"),
             }
         }
@@ -236,9 +249,19 @@ impl SetSnapshot {
                 (Value::LastValue(a), Value::LastValue(b)) => {
                     Value::LastValue(Last::delta(a, b).map_err(named)?)
                 }
+                (Value::Histogram(a), Value::Histogram(b)) => {
+                    Value::Histogram(Box::new(HistogramSnapshot::delta(a, b).map_err(named)?))
+                }
                 _ => unreachable!("kinds were checked against the schema"),
             });
         }
         Ok(SetSnapshot { fields: later.fields.clone(), values })
+    }
+}
+
+/// Field by field (see [`SetSnapshot::delta`]).
+impl Delta for SetSnapshot {
+    fn delta(later: &Self, earlier: &Self) -> Result<Self, DeltaError> {
+        SetSnapshot::delta(later, earlier)
     }
 }

@@ -38,6 +38,8 @@
 //!   max; quantiles with a documented error bound, exact [`Merge`], [`Delta`], validated
 //!   serde; [`HistogramSnapshot::to_cumulative`] and [`HistogramSnapshot::to_native`]
 //!   ([`NativeHistogram`]) for Prometheus exposition.
+//! - [`RegistrySnapshot`], [`MetricSnapshot`], [`SeriesSnapshot`]: a whole registry
+//!   collected, what exporters encode and what processes send each other to merge.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -49,6 +51,7 @@ mod histogram_snapshot;
 mod last;
 mod merge;
 mod ratio;
+mod registry;
 
 pub use delta::{Delta, DeltaError};
 pub use export::NativeHistogram;
@@ -58,3 +61,4 @@ pub use histogram_snapshot::{HistogramError, HistogramSnapshot};
 pub use last::Last;
 pub use merge::Merge;
 pub use ratio::{ratio, ratio_or_zero};
+pub use registry::{MetricSnapshot, RegistrySnapshot, SeriesSnapshot};

@@ -5,7 +5,10 @@
 
 use proptest::prelude::*;
 use tally::{InferenceStatsSnapshot, Layout, RawSet};
-use tally_snapshot::{Delta, DeltaError, FieldDesc, FieldKind, Last, Merge, SetSnapshot, Value};
+use tally_snapshot::{
+    Delta, DeltaError, FieldDesc, FieldKind, HistogramConfig, HistogramSnapshot, Last, Merge,
+    SetSnapshot, Value,
+};
 
 // ---- strategies ----
 
@@ -19,8 +22,24 @@ fn last() -> impl Strategy<Value = Last> {
     ]
 }
 
+const SMALL: HistogramConfig = match HistogramConfig::new(2, 1 << 16) {
+    Ok(c) => c,
+    Err(_) => panic!("valid"),
+};
+
+/// A histogram as a set produces it: any values, some beyond the configured range.
+fn histogram(config: HistogramConfig) -> impl Strategy<Value = HistogramSnapshot> {
+    prop::collection::vec(prop_oneof![0..1u64 << 17, any::<u64>()], 0..20)
+        .prop_map(move |values| HistogramSnapshot::from_values(config, values).unwrap())
+}
+
 fn kind() -> impl Strategy<Value = FieldKind> {
-    prop_oneof![Just(FieldKind::Counter), Just(FieldKind::Gauge), Just(FieldKind::LastValue)]
+    prop_oneof![
+        Just(FieldKind::Counter),
+        Just(FieldKind::Gauge),
+        Just(FieldKind::LastValue),
+        Just(FieldKind::Histogram(SMALL)),
+    ]
 }
 
 fn value_of(kind: FieldKind) -> BoxedStrategy<Value> {
@@ -28,6 +47,9 @@ fn value_of(kind: FieldKind) -> BoxedStrategy<Value> {
         FieldKind::Counter => any::<u64>().prop_map(Value::Counter).boxed(),
         FieldKind::Gauge => any::<i64>().prop_map(Value::Gauge).boxed(),
         FieldKind::LastValue => last().prop_map(Value::LastValue).boxed(),
+        FieldKind::Histogram(config) => {
+            histogram(config).prop_map(|h| Value::Histogram(Box::new(h))).boxed()
+        }
     }
 }
 
@@ -71,16 +93,28 @@ fn merged(a: &SetSnapshot, b: &SetSnapshot) -> SetSnapshot {
 }
 
 fn inference_snapshot(max: u64) -> impl Strategy<Value = InferenceStatsSnapshot> {
-    (0..=max, 0..=max, 0..=max, 0..=max, 0..=max, any::<i64>()).prop_map(|(t, s, f, h, m, g)| {
-        InferenceStatsSnapshot {
+    (
+        (0..=max, 0..=max, 0..=max, 0..=max, 0..=max, any::<i64>()),
+        histogram(HistogramConfig::DEFAULT),
+    )
+        .prop_map(|((t, s, f, h, m, g), latency_ns)| InferenceStatsSnapshot {
             total_inferences: t,
             successful_inferences: s,
             failed_inferences: f,
             cache_hits: h,
             cache_misses: m,
             in_flight: g,
-        }
-    })
+            latency_ns,
+        })
+}
+
+/// Equal counts, sums, overflow and buckets: what a histogram delta knows exactly.
+fn same_counts(a: &HistogramSnapshot, b: &HistogramSnapshot) -> bool {
+    a.config() == b.config()
+        && a.count() == b.count()
+        && a.sum() == b.sum()
+        && a.overflow() == b.overflow()
+        && a.sparse_buckets() == b.sparse_buckets()
 }
 
 // ---- merge laws ----
@@ -200,7 +234,13 @@ proptest! {
     fn generated_snapshot_delta_undoes_merge(
         a in inference_snapshot(u64::MAX / 2), b in inference_snapshot(u64::MAX / 2)
     ) {
-        prop_assert_eq!(InferenceStatsSnapshot::delta(&a.merged(&b), &a), Ok(b));
+        let d = InferenceStatsSnapshot::delta(&a.merged(&b), &a).unwrap();
+        // A histogram delta knows its counts exactly but only bounds its min and max.
+        prop_assert!(same_counts(&d.latency_ns, &b.latency_ns));
+        prop_assert_eq!(
+            InferenceStatsSnapshot { latency_ns: b.latency_ns.clone(), ..d },
+            b
+        );
     }
 
     #[test]
@@ -209,9 +249,9 @@ proptest! {
     ) {
         // Halve the counters so that a + b cannot wrap.
         let halve = |s: &SetSnapshot| {
-            let values = s.values().iter().map(|v| match *v {
+            let values = s.values().iter().map(|v| match v {
                 Value::Counter(c) => Value::Counter(c / 2),
-                other => other,
+                other => other.clone(),
             }).collect();
             SetSnapshot::new(s.fields().to_vec(), values).unwrap()
         };
@@ -223,6 +263,10 @@ proptest! {
             match dv {
                 // Last-value gauges are levels: the delta is the later (merged) value.
                 Value::LastValue(_) => prop_assert_eq!(dv, mv),
+                Value::Histogram(dh) => match bv {
+                    Value::Histogram(bh) => prop_assert!(same_counts(dh, bh)),
+                    other => prop_assert!(false, "kind changed: {other:?}"),
+                },
                 _ => prop_assert_eq!(dv, bv),
             }
         }
@@ -232,7 +276,7 @@ proptest! {
     fn generated_snapshot_delta_names_the_counter_that_went_backwards(
         field in 0..5usize, base in inference_snapshot(1_000)
     ) {
-        let mut earlier = base;
+        let mut earlier = base.clone();
         let mut later = base;
         let names = [
             "total_inferences", "successful_inferences", "failed_inferences",
@@ -292,10 +336,10 @@ proptest! {
     #[test]
     fn generated_snapshot_round_trips_through_json(s in inference_snapshot(u64::MAX)) {
         let json = serde_json::to_string(&s).unwrap();
-        prop_assert_eq!(serde_json::from_str::<InferenceStatsSnapshot>(&json).unwrap(), s);
+        prop_assert_eq!(serde_json::from_str::<InferenceStatsSnapshot>(&json).unwrap(), s.clone());
         // Through a JSON value and a pretty string too.
-        let value = serde_json::to_value(s).unwrap();
-        prop_assert_eq!(serde_json::from_value::<InferenceStatsSnapshot>(value).unwrap(), s);
+        let value = serde_json::to_value(&s).unwrap();
+        prop_assert_eq!(serde_json::from_value::<InferenceStatsSnapshot>(value).unwrap(), s.clone());
         let pretty = serde_json::to_string_pretty(&s).unwrap();
         prop_assert_eq!(serde_json::from_str::<InferenceStatsSnapshot>(&pretty).unwrap(), s);
     }
@@ -326,38 +370,46 @@ proptest! {
     }
 }
 
-const GOOD: &str = r#"{"total_inferences":3,"successful_inferences":2,"failed_inferences":1,
-    "cache_hits":1,"cache_misses":2,"in_flight":-1}"#;
+const EMPTY_HISTOGRAM: &str = r#"{"config":{"sub_bucket_bits":5,"max_value":100000000000},
+    "count":0,"sum":0,"min":null,"max":null,"overflow":0,"buckets":[]}"#;
+
+fn good() -> String {
+    format!(
+        r#"{{"total_inferences":3,"successful_inferences":2,"failed_inferences":1,
+        "cache_hits":1,"cache_misses":2,"in_flight":-1,"latency_ns":{EMPTY_HISTOGRAM}}}"#
+    )
+}
 
 #[test]
 fn generated_snapshot_reads_its_own_json_and_the_array_form() {
-    let s: InferenceStatsSnapshot = serde_json::from_str(GOOD).unwrap();
+    let s: InferenceStatsSnapshot = serde_json::from_str(&good()).unwrap();
     assert_eq!((s.total_inferences, s.cache_misses, s.in_flight), (3, 2, -1));
-    let array: InferenceStatsSnapshot = serde_json::from_str("[3,2,1,1,2,-1]").unwrap();
+    let array: InferenceStatsSnapshot =
+        serde_json::from_str(&format!("[3,2,1,1,2,-1,{EMPTY_HISTOGRAM}]")).unwrap();
     assert_eq!(array, s);
 }
 
 #[test]
 fn bad_json_for_a_generated_snapshot_is_an_error_not_a_panic() {
     let cases = [
-        ("missing field", GOOD.replace(r#""cache_hits":1,"#, "")),
-        ("unknown field", GOOD.replace(r#""in_flight":-1"#, r#""in_flight":-1,"extra":0"#)),
+        ("missing field", good().replace(r#""cache_hits":1,"#, "")),
+        ("unknown field", good().replace(r#""in_flight":-1"#, r#""in_flight":-1,"extra":0"#)),
         (
             "duplicate field",
-            GOOD.replace(r#""cache_hits":1,"#, r#""cache_hits":1,"cache_hits":1,"#),
+            good().replace(r#""cache_hits":1,"#, r#""cache_hits":1,"cache_hits":1,"#),
         ),
-        ("wrong type", GOOD.replace(r#""cache_hits":1"#, r#""cache_hits":"1""#)),
-        ("float counter", GOOD.replace(r#""cache_hits":1"#, r#""cache_hits":1.5"#)),
-        ("negative counter", GOOD.replace(r#""cache_hits":1"#, r#""cache_hits":-1"#)),
+        ("wrong type", good().replace(r#""cache_hits":1"#, r#""cache_hits":"1""#)),
+        ("float counter", good().replace(r#""cache_hits":1"#, r#""cache_hits":1.5"#)),
+        ("negative counter", good().replace(r#""cache_hits":1"#, r#""cache_hits":-1"#)),
         (
             "counter too large",
-            GOOD.replace(r#""cache_hits":1"#, r#""cache_hits":18446744073709551616"#),
+            good().replace(r#""cache_hits":1"#, r#""cache_hits":18446744073709551616"#),
         ),
-        ("null", GOOD.replace(r#""in_flight":-1"#, r#""in_flight":null"#)),
+        ("null", good().replace(r#""in_flight":-1"#, r#""in_flight":null"#)),
         ("not an object", "42".to_owned()),
         ("short array", "[3,2,1,1,2]".to_owned()),
         ("long array", "[3,2,1,1,2,-1,0]".to_owned()),
-        ("truncated", GOOD[..GOOD.len() - 3].to_owned()),
+        ("truncated", good()[..good().len() - 3].to_owned()),
     ];
     for (what, json) in &cases {
         assert!(serde_json::from_str::<InferenceStatsSnapshot>(json).is_err(), "{what}: {json}");
@@ -376,7 +428,7 @@ fn bad_json_for_a_set_snapshot_is_an_error_not_a_panic() {
         {"name":"latest","kind":"last_value","help":""}],
         "values":[{"counter":1},{"gauge":-2},{"last_value":{"value":3,"stamp_ns":4}}]}"#;
     let s: SetSnapshot = serde_json::from_str(good).unwrap();
-    assert_eq!(s.get("latest"), Some(Value::LastValue(Last::new(3, 4))));
+    assert_eq!(s.get("latest"), Some(&Value::LastValue(Last::new(3, 4))));
     let cases = [
         ("negative counter", good.replace(r#"{"counter":1}"#, r#"{"counter":-1}"#)),
         ("kind mismatch", good.replace(r#"{"counter":1}"#, r#"{"gauge":1}"#)),

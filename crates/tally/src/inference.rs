@@ -1,5 +1,7 @@
 //! The ready-made set for an inference service.
 
+use std::time::Duration;
+
 use tally_core::ratio_or_zero;
 
 tally_core::metric_set! {
@@ -22,6 +24,9 @@ tally_core::metric_set! {
         cache_misses: Counter,
         /// Requests being served right now.
         in_flight: Gauge,
+        /// Request latency in nanoseconds (recorded by
+        /// [`InferenceStats::record_inference_with_latency`]).
+        latency_ns: Histogram,
     }
 }
 
@@ -53,7 +58,47 @@ impl InferenceStats {
     }
 }
 
+impl InferenceStats {
+    /// Records one finished request with its latency: `total_inferences`, one outcome, one
+    /// cache result and the latency, as one event, so that `latency_ns.count()` equals
+    /// `total_inferences` in every snapshot (if every request is recorded this way).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let stats = tally::InferenceStats::new();
+    /// stats.record_inference_with_latency(true, true, Duration::from_millis(12));
+    /// let snap = stats.snapshot();
+    /// assert_eq!(snap.latency_ns.count(), snap.total_inferences);
+    /// let p50 = snap.latency_ns.quantile(0.5).unwrap();
+    /// assert!((p50 as f64 - 12e6).abs() <= 12e6 / 32.0);
+    /// ```
+    #[inline]
+    pub fn record_inference_with_latency(&self, success: bool, cache_hit: bool, latency: Duration) {
+        let latency_ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+        self.record(|e| {
+            e.total_inferences().inc();
+            if success {
+                e.successful_inferences().inc();
+            } else {
+                e.failed_inferences().inc();
+            }
+            if cache_hit {
+                e.cache_hits().inc();
+            } else {
+                e.cache_misses().inc();
+            }
+            e.latency_ns().record(latency_ns);
+        });
+    }
+}
+
 impl InferenceStatsSnapshot {
+    /// The `q`-quantile of request latency (`q` in `[0, 1]`), within the histogram's
+    /// relative error (2^-5 by default); `None` before the first timed request.
+    pub fn latency_quantile(&self, q: f64) -> Option<Duration> {
+        self.latency_ns.quantile(q).map(Duration::from_nanos)
+    }
+
     /// `successful / total`, from this one snapshot; 0.0 before the first request.
     pub fn success_rate(&self) -> f64 {
         ratio_or_zero(self.successful_inferences, self.total_inferences)

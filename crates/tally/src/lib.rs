@@ -33,25 +33,58 @@
 //! (or the process-wide [`global`] one) to collect everything at once.
 //!
 //! The main items:
-//! - [`metric_set!`], [`Counter`], [`Gauge`], [`LastValue`]: declaring sets.
+//! - [`metric_set!`], [`Counter`], [`Gauge`], [`LastValue`], [`Histogram`]: declaring sets.
 //! - [`InferenceStats`]: a ready-made set for an inference service.
-//! - [`Registry`], [`global`]: named sets, collected together.
+//! - [`Family`]: one set per combination of label values, lock-free lookup, bounded.
+//! - [`Registry`], [`global`]: named sets and families, collected together
+//!   ([`RegistrySnapshot`]).
+//! - [`epoch`]: published snapshots, coalesced refresh, rates between epochs.
 //! - [`Merge`], [`Delta`], [`SetSnapshot`]: working with snapshots (from `tally-snapshot`).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod family;
 mod inference;
 mod registry;
 
+pub use family::{DEFAULT_CARDINALITY_LIMIT, Family, FamilyError, OVERFLOW_LABEL};
 pub use inference::{InferenceStats, InferenceStatsEvent, InferenceStatsSnapshot};
 pub use registry::{
-    __global_initialisations, NamedSnapshot, Registry, RegistryError, RegistrySnapshot, global,
+    __global_initialisations, Registration, Registry, RegistryError, global, is_valid_label_name,
     is_valid_metric_name,
 };
+pub use tally_snapshot::{MetricSnapshot, RegistrySnapshot, SeriesSnapshot};
+
+/// Publication of snapshots as epochs: [`Publisher`](epoch::Publisher) (latest epoch
+/// through `arc-swap`, coalesced refresh, a background refresher, waits), and
+/// [`Window`](epoch::Window) rates between epochs. The `tally-epoch` crate, re-exported.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tally::{InferenceStats, epoch::Publisher};
+///
+/// let stats = Arc::new(InferenceStats::new());
+/// let source = Arc::clone(&stats);
+/// let publisher = Publisher::new(move || source.snapshot());
+/// stats.record_inference(true, true);
+/// let fresh = publisher.refresh(); // collects: sees the record above
+/// assert_eq!(fresh.snapshot().total_inferences, 1);
+/// // Dashboards read the published epoch: no collection, no writer cache lines.
+/// assert_eq!(publisher.latest().number(), fresh.number());
+/// ```
+pub mod epoch {
+    #[cfg(feature = "tokio")]
+    pub use tally_epoch::EpochReceiver;
+    pub use tally_epoch::{
+        Clock, Epoch, EpochError, FieldRate, ManualClock, Publisher, PublisherBuilder, Rate,
+        RefresherError, RefresherHandle, SystemClock, WaitError, Window,
+    };
+}
 
 pub use tally_core::{
-    Counter, CounterRef, Delta, DeltaError, Event, FieldDesc, FieldId, FieldKind, Gauge, GaugeRef,
-    Kind, Last, LastValue, LastValueRef, Layout, LayoutError, Merge, MetricSet, RawSet,
-    SetSnapshot, Snapshot, Value, metric_set, ratio, ratio_or_zero, thread_slots_created,
-    thread_slots_in_use,
+    CoarseClock, CoarseClockError, Counter, CounterRef, Delta, DeltaError, Event, FieldDesc,
+    FieldId, FieldKind, Gauge, GaugeRef, Histogram, HistogramConfig, HistogramRef,
+    HistogramSnapshot, Kind, Last, LastValue, LastValueRef, Layout, LayoutError, Merge, MetricSet,
+    RawSet, SetSnapshot, Snapshot, Timer, Value, metric_set, ratio, ratio_or_zero,
+    start_coarse_clock, thread_slots_created, thread_slots_in_use,
 };

@@ -1,34 +1,54 @@
-//! Named metric sets, collected together; and the process-wide default registry.
+//! Named metric sets and families, collected together; and the process-wide registry.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use crossbeam_utils::sync::ShardedLock;
-use tally_core::{MetricSet, Snapshot};
-use tally_snapshot::SetSnapshot;
+use tally_core::{Layout, MetricSet, RawSet, Snapshot};
+use tally_snapshot::{MetricSnapshot, RegistrySnapshot, SeriesSnapshot};
 
-/// What went wrong registering a set.
+use crate::family::{DEFAULT_CARDINALITY_LIMIT, Family, FamilyError};
+
+/// What went wrong registering a metric.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryError {
     /// The name breaks the Prometheus metric-name rules.
     #[error(
         "metric name {name:?} is not valid: use ASCII letters, digits, '_' and ':', not \
-         starting with a digit (Prometheus metric-name rules), and not starting with '__'"
+         starting with a digit or with '__' (Prometheus metric-name rules)"
     )]
     InvalidName {
         /// The rejected name.
         name: String,
     },
-    /// A set is already registered under this name.
+    /// The unit has characters outside `[a-zA-Z0-9_]`.
     #[error(
-        "a metric set named {name:?} is already registered: pick another name, or use \
-         the handle returned when it was first registered"
+        "unit {unit:?} is not valid: use ASCII letters, digits and '_' (such as `seconds` \
+         or `bytes`)"
+    )]
+    InvalidUnit {
+        /// The rejected unit.
+        unit: String,
+    },
+    /// Something is already registered under this name.
+    #[error(
+        "a metric named {name:?} is already registered: pick another name, or keep the \
+         handle returned when it was first registered"
     )]
     Duplicate {
         /// The name.
         name: String,
+    },
+    /// The family's labels or limit were rejected.
+    #[error("metric {name:?}: {source}")]
+    Family {
+        /// The metric's name.
+        name: String,
+        /// What was wrong.
+        #[source]
+        source: FamilyError,
     },
 }
 
@@ -41,98 +61,263 @@ pub fn is_valid_metric_name(name: &str) -> bool {
         && !name.starts_with("__")
 }
 
-/// A registered set, type-erased for collection.
-trait Collect: Send + Sync {
-    fn collect(&self) -> SetSnapshot;
+/// Whether `name` is a valid Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting
+/// with the reserved `__`.
+pub fn is_valid_label_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !name.starts_with("__")
 }
 
-impl<S: MetricSet> Collect for S {
-    fn collect(&self) -> SetSnapshot {
-        self.snapshot().to_set_snapshot()
+/// A registered metric, type-erased for collection.
+trait Collect: Send + Sync {
+    fn label_names(&self) -> Vec<String>;
+    fn series(&self) -> Vec<SeriesSnapshot>;
+    fn overflow_redirects(&self) -> u64;
+}
+
+/// A plain typed set.
+struct SetEntry<S>(Arc<S>);
+
+impl<S: MetricSet> Collect for SetEntry<S> {
+    fn label_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn series(&self) -> Vec<SeriesSnapshot> {
+        vec![SeriesSnapshot { labels: Vec::new(), snapshot: self.0.snapshot().to_set_snapshot() }]
+    }
+    fn overflow_redirects(&self) -> u64 {
+        0
+    }
+}
+
+impl Collect for Arc<RawSet> {
+    fn label_names(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn series(&self) -> Vec<SeriesSnapshot> {
+        vec![SeriesSnapshot { labels: Vec::new(), snapshot: self.snapshot() }]
+    }
+    fn overflow_redirects(&self) -> u64 {
+        0
+    }
+}
+
+impl<S: MetricSet> Collect for Arc<Family<S>> {
+    fn label_names(&self) -> Vec<String> {
+        Family::label_names(self).to_vec()
+    }
+    fn series(&self) -> Vec<SeriesSnapshot> {
+        self.collect()
+    }
+    fn overflow_redirects(&self) -> u64 {
+        Family::overflow_redirects(self)
+    }
+}
+
+/// A family of run-time sets.
+struct RawFamily(Arc<Family<RawSet>>);
+
+impl Collect for RawFamily {
+    fn label_names(&self) -> Vec<String> {
+        self.0.label_names().to_vec()
+    }
+    fn series(&self) -> Vec<SeriesSnapshot> {
+        self.0.collect_with(RawSet::snapshot)
+    }
+    fn overflow_redirects(&self) -> u64 {
+        self.0.overflow_redirects()
     }
 }
 
 struct Entry {
     help: String,
-    set: Arc<dyn Collect>,
+    unit: Option<String>,
+    metric: Box<dyn Collect>,
 }
 
-/// Metric sets registered by name, with help text, collected together.
+/// Metric sets and families registered by name, with help text and unit, collected together.
 ///
 /// Registration takes a lock (it is rare); recording never touches the registry: record
-/// through the `Arc` that [`register`](Registry::register) returns.
+/// through the handle registration returns.
 ///
 /// ```
-/// use tally::{InferenceStats, Registry};
+/// use tally::{InferenceStats, Registry, Value};
 ///
 /// let registry = Registry::new();
 /// let stats = registry.register::<InferenceStats>("inference", "The model server.").unwrap();
 /// stats.record_inference(true, true);
+/// let by_model = registry
+///     .metric("inference_by_model")
+///     .help("Per model.")
+///     .family::<InferenceStats>(&["model"])
+///     .unwrap();
+/// by_model.with(&["resnet"], |s| s.record_inference(false, false)).unwrap();
 /// assert!(registry.register::<InferenceStats>("inference", "again").is_err());
 ///
 /// let snap = registry.snapshot();
-/// assert_eq!(snap.sets["inference"].snapshot.get("total_inferences"), Some(tally::Value::Counter(1)));
+/// let plain = &snap.metrics["inference"].series[0].snapshot;
+/// assert_eq!(plain.get("total_inferences"), Some(&Value::Counter(1)));
+/// assert_eq!(snap.metrics["inference_by_model"].series[0].labels, ["resnet"]);
 /// ```
 pub struct Registry {
-    sets: ShardedLock<BTreeMap<String, Entry>>,
+    metrics: ShardedLock<BTreeMap<String, Entry>>,
 }
 
-/// One registered set's snapshot, with its help text.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct NamedSnapshot {
-    /// The help text given at registration.
-    pub help: String,
-    /// The set's snapshot.
-    pub snapshot: SetSnapshot,
+/// Registers one metric: name, then optional help, unit and cardinality limit, then what it
+/// is (a set, a family, a run-time set). From [`Registry::metric`].
+#[derive(Debug)]
+#[must_use = "a registration does nothing until .set(), .family(), .raw() or .raw_family() is called"]
+pub struct Registration<'r> {
+    registry: &'r Registry,
+    name: String,
+    help: String,
+    unit: Option<String>,
+    limit: usize,
 }
 
-/// A snapshot of every set in a registry, by name (each set coherent on its own).
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RegistrySnapshot {
-    /// The sets, by registered name, in name order.
-    pub sets: BTreeMap<String, NamedSnapshot>,
+impl Registration<'_> {
+    /// Help text (shown as `# HELP` by exporters).
+    pub fn help(mut self, help: &str) -> Self {
+        self.help = help.to_owned();
+        self
+    }
+
+    /// Unit (shown as `# UNIT` by OpenMetrics exporters): `seconds`, `bytes`, …
+    pub fn unit(mut self, unit: &str) -> Self {
+        self.unit = Some(unit.to_owned());
+        self
+    }
+
+    /// The cardinality limit of a family (default [`DEFAULT_CARDINALITY_LIMIT`]).
+    pub fn cardinality_limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Registers a new set of type `S`.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError`] for an invalid or taken name or an invalid unit.
+    pub fn set<S: MetricSet>(self) -> Result<Arc<S>, RegistryError> {
+        let set = Arc::new(S::new_set());
+        self.insert(Box::new(SetEntry(set.clone())))?;
+        Ok(set)
+    }
+
+    /// Registers a new family of `S` with these label names.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError`] as for [`set`](Self::set), or [`RegistryError::Family`] for bad
+    /// label names or a zero limit.
+    pub fn family<S: MetricSet>(
+        self,
+        label_names: &[&str],
+    ) -> Result<Arc<Family<S>>, RegistryError> {
+        let family = Family::<S>::with_limit(label_names, self.limit)
+            .map_err(|source| RegistryError::Family { name: self.name.clone(), source })?;
+        let family = Arc::new(family);
+        self.insert(Box::new(family.clone()))?;
+        Ok(family)
+    }
+
+    /// Registers a new run-time set of this layout.
+    ///
+    /// # Errors
+    ///
+    /// As [`set`](Self::set).
+    pub fn raw(self, layout: Layout) -> Result<Arc<RawSet>, RegistryError> {
+        let set = Arc::new(RawSet::new(layout));
+        self.insert(Box::new(set.clone()))?;
+        Ok(set)
+    }
+
+    /// Registers a new family of run-time sets of this layout.
+    ///
+    /// # Errors
+    ///
+    /// As [`family`](Self::family).
+    pub fn raw_family(
+        self,
+        layout: Layout,
+        label_names: &[&str],
+    ) -> Result<Arc<Family<RawSet>>, RegistryError> {
+        let family =
+            Family::with_factory(label_names, self.limit, move || RawSet::new(layout.clone()))
+                .map_err(|source| RegistryError::Family { name: self.name.clone(), source })?;
+        let family = Arc::new(family);
+        self.insert(Box::new(RawFamily(family.clone())))?;
+        Ok(family)
+    }
+
+    fn insert(self, metric: Box<dyn Collect>) -> Result<(), RegistryError> {
+        if !is_valid_metric_name(&self.name) {
+            return Err(RegistryError::InvalidName { name: self.name });
+        }
+        if let Some(unit) = &self.unit {
+            if !unit.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(RegistryError::InvalidUnit { unit: unit.clone() });
+            }
+        }
+        let mut metrics = self.registry.metrics.write().unwrap_or_else(|e| e.into_inner());
+        if metrics.contains_key(&self.name) {
+            return Err(RegistryError::Duplicate { name: self.name });
+        }
+        metrics.insert(self.name, Entry { help: self.help, unit: self.unit, metric });
+        Ok(())
+    }
 }
 
 impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
-        Registry { sets: ShardedLock::new(BTreeMap::new()) }
+        Registry { metrics: ShardedLock::new(BTreeMap::new()) }
     }
 
-    /// Creates a set of type `S`, registers it as `name`, and returns it.
+    /// Starts registering a metric called `name`.
+    pub fn metric(&self, name: &str) -> Registration<'_> {
+        Registration {
+            registry: self,
+            name: name.to_owned(),
+            help: String::new(),
+            unit: None,
+            limit: DEFAULT_CARDINALITY_LIMIT,
+        }
+    }
+
+    /// Creates a set of type `S`, registers it as `name`, and returns it (short for
+    /// `metric(name).help(help).set()`).
     ///
     /// # Errors
     ///
     /// [`RegistryError`] if `name` is invalid or taken; nothing is registered then.
     pub fn register<S: MetricSet>(&self, name: &str, help: &str) -> Result<Arc<S>, RegistryError> {
-        if !is_valid_metric_name(name) {
-            return Err(RegistryError::InvalidName { name: name.to_owned() });
-        }
-        let mut sets = self.sets.write().unwrap_or_else(|e| e.into_inner());
-        if sets.contains_key(name) {
-            return Err(RegistryError::Duplicate { name: name.to_owned() });
-        }
-        let set = Arc::new(S::new_set());
-        sets.insert(name.to_owned(), Entry { help: help.to_owned(), set: set.clone() });
-        Ok(set)
+        self.metric(name).help(help).set()
     }
 
     /// The registered names, in order.
     pub fn names(&self) -> Vec<String> {
-        self.sets.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+        self.metrics.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
     }
 
-    /// Collects every registered set.
+    /// Collects every registered metric (each series coherent on its own).
     pub fn snapshot(&self) -> RegistrySnapshot {
-        let sets = self.sets.read().unwrap_or_else(|e| e.into_inner());
+        let metrics = self.metrics.read().unwrap_or_else(|e| e.into_inner());
         RegistrySnapshot {
-            sets: sets
+            metrics: metrics
                 .iter()
                 .map(|(name, e)| {
-                    (
-                        name.clone(),
-                        NamedSnapshot { help: e.help.clone(), snapshot: e.set.collect() },
-                    )
+                    let snapshot = MetricSnapshot {
+                        help: e.help.clone(),
+                        unit: e.unit.clone(),
+                        label_names: e.metric.label_names(),
+                        series: e.metric.series(),
+                        overflow_redirects: e.metric.overflow_redirects(),
+                    };
+                    (name.clone(), snapshot)
                 })
                 .collect(),
         }

@@ -106,6 +106,42 @@ fn every_concurrent_snapshot_of_inference_stats_partitions_total_with_rates_in_u
     assert!(last.is_coherent() && last.in_flight == 0 && last.total_inferences > 0);
 }
 
+/// Snapshots for the histogram run: 10^6 in release builds (what CI runs, with
+/// `cargo test --release --test coherence`), fewer in debug builds, where each collection
+/// of a histogram is much slower.
+const HISTOGRAM_SNAPSHOTS: u64 = if cfg!(debug_assertions) { 20_000 } else { 1_000_000 };
+
+#[test]
+fn every_concurrent_snapshot_pairs_the_latency_histogram_with_total() {
+    let stats = InferenceStats::new();
+    let seen = writers_against_readers(
+        WRITERS,
+        2,
+        HISTOGRAM_SNAPSHOTS / 2,
+        |w, i| {
+            // Latencies over several octaves, so that several bucket pages are in use.
+            let latency =
+                std::time::Duration::from_nanos((i * 7919 + w as u64 * 104_729) % 50_000_000);
+            stats.record_inference_with_latency(i % 7 != 0, i % 2 == 0, latency);
+        },
+        || stats.snapshot(),
+        |snap| {
+            let h = &snap.latency_ns;
+            let in_buckets: u64 = h.buckets().map(|(_, _, c)| c).sum::<u64>() + h.overflow();
+            snap.is_coherent()
+                && h.count() == snap.total_inferences
+                && in_buckets == h.count()
+                && (0.0..=1.0).contains(&snap.success_rate())
+                && h.quantile(0.99).is_some() == (h.count() > 0)
+        },
+    );
+    assert_eq!(seen.snapshots, HISTOGRAM_SNAPSHOTS);
+    assert_eq!(seen.violations, 0, "{seen:?}");
+    assert!(seen.changes > 0, "the writers never ran while the readers read: {seen:?}");
+    let last = stats.snapshot();
+    assert_eq!(last.latency_ns.count(), last.total_inferences);
+}
+
 tally::metric_set! {
     /// Seventy counters, so that one event touches words past the 63rd, which the latch
     /// tracks with a single "far" bit rather than one bit per word.

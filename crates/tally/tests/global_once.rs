@@ -32,8 +32,8 @@ fn sixty_four_threads_racing_for_the_global_registry_get_one_instance_initialise
     stats.record_inference(true, false);
     let snap = tally::global().snapshot();
     assert_eq!(
-        snap.sets["inference"].snapshot.get("total_inferences"),
-        Some(tally::Value::Counter(1))
+        snap.metrics["inference"].series[0].snapshot.get("total_inferences"),
+        Some(&tally::Value::Counter(1))
     );
     assert_eq!(tally::__global_initialisations(), 1);
 }

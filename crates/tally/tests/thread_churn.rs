@@ -150,8 +150,6 @@ fn a_record_made_from_another_thread_locals_destructor_is_counted() {
 }
 
 #[test]
-#[ignore = "library bug: after tally's thread-local is gone, a nested record borrows a \
-            second slot and commits on its own instead of joining the outer event"]
 fn a_nested_record_in_a_thread_local_destructor_still_joins_the_outer_event() {
     common::quiet_intentional_panics();
     let _serial = exclusive();

@@ -1,0 +1,160 @@
+//! Labelled families: one series per label set however many threads race to create it,
+//! exact totals, a cardinality limit that holds under hostile input with an exact count of
+//! what it redirected, and errors (not panics, not lost records) for bad labels.
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use tally::{Family, FamilyError, InferenceStats, OVERFLOW_LABEL, RawSet, Value};
+
+#[test]
+fn threads_racing_to_create_the_same_series_end_with_one_series_and_exact_totals() {
+    const THREADS: usize = 16;
+    const PER_THREAD: u64 = 2_000;
+    for round in 0..20 {
+        let family = Family::<InferenceStats>::new(&["model", "device"]).unwrap();
+        let start = Barrier::new(THREADS);
+        thread::scope(|s| {
+            for t in 0..THREADS {
+                let (family, start) = (&family, &start);
+                s.spawn(move || {
+                    start.wait();
+                    let device = format!("gpu{}", round % 3);
+                    for i in 0..PER_THREAD {
+                        family
+                            .with(&["resnet50", &device], |set| {
+                                set.record_inference((i + t as u64) % 4 != 0, i % 2 == 0)
+                            })
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(family.len(), 1, "round {round}: racing inserts made several series");
+        let series = family.collect();
+        assert_eq!(series.len(), 1);
+        assert_eq!(
+            series[0].snapshot.get("total_inferences"),
+            Some(&Value::Counter(THREADS as u64 * PER_THREAD))
+        );
+        assert_eq!(family.overflow_redirects(), 0);
+    }
+}
+
+#[test]
+fn bound_and_looked_up_handles_record_into_the_same_series() {
+    let family = Family::<InferenceStats>::new(&["model"]).unwrap();
+    let bound = family.bind(&["bert"]).unwrap();
+    bound.record_inference(true, true);
+    family.with(&["bert"], |s| s.record_inference(false, true)).unwrap();
+    let again = family.bind(&["bert"]).unwrap();
+    assert!(Arc::ptr_eq(&bound, &again));
+    assert_eq!(bound.snapshot().total_inferences, 2);
+    assert_eq!(family.len(), 1);
+}
+
+#[test]
+fn label_values_are_any_utf8_and_are_not_confused_by_concatenation() {
+    let family = Family::<InferenceStats>::new(&["a", "b"]).unwrap();
+    let hostile = [
+        ["ab", "c"],
+        ["a", "bc"],
+        ["", ""],
+        ["\"quoted\"", "back\\slash"],
+        ["new\nline", "ünïcödé ✓"],
+        ["\u{0}", "\u{1f}"],
+    ];
+    for (i, labels) in hostile.iter().enumerate() {
+        for _ in 0..=i {
+            family.with(labels, |s| s.record_inference(true, true)).unwrap();
+        }
+    }
+    assert_eq!(family.len(), hostile.len());
+    for (i, labels) in hostile.iter().enumerate() {
+        let set = family.bind(labels).unwrap();
+        assert_eq!(set.snapshot().total_inferences, i as u64 + 1, "{labels:?}");
+    }
+}
+
+#[test]
+fn the_cardinality_limit_holds_under_a_million_distinct_values_with_an_exact_overflow_count() {
+    const LIMIT: usize = 100;
+    const ATTEMPTS: u64 = 1_000_000;
+    const THREADS: u64 = 4;
+    let family = Family::<InferenceStats>::with_limit(&["user"], LIMIT).unwrap();
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let family = &family;
+            s.spawn(move || {
+                let mut value = String::new();
+                for i in 0..ATTEMPTS / THREADS {
+                    value.clear();
+                    use std::fmt::Write;
+                    write!(value, "attacker-{t}-{i}").unwrap();
+                    family.with(&[&value], |s| s.record_inference(true, false)).unwrap();
+                }
+            });
+        }
+    });
+    // Bounded: the limit, plus one overflow series.
+    assert_eq!(family.len(), LIMIT);
+    let series = family.collect();
+    assert_eq!(series.len(), LIMIT + 1);
+    let overflow = series.last().unwrap();
+    assert_eq!(overflow.labels, [OVERFLOW_LABEL]);
+    // Exact: every record is somewhere, and the redirect count is what the overflow got.
+    let total: u64 = series
+        .iter()
+        .map(|s| match s.snapshot.get("total_inferences") {
+            Some(Value::Counter(n)) => *n,
+            other => panic!("{other:?}"),
+        })
+        .sum();
+    assert_eq!(total, ATTEMPTS);
+    assert_eq!(family.overflow_redirects(), ATTEMPTS - LIMIT as u64);
+    assert_eq!(
+        overflow.snapshot.get("total_inferences"),
+        Some(&Value::Counter(ATTEMPTS - LIMIT as u64))
+    );
+}
+
+#[test]
+fn bad_labels_are_errors_that_record_nothing() {
+    assert!(matches!(
+        Family::<InferenceStats>::new(&["model", "model"]),
+        Err(FamilyError::DuplicateLabelName { .. })
+    ));
+    for bad in ["", "9lives", "has-dash", "__reserved", "spa ce", "ünï"] {
+        let err = Family::<InferenceStats>::new(&[bad]).unwrap_err();
+        assert!(matches!(err, FamilyError::InvalidLabelName { .. }), "{bad:?}: {err}");
+        assert!(err.to_string().contains("label name"), "{err}");
+    }
+    assert!(matches!(Family::<InferenceStats>::with_limit(&["a"], 0), Err(FamilyError::ZeroLimit)));
+
+    let family = Family::<InferenceStats>::new(&["model", "device"]).unwrap();
+    let err = family.with(&["only-one"], |s| s.record_inference(true, true)).unwrap_err();
+    assert!(err.to_string().contains("2 labels"), "{err}");
+    assert!(family.bind(&["a", "b", "c"]).is_err());
+    assert!(family.is_empty());
+    assert_eq!(family.collect().len(), 0);
+}
+
+#[test]
+fn a_family_of_run_time_sets_works_like_a_typed_one() {
+    use tally::{FieldDesc, FieldKind, Layout};
+    let layout =
+        Layout::new(vec![FieldDesc::new("requests", FieldKind::Counter, "Requests.")]).unwrap();
+    let family = Family::with_factory(&["route"], 10, move || RawSet::new(layout.clone())).unwrap();
+    for route in ["/a", "/b", "/a"] {
+        family
+            .with(&[route], |set| {
+                let f = set.field("requests").unwrap();
+                set.record(|e| e.add_counter(f, 1));
+            })
+            .unwrap();
+    }
+    let series = family.collect_with(RawSet::snapshot);
+    assert_eq!(series.len(), 2);
+    assert_eq!(series[0].labels, ["/a"]);
+    assert_eq!(series[0].snapshot.get("requests"), Some(&Value::Counter(2)));
+}

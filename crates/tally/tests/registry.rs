@@ -1,0 +1,126 @@
+//! The registry: names and units validated with messages that say what to do, duplicates
+//! refused without disturbing what is registered, and one collection that covers sets,
+//! families and run-time sets, serializes, and merges across processes exactly.
+
+use tally::{
+    FieldDesc, FieldKind, InferenceStats, Layout, Registry, RegistryError, RegistrySnapshot, Value,
+};
+
+fn counter(snap: &RegistrySnapshot, metric: &str, series: usize, field: &str) -> u64 {
+    match snap.metrics[metric].series[series].snapshot.get(field) {
+        Some(Value::Counter(n)) => *n,
+        other => panic!("{metric}/{field}: {other:?}"),
+    }
+}
+
+#[test]
+fn invalid_and_duplicate_names_are_refused_with_a_clear_error() {
+    let registry = Registry::new();
+    for bad in ["", "9x", "with-dash", "__reserved", "spa ce", "ünï"] {
+        let err = registry.register::<InferenceStats>(bad, "").unwrap_err();
+        assert!(matches!(err, RegistryError::InvalidName { .. }), "{bad:?}");
+        assert!(err.to_string().contains("Prometheus metric-name rules"), "{err}");
+    }
+    let first = registry.register::<InferenceStats>("inference", "first").unwrap();
+    first.record_inference(true, true);
+    let err = registry.register::<InferenceStats>("inference", "second").unwrap_err();
+    assert_eq!(err, RegistryError::Duplicate { name: "inference".into() });
+    assert!(err.to_string().contains("already registered"));
+    let err = registry.metric("inference").family::<InferenceStats>(&["m"]).unwrap_err();
+    assert!(matches!(err, RegistryError::Duplicate { .. }));
+    let err =
+        registry.metric("with_unit").unit("milli-seconds").set::<InferenceStats>().unwrap_err();
+    assert!(matches!(err, RegistryError::InvalidUnit { .. }));
+    let err = registry.metric("fam").family::<InferenceStats>(&["bad-label"]).unwrap_err();
+    assert!(matches!(err, RegistryError::Family { .. }), "{err}");
+    // The first registration is intact.
+    let snap = registry.snapshot();
+    assert_eq!(registry.names(), ["inference"]);
+    assert_eq!(snap.metrics["inference"].help, "first");
+    assert_eq!(counter(&snap, "inference", 0, "total_inferences"), 1);
+}
+
+#[test]
+fn one_collection_covers_sets_families_and_run_time_sets_and_round_trips_through_json() {
+    let registry = Registry::new();
+    let plain = registry.register::<InferenceStats>("inference", "All requests.").unwrap();
+    let family = registry
+        .metric("inference_by_model")
+        .help("Per model.")
+        .unit("requests")
+        .cardinality_limit(10)
+        .family::<InferenceStats>(&["model"])
+        .unwrap();
+    let layout =
+        Layout::new(vec![FieldDesc::new("loads", FieldKind::Counter, "Model loads.")]).unwrap();
+    let raw = registry.metric("loader").help("Loader.").raw(layout.clone()).unwrap();
+    let raw_family = registry.metric("loader_by_disk").raw_family(layout, &["disk"]).unwrap();
+
+    plain.record_inference(true, false);
+    for model in ["bert", "resnet", "bert"] {
+        family.with(&[model], |s| s.record_inference(true, true)).unwrap();
+    }
+    let loads = raw.field("loads").unwrap();
+    raw.record(|e| e.add_counter(loads, 3));
+    raw_family
+        .with(&["nvme0"], |s| {
+            let f = s.field("loads").unwrap();
+            s.record(|e| e.add_counter(f, 1));
+        })
+        .unwrap();
+
+    let snap = registry.snapshot();
+    assert_eq!(
+        snap.metrics.keys().collect::<Vec<_>>(),
+        ["inference", "inference_by_model", "loader", "loader_by_disk"]
+    );
+    let by_model = &snap.metrics["inference_by_model"];
+    assert_eq!(by_model.label_names, ["model"]);
+    assert_eq!(by_model.unit.as_deref(), Some("requests"));
+    assert_eq!(
+        by_model.series.iter().map(|s| s.labels[0].as_str()).collect::<Vec<_>>(),
+        ["bert", "resnet"]
+    );
+    assert_eq!(counter(&snap, "inference_by_model", 0, "total_inferences"), 2);
+    assert_eq!(counter(&snap, "loader", 0, "loads"), 3);
+    assert_eq!(counter(&snap, "loader_by_disk", 0, "loads"), 1);
+
+    let json = serde_json::to_string(&snap).unwrap();
+    let back: RegistrySnapshot = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, snap);
+}
+
+#[test]
+fn registry_snapshots_from_several_processes_merge_exactly() {
+    // Three "processes": each its own registry with the same metrics, different traffic.
+    let snaps: Vec<RegistrySnapshot> = (0..3u64)
+        .map(|p| {
+            let registry = Registry::new();
+            let set = registry.register::<InferenceStats>("inference", "").unwrap();
+            let family = registry.metric("by_model").family::<InferenceStats>(&["model"]).unwrap();
+            for i in 0..(p + 1) * 100 {
+                set.record_inference(i % 3 != 0, true);
+                let model = if i % 2 == 0 { "bert" } else { "only-in-some" };
+                if model == "bert" || p == 2 {
+                    family.with(&[model], |s| s.record_inference(true, false)).unwrap();
+                }
+            }
+            registry.snapshot()
+        })
+        .collect();
+    let mut merged = RegistrySnapshot::default();
+    for s in &snaps {
+        merged.try_merge(s).unwrap();
+    }
+    assert_eq!(counter(&merged, "inference", 0, "total_inferences"), 100 + 200 + 300);
+    assert_eq!(counter(&merged, "by_model", 0, "total_inferences"), 50 + 100 + 150);
+    assert_eq!(merged.metrics["by_model"].series[1].labels, ["only-in-some"]);
+    assert_eq!(counter(&merged, "by_model", 1, "total_inferences"), 150);
+
+    // A metric whose labels differ between processes is refused, and nothing changes.
+    let mut other = snaps[0].clone();
+    other.metrics.get_mut("by_model").unwrap().label_names = vec!["region".into()];
+    let before = merged.clone();
+    assert!(merged.try_merge(&other).is_err());
+    assert_eq!(merged, before);
+}
