@@ -140,15 +140,26 @@ thread_local! {
 #[cfg(loom)]
 crate::sync::thread_local! {
     static SLOT: Cell<Option<&'static Slot>> = Cell::new(None);
-    static RELEASE: ReleaseAtExit = ReleaseAtExit;
+    static RELEASE: ReleaseAtExit = ReleaseAtExit(Cell::new(None));
 }
 
 /// Its destructor returns this thread's slot when the thread exits.
+#[cfg(not(loom))]
 struct ReleaseAtExit;
+
+/// Its destructor returns this thread's slot when the thread exits. loom takes all of a
+/// thread's locals away before dropping any, so `SLOT` is unreadable by then: under loom
+/// the slot is kept here too.
+#[cfg(loom)]
+struct ReleaseAtExit(Cell<Option<&'static Slot>>);
 
 impl Drop for ReleaseAtExit {
     fn drop(&mut self) {
-        if let Some(slot) = SLOT.with(Cell::take) {
+        #[cfg(not(loom))]
+        let slot = SLOT.with(Cell::take);
+        #[cfg(loom)]
+        let slot = self.0.take();
+        if let Some(slot) = slot {
             registry().release(slot);
         }
     }
@@ -179,11 +190,11 @@ fn claim_for_this_thread() -> (usize, Option<ForThisCall>) {
     let slot = registry().claim();
     SLOT.with(|c| c.set(Some(slot)));
     // Touching RELEASE registers its destructor; it fails once that destructor has run.
-    if RELEASE.try_with(|_| ()).is_ok() {
-        (slot.index, None)
-    } else {
-        (slot.index, Some(ForThisCall))
-    }
+    let registered = RELEASE.try_with(|_release| {
+        #[cfg(loom)]
+        _release.0.set(Some(slot));
+    });
+    if registered.is_ok() { (slot.index, None) } else { (slot.index, Some(ForThisCall)) }
 }
 
 /// Returns the slot held for one call (see [`with_thread_slot`]).
