@@ -1,0 +1,530 @@
+//! The encoder: plans the families of a registry snapshot (names, clashes, series order),
+//! then writes them in either format.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use tally_snapshot::{FieldDesc, FieldKind, HistogramSnapshot, RegistrySnapshot, Value};
+
+use crate::naming::{
+    family_name, is_valid_label_name, is_valid_metric_name, reserved_suffixes, scaled_to_seconds,
+    unit_of,
+};
+use crate::write::{push_f64, push_help, push_i64, push_label_value, push_u64, push_u128};
+use crate::{EncodeOptions, EncodeReport, Format, Skipped};
+
+/// Encodes `snapshot` in the Prometheus text format 0.0.4 with the default
+/// [`EncodeOptions`], appending to `out`. Serve it with [`TEXT_CONTENT_TYPE`](crate::TEXT_CONTENT_TYPE).
+///
+/// See the [crate docs](crate) for the naming rules and [`encode`] for what is left out of
+/// an invalid snapshot.
+///
+/// # Examples
+///
+/// ```
+/// use tally::{InferenceStats, Registry};
+///
+/// let registry = Registry::new();
+/// let stats = registry.register::<InferenceStats>("inference", "The model server.").unwrap();
+/// stats.record_inference(true, false);
+///
+/// let mut out = String::new();
+/// tally_prometheus::encode_text(&registry.snapshot(), &mut out);
+/// let help = "# HELP inference_total_inferences_total Inference requests completed.\n";
+/// let kind = "# TYPE inference_total_inferences_total counter\n";
+/// let sample = "inference_total_inferences_total 1\n";
+/// assert!(out.contains(&format!("{help}{kind}{sample}")));
+/// ```
+pub fn encode_text(snapshot: &RegistrySnapshot, out: &mut String) {
+    encode(snapshot, Format::Text, &EncodeOptions::default(), out);
+}
+
+/// Encodes `snapshot` in OpenMetrics 1.0 text with the default [`EncodeOptions`], appending
+/// to `out` (ending with `# EOF`). Serve it with
+/// [`OPENMETRICS_CONTENT_TYPE`](crate::OPENMETRICS_CONTENT_TYPE).
+///
+/// See the [crate docs](crate) for the naming, unit and histogram rules.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tally::{InferenceStats, Registry};
+///
+/// let registry = Registry::new();
+/// let by_model = registry
+///     .metric("inference")
+///     .help("The model server.")
+///     .family::<InferenceStats>(&["model"])
+///     .unwrap();
+/// by_model
+///     .with(&["bert"], |s| s.record_inference_with_latency(true, true, Duration::from_millis(3)))
+///     .unwrap();
+///
+/// let mut out = String::new();
+/// tally_prometheus::encode_openmetrics(&registry.snapshot(), &mut out);
+/// assert!(out.contains(
+///     "# TYPE inference_total_inferences counter\n\
+///      inference_total_inferences_total{model=\"bert\"} 1\n"
+/// ));
+/// // `latency_ns` is exposed in seconds, with a unit.
+/// assert!(out.contains("# TYPE inference_latency_seconds histogram\n# UNIT inference_latency_seconds seconds\n"));
+/// assert!(out.contains("inference_latency_seconds_bucket{model=\"bert\",le=\"0.0025\"} 0\n"));
+/// assert!(out.contains("inference_latency_seconds_bucket{model=\"bert\",le=\"0.005\"} 1\n"));
+/// assert!(out.contains("inference_latency_seconds_bucket{model=\"bert\",le=\"+Inf\"} 1\n"));
+/// assert!(out.contains("inference_latency_seconds_count{model=\"bert\"} 1\n"));
+/// assert!(out.ends_with("# EOF\n"));
+/// ```
+pub fn encode_openmetrics(snapshot: &RegistrySnapshot, out: &mut String) {
+    encode(snapshot, Format::OpenMetrics, &EncodeOptions::default(), out);
+}
+
+/// Encodes `snapshot` in `format` with `options`, appending to `out`, and reports what it
+/// wrote and left out.
+///
+/// Nothing here fails: what cannot be written validly is left out and listed in
+/// [`EncodeReport::skipped`] (see [`Skipped`]), and the rest is written. Snapshots of a
+/// `tally::Registry` lose nothing unless two fields map to clashing names.
+///
+/// # Examples
+///
+/// ```
+/// use tally_prometheus::{EncodeOptions, Format, Skipped, encode};
+/// use tally_snapshot::{FieldDesc, FieldKind, MetricSnapshot, RegistrySnapshot, SeriesSnapshot, SetSnapshot, Value};
+///
+/// // Two fields that would both be exposed as the family `api_requests`.
+/// let fields = vec![
+///     FieldDesc::new("requests", FieldKind::Counter, "Requests."),
+///     FieldDesc::new("requests_total", FieldKind::Counter, "Requests, again."),
+/// ];
+/// let snapshot = SetSnapshot::new(fields, vec![Value::Counter(1), Value::Counter(2)]).unwrap();
+/// let mut registry = RegistrySnapshot::default();
+/// registry.metrics.insert("api".into(), MetricSnapshot {
+///     help: String::new(),
+///     unit: None,
+///     label_names: vec![],
+///     series: vec![SeriesSnapshot { labels: vec![], snapshot }],
+///     overflow_redirects: 0,
+/// });
+///
+/// let mut out = String::new();
+/// let report = encode(&registry, Format::Text, &EncodeOptions::default(), &mut out);
+/// assert_eq!(out, "# HELP api_requests_total Requests.\n# TYPE api_requests_total counter\napi_requests_total 1\n");
+/// assert_eq!((report.families, report.samples), (1, 1));
+/// assert!(matches!(&report.skipped[..], [Skipped::NameClash { field, .. }] if field == "requests_total"));
+/// ```
+pub fn encode(
+    snapshot: &RegistrySnapshot,
+    format: Format,
+    options: &EncodeOptions,
+    out: &mut String,
+) -> EncodeReport {
+    let mut report = EncodeReport::default();
+    let (metrics, mut families) = plan(snapshot, options, &mut report);
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    out.reserve(estimate_len(&metrics, &families));
+    for family in &families {
+        report.samples += write_family(out, format, &metrics[family.metric], family);
+    }
+    report.families = families.len();
+    if format == Format::OpenMetrics {
+        out.push_str("# EOF\n");
+    }
+    report
+}
+
+/// A metric's series, in output order, with their label pairs rendered once for all of
+/// the metric's families, and their values gathered by field.
+struct MetricPlan<'a> {
+    /// The number of series written (valid, sorted by label values, no duplicates).
+    len: usize,
+    /// `name="value",…` of each series (no braces), in `rendered`; empty without labels.
+    spans: Vec<Range<usize>>,
+    rendered: String,
+    /// The values, field-major: field `j` of series `k` is at `j * len + k`. Gathered in
+    /// one pass over the series, so that writing a family reads one dense column instead
+    /// of visiting every series' own allocation once per field (a cache miss per sample
+    /// at 10,000 series).
+    cells: Vec<Cell<'a>>,
+}
+
+/// One value, as the encoder needs it.
+#[derive(Clone, Copy)]
+enum Cell<'a> {
+    Unsigned(u64),
+    Signed(i64),
+    Histogram(&'a HistogramSnapshot),
+}
+
+impl<'a> Cell<'a> {
+    fn of(value: &'a Value) -> Self {
+        match value {
+            Value::Counter(v) => Cell::Unsigned(*v),
+            Value::Gauge(v) => Cell::Signed(*v),
+            Value::LastValue(last) => Cell::Signed(last.value),
+            Value::Histogram(h) => Cell::Histogram(h),
+        }
+    }
+}
+
+/// One field of one metric, exposed as a family, with the fixed parts of its lines
+/// prepared once.
+struct FamilyPlan<'a> {
+    /// The family name (see [`family_name`]).
+    name: String,
+    /// Index into the metric plans.
+    metric: usize,
+    /// Index of the field in each series' snapshot.
+    field: usize,
+    kind: FieldKind,
+    help: &'a str,
+    unit: Option<&'a str>,
+    /// Counters and gauges: what each line starts with, `name_total{` (or `name_total `
+    /// without labels). Histograms: the same for the `_sum` line.
+    head: String,
+    /// Histograms: the start of the `_count` line.
+    count_head: String,
+    /// Histograms: the `le` bounds in the recorded unit (clean: sorted, finite, distinct).
+    bounds: Vec<f64>,
+    /// Histograms: what follows the series' labels on each bucket line, `,le="0.005"} `
+    /// (no comma without labels: the bucket lines start `name_bucket{`), `+Inf` last, in
+    /// the exposed unit.
+    le: Vec<String>,
+    /// Histograms: the `_sum` is divided by 10⁹.
+    scaled: bool,
+}
+
+fn same_schema(a: &[FieldDesc], b: &[FieldDesc]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(a, b)| {
+            a.name == b.name && std::mem::discriminant(&a.kind) == std::mem::discriminant(&b.kind)
+        })
+}
+
+fn plan<'a>(
+    snapshot: &'a RegistrySnapshot,
+    options: &EncodeOptions,
+    report: &mut EncodeReport,
+) -> (Vec<MetricPlan<'a>>, Vec<FamilyPlan<'a>>) {
+    let mut metrics = Vec::with_capacity(snapshot.metrics.len());
+    let mut families = Vec::new();
+    // Every name a kept family writes or reserves → that family's name.
+    let mut taken: HashMap<String, String> = HashMap::new();
+    for (metric_name, metric) in &snapshot.metrics {
+        let names = &metric.label_names;
+        if let Some(bad) = names
+            .iter()
+            .enumerate()
+            .find(|(i, l)| !is_valid_label_name(l) || names[..*i].contains(l))
+        {
+            report.skipped.push(Skipped::InvalidLabelName {
+                metric: metric_name.clone(),
+                label: bad.1.clone(),
+            });
+            continue;
+        }
+        let Some(first) = metric.series.first() else { continue };
+        let schema = first.snapshot.fields();
+
+        let labels_of = |i: usize| &metric.series[i].labels;
+        let mut order: Vec<usize> = Vec::with_capacity(metric.series.len());
+        for (i, series) in metric.series.iter().enumerate() {
+            if series.labels.len() == names.len() && same_schema(series.snapshot.fields(), schema) {
+                order.push(i);
+            } else {
+                report.skipped.push(Skipped::SeriesMismatch {
+                    metric: metric_name.clone(),
+                    labels: series.labels.clone(),
+                });
+            }
+        }
+        // A family's collection is sorted already, but for the overflow series at the end.
+        if !order.is_sorted_by(|&a, &b| labels_of(a) <= labels_of(b)) {
+            // Stable: of equal label values, the first stays first and is the one kept.
+            order.sort_by(|&a, &b| labels_of(a).cmp(labels_of(b)));
+        }
+        order.dedup_by(|next, kept| {
+            let duplicate = labels_of(*next) == labels_of(*kept);
+            if duplicate {
+                report.skipped.push(Skipped::DuplicateSeries {
+                    metric: metric_name.clone(),
+                    labels: labels_of(*next).clone(),
+                });
+            }
+            duplicate
+        });
+
+        let len = order.len();
+        let mut rendered = String::new();
+        let mut spans = Vec::with_capacity(if names.is_empty() { 0 } else { len });
+        let mut cells = vec![Cell::Unsigned(0); schema.len() * len];
+        for (k, &i) in order.iter().enumerate() {
+            if !names.is_empty() {
+                let start = rendered.len();
+                for (n, (name, value)) in names.iter().zip(labels_of(i)).enumerate() {
+                    if n > 0 {
+                        rendered.push(',');
+                    }
+                    rendered.push_str(name);
+                    rendered.push_str("=\"");
+                    push_label_value(&mut rendered, value);
+                    rendered.push('"');
+                }
+                spans.push(start..rendered.len());
+            }
+            for (j, value) in metric.series[i].snapshot.values().iter().enumerate() {
+                cells[j * len + k] = Cell::of(value);
+            }
+        }
+
+        let metric_index = metrics.len();
+        for (field_index, field) in schema.iter().enumerate() {
+            let kind = field.kind;
+            let name = family_name(metric_name, &field.name, kind, options);
+            if !is_valid_metric_name(&name) {
+                report.skipped.push(Skipped::InvalidName {
+                    metric: metric_name.clone(),
+                    field: field.name.to_string(),
+                    name,
+                });
+                continue;
+            }
+            let is_histogram = matches!(kind, FieldKind::Histogram(_));
+            if is_histogram && names.iter().any(|l| l == "le") {
+                report.skipped.push(Skipped::ReservedLabel {
+                    metric: metric_name.clone(),
+                    field: field.name.to_string(),
+                    label: "le".to_owned(),
+                });
+                continue;
+            }
+            let suffixes = reserved_suffixes(kind);
+            let clash = suffixes.iter().find_map(|s| taken.get(&format!("{name}{s}")));
+            if let Some(taken_by) = clash {
+                report.skipped.push(Skipped::NameClash {
+                    metric: metric_name.clone(),
+                    field: field.name.to_string(),
+                    name,
+                    taken_by: taken_by.clone(),
+                });
+                continue;
+            }
+            for s in suffixes {
+                taken.insert(format!("{name}{s}"), name.clone());
+            }
+            let scaled = scaled_to_seconds(&field.name, kind, options);
+            let labelled = !names.is_empty();
+            let head_of =
+                |suffix: &str| format!("{name}{suffix}{}", if labelled { "{" } else { " " });
+            let (head, count_head, bounds, le) = if is_histogram {
+                let bounds = options.bounds_for(metric_name, &field.name).to_vec();
+                let le_of =
+                    |bound: &str| format!("{}le=\"{bound}\"}} ", if labelled { "," } else { "" });
+                let mut le: Vec<String> = bounds
+                    .iter()
+                    .map(|&b| {
+                        let mut bound = String::new();
+                        push_f64(&mut bound, if scaled { b / 1e9 } else { b });
+                        le_of(&bound)
+                    })
+                    .collect();
+                le.push(le_of("+Inf"));
+                (head_of("_sum"), head_of("_count"), bounds, le)
+            } else {
+                let suffix = if kind == FieldKind::Counter { "_total" } else { "" };
+                (head_of(suffix), String::new(), Vec::new(), Vec::new())
+            };
+            let help = if field.help.is_empty() { metric.help.as_str() } else { &field.help };
+            families.push(FamilyPlan {
+                unit: unit_of(&name, metric.unit.as_deref(), scaled),
+                name,
+                metric: metric_index,
+                field: field_index,
+                kind,
+                help,
+                head,
+                count_head,
+                bounds,
+                le,
+                scaled,
+            });
+        }
+        metrics.push(MetricPlan { len, spans, rendered, cells });
+    }
+    (metrics, families)
+}
+
+/// About how many bytes the families will take, so that `out` grows once.
+fn estimate_len(metrics: &[MetricPlan<'_>], families: &[FamilyPlan<'_>]) -> usize {
+    families
+        .iter()
+        .map(|f| {
+            let m = &metrics[f.metric];
+            let lines = if f.le.is_empty() { 1 } else { f.le.len() + 2 };
+            let le_len: usize = f.le.iter().map(|s| s.len() + 1).sum();
+            let per_line = f.name.len() + 32;
+            128 + f.help.len() + lines * (m.len * per_line + m.rendered.len()) + le_len * m.len
+        })
+        .sum()
+}
+
+/// Starts a sample line: `head` (`name{` or `name `), then the labels and `} ` if any.
+#[inline]
+fn start_sample(out: &mut String, head: &str, labels: &str) {
+    out.push_str(head);
+    if !labels.is_empty() {
+        out.push_str(labels);
+        out.push_str("} ");
+    }
+}
+
+/// The cumulative bucket counts of `h` at `bounds` and then `+Inf`, into `counts`: what
+/// [`HistogramSnapshot::to_cumulative`] returns for these bounds (they are clean: sorted,
+/// finite, distinct), without its allocations, since it runs once per series. The unit
+/// tests check the two agree.
+fn cumulative(h: &HistogramSnapshot, bounds: &[f64], counts: &mut Vec<u64>) {
+    counts.clear();
+    counts.resize(bounds.len() + 1, 0);
+    // Each log-linear bucket counts, as a whole, under the first bound at or above its
+    // upper end (clamped to `max`); overflow values under the first bound at or above `max`.
+    let max = h.max().unwrap_or(0);
+    let mut put = |upper: u64, c: u64| {
+        let slot = bounds.partition_point(|&b| b < upper as f64);
+        counts[slot] = counts[slot].wrapping_add(c);
+    };
+    for (_, high, c) in h.buckets() {
+        put(high.min(max), c);
+    }
+    if h.overflow() > 0 {
+        put(max, h.overflow());
+    }
+    let mut total = 0u64;
+    for c in counts.iter_mut() {
+        total = total.wrapping_add(*c);
+        *c = total;
+    }
+}
+
+/// Writes one family's metadata and samples; returns the number of sample lines.
+fn write_family(
+    out: &mut String,
+    format: Format,
+    metric: &MetricPlan<'_>,
+    family: &FamilyPlan<'_>,
+) -> usize {
+    let name = family.name.as_str();
+    let (type_name, meta_suffix) = match (family.kind, format) {
+        // The text format names a counter by its sample, OpenMetrics by its family.
+        (FieldKind::Counter, Format::Text) => ("counter", "_total"),
+        (FieldKind::Counter, Format::OpenMetrics) => ("counter", ""),
+        (FieldKind::Gauge | FieldKind::LastValue, _) => ("gauge", ""),
+        (FieldKind::Histogram(_), _) => ("histogram", ""),
+    };
+    let openmetrics = format == Format::OpenMetrics;
+    if !family.help.is_empty() {
+        out.push_str("# HELP ");
+        out.push_str(name);
+        out.push_str(meta_suffix);
+        out.push(' ');
+        push_help(out, family.help, openmetrics);
+        out.push('\n');
+    }
+    out.push_str("# TYPE ");
+    out.push_str(name);
+    out.push_str(meta_suffix);
+    out.push(' ');
+    out.push_str(type_name);
+    out.push('\n');
+    if let (true, Some(unit)) = (openmetrics, family.unit) {
+        out.push_str("# UNIT ");
+        out.push_str(name);
+        out.push(' ');
+        out.push_str(unit);
+        out.push('\n');
+    }
+
+    let column = &metric.cells[family.field * metric.len..][..metric.len];
+    let labels_of = |pos: usize| metric.spans.get(pos).map_or("", |r| &metric.rendered[r.clone()]);
+    let head = family.head.as_str();
+    if !matches!(family.kind, FieldKind::Histogram(_)) {
+        for (pos, cell) in column.iter().enumerate() {
+            start_sample(out, head, labels_of(pos));
+            match *cell {
+                Cell::Unsigned(v) => push_u64(out, v),
+                Cell::Signed(v) => push_i64(out, v),
+                Cell::Histogram(_) => unreachable!("the column of a scalar field"),
+            }
+            out.push('\n');
+        }
+        return column.len();
+    }
+
+    // `name_bucket{labels`, once per series for all of its bucket lines.
+    let mut bucket_head = String::new();
+    let mut counts = Vec::with_capacity(family.le.len());
+    for (pos, cell) in column.iter().enumerate() {
+        let Cell::Histogram(h) = *cell else { unreachable!("the column of a histogram field") };
+        let labels = labels_of(pos);
+        bucket_head.clear();
+        bucket_head.push_str(name);
+        bucket_head.push_str("_bucket{");
+        bucket_head.push_str(labels);
+        cumulative(h, &family.bounds, &mut counts);
+        for (count, le) in counts.iter().zip(&family.le) {
+            out.push_str(&bucket_head);
+            out.push_str(le);
+            push_u64(out, *count);
+            out.push('\n');
+        }
+        start_sample(out, head, labels);
+        if family.scaled {
+            push_f64(out, h.sum() as f64 / 1e9);
+        } else {
+            push_u128(out, h.sum());
+        }
+        out.push('\n');
+        start_sample(out, &family.count_head, labels);
+        push_u64(out, h.count());
+        out.push('\n');
+    }
+    column.len() * (family.le.len() + 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use tally_snapshot::HistogramConfig;
+
+    use super::*;
+
+    #[test]
+    fn cumulative_counts_are_exactly_those_of_to_cumulative() {
+        let config = HistogramConfig::new(3, 1 << 30).unwrap();
+        let bound_sets: [&[f64]; 4] =
+            [&[], &[0.0], &[1.0, 7.0, 8.0, 100.0, 1e3, 1e6], &[0.5, 1023.0, 1024.0, 2e9, 1e19]];
+        // A spread of values: zeros, exact small ones, bucket edges, overflow, u64::MAX.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for n in 0..300 {
+            let values: Vec<u64> = (0..n % 40)
+                .map(|i| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    match i % 5 {
+                        0 => state % 16,
+                        1 => state % 5_000,
+                        2 => 1 << (state % 40),
+                        3 => state >> (state % 64),
+                        _ => u64::MAX - state % 3,
+                    }
+                })
+                .collect();
+            let h = HistogramSnapshot::from_values(config, values).unwrap();
+            for bounds in bound_sets {
+                let mut counts = Vec::new();
+                cumulative(&h, bounds, &mut counts);
+                let want: Vec<u64> = h.to_cumulative(bounds).into_iter().map(|(_, c)| c).collect();
+                assert_eq!(counts, want, "{bounds:?} {h:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Shared by the integration tests: a strict parser of both formats, the exposition a
+//! snapshot must produce (computed from the documented rules, independently of the
+//! encoder), and a registry full of hostile label values and extreme numbers.
+#![allow(dead_code)] // Each test file uses its own part.
+
+pub mod parse;
+
+use std::time::Duration;
+
+use tally::{Registry, RegistrySnapshot};
+use tally_prometheus::{DEFAULT_LATENCY_BUCKETS_NS, Format};
+use tally_snapshot::{
+    FieldDesc, FieldKind, HistogramConfig, HistogramSnapshot, Last, MetricSnapshot, SeriesSnapshot,
+    SetSnapshot, Value,
+};
+
+#[allow(unused_imports)] // Not every test file parses.
+pub use parse::{Family, Sample, parse};
+
+/// What encoding `snapshot` with the default options must give, family by family, in
+/// output order. Assumes no name clashes and valid names (as the generators make).
+pub fn expected(snapshot: &RegistrySnapshot, format: Format) -> Vec<Family> {
+    let text = format == Format::Text;
+    let mut families = Vec::new();
+    for (metric_name, metric) in &snapshot.metrics {
+        let Some(first) = metric.series.first() else { continue };
+        let mut series: Vec<&SeriesSnapshot> = metric.series.iter().collect();
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
+        for (j, field) in first.snapshot.fields().iter().enumerate() {
+            let base = format!("{metric_name}_{}", field.name);
+            let ns = field.name.strip_suffix("_ns");
+            let (family, kind, scaled) = match (field.kind, ns) {
+                (FieldKind::Counter, _) => {
+                    (base.strip_suffix("_total").unwrap_or(&base).to_owned(), "counter", false)
+                }
+                (FieldKind::Histogram(_), Some(stem)) => {
+                    (format!("{metric_name}_{stem}_seconds"), "histogram", true)
+                }
+                (FieldKind::Histogram(_), None) => (base, "histogram", false),
+                _ => (base, "gauge", false),
+            };
+            let help = if field.help.is_empty() { metric.help.as_str() } else { &field.help };
+            let help = match (help.is_empty(), text) {
+                (true, _) => None,
+                (false, true) => Some(help.trim_start_matches([' ', '\t']).to_owned()),
+                (false, false) => Some(help.to_owned()),
+            };
+            let unit = match (text, scaled, metric.unit.as_deref()) {
+                (true, _, _) => None,
+                (false, true, _) => Some("seconds".to_owned()),
+                (false, false, Some(u)) if !u.is_empty() && family.ends_with(&format!("_{u}")) => {
+                    Some(u.to_owned())
+                }
+                _ => None,
+            };
+            let mut samples = Vec::new();
+            for s in &series {
+                let labels: Vec<(String, String)> =
+                    metric.label_names.iter().cloned().zip(s.labels.iter().cloned()).collect();
+                let sample = |suffix: &str, labels: Vec<(String, String)>, value: String| Sample {
+                    name: format!("{family}{suffix}"),
+                    labels,
+                    value,
+                };
+                match &s.snapshot.values()[j] {
+                    Value::Counter(v) => samples.push(sample("_total", labels, v.to_string())),
+                    Value::Gauge(v) => samples.push(sample("", labels, v.to_string())),
+                    Value::LastValue(l) => samples.push(sample("", labels, l.value.to_string())),
+                    Value::Histogram(h) => {
+                        let cumulative = h.to_cumulative(&DEFAULT_LATENCY_BUCKETS_NS);
+                        assert_eq!(cumulative.last(), Some(&(f64::INFINITY, h.count())));
+                        for (bound, count) in cumulative {
+                            let le = if bound.is_infinite() {
+                                "+Inf".to_owned()
+                            } else if scaled {
+                                format!("{:?}", bound / 1e9)
+                            } else {
+                                format!("{bound:?}")
+                            };
+                            let mut labels = labels.clone();
+                            labels.push(("le".to_owned(), le));
+                            samples.push(sample("_bucket", labels, count.to_string()));
+                        }
+                        let sum = if scaled {
+                            format!("{:?}", h.sum() as f64 / 1e9)
+                        } else {
+                            h.sum().to_string()
+                        };
+                        samples.push(sample("_sum", labels.clone(), sum));
+                        samples.push(sample("_count", labels, h.count().to_string()));
+                    }
+                }
+            }
+            let name =
+                if text && kind == "counter" { format!("{family}_total") } else { family.clone() };
+            families.push(Family { name, kind: kind.to_owned(), help, unit, samples });
+        }
+    }
+    families.sort_by(|a, b| {
+        // Output order is by family name; in the text format a counter is named by its
+        // `_total` sample, so sort by the family name without it.
+        let key = |f: &Family| -> String {
+            if text && f.kind == "counter" {
+                f.name.strip_suffix("_total").unwrap_or(&f.name).to_owned()
+            } else {
+                f.name.clone()
+            }
+        };
+        key(a).cmp(&key(b))
+    });
+    families
+}
+
+/// Label values a scraper must read back exactly: empty, quotes, backslashes (one ending
+/// the value, before the closing quote), newlines, carriage return, tab, NUL, braces,
+/// commas, `=`, a `#` after a space, and unicode including line separators.
+pub const HOSTILE: &[&str] = &[
+    "",
+    "plain",
+    "with \"quotes\"",
+    "back\\slash",
+    "trailing\\",
+    "\\\"",
+    "\\n is not a newline",
+    "new\nline\n",
+    "tab\tand\rcarriage",
+    "nul\0byte",
+    "}{,=\"",
+    " # not a comment",
+    "ünïcødé ✓ 😀 \u{2028}\u{85}\u{feff}",
+];
+
+tally::metric_set! {
+    /// The set the external tests expose.
+    pub struct Api {
+        /// Requests served.
+        requests: Counter,
+        /// Requests that failed, already named with "_total" \ as Prometheus likes.
+        errors_total: Counter,
+        /// Requests being served right now.
+        in_flight: Gauge,
+        /// The temperature of the accelerator, in degrees Celsius.
+        temperature_celsius: LastValue,
+        /// Request latency.
+        latency_ns: Histogram,
+        /// Response size.
+        response_size_bytes: Histogram,
+    }
+}
+
+/// A registry with every kind of field, a plain set, a family with hostile label values and
+/// an overflow series, run-time sets, and a hand-built metric of extreme values; collected.
+pub fn hostile_snapshot() -> RegistrySnapshot {
+    let registry = Registry::new();
+    let api = registry.metric("api").help("The API.").unit("bytes").set::<Api>().unwrap();
+    api.record(|e| {
+        e.requests().add(3);
+        e.errors_total().inc();
+        e.in_flight().add(2);
+        e.temperature_celsius().set(-7);
+        e.latency_ns().record(1_500);
+        e.latency_ns().record(2_000_000);
+        e.response_size_bytes().record(1_234);
+    });
+    let by_model = registry
+        .metric("api_by_model")
+        .help("Per model and device:\nthe API's figures \\ \"quoted\".")
+        .cardinality_limit(HOSTILE.len() - 2)
+        .family::<Api>(&["model", "device"])
+        .unwrap();
+    for (i, model) in HOSTILE.iter().enumerate() {
+        let device = HOSTILE[HOSTILE.len() - 1 - i];
+        by_model
+            .with(&[model, device], |s| {
+                s.record(|e| {
+                    e.requests().add(i as u64 + 1);
+                    e.in_flight().sub(i as i64);
+                    e.latency_ns().record_duration(Duration::from_micros(10 << i));
+                    e.response_size_bytes().record(1 << (3 * i));
+                })
+            })
+            .unwrap();
+    }
+    let mut snapshot = registry.snapshot();
+    assert_eq!(snapshot.metrics["api_by_model"].series.last().unwrap().labels[0], "__overflow__");
+
+    // Numbers no f64 holds exactly, the extremes of each type, and a histogram sum beyond
+    // u64, on a metric with an empty help and a field with none.
+    let fields = vec![
+        FieldDesc::new("max_events", FieldKind::Counter, "u64::MAX."),
+        FieldDesc::new("odd_events", FieldKind::Counter, "2^53 + 1: not an f64."),
+        FieldDesc::new("lowest", FieldKind::Gauge, ""),
+        FieldDesc::new("highest", FieldKind::LastValue, "i64::MAX, set."),
+        FieldDesc::new("never_set", FieldKind::LastValue, "Never set."),
+        FieldDesc::new("huge", FieldKind::Histogram(HistogramConfig::DEFAULT), "Huge values."),
+    ];
+    let huge = HistogramSnapshot::from_values(HistogramConfig::DEFAULT, [0, 7, u64::MAX, u64::MAX])
+        .unwrap();
+    let values = vec![
+        Value::Counter(u64::MAX),
+        Value::Counter((1 << 53) + 1),
+        Value::Gauge(i64::MIN),
+        Value::LastValue(Last::new(i64::MAX, 1)),
+        Value::LastValue(Last::default()),
+        Value::Histogram(Box::new(huge)),
+    ];
+    let extreme = SetSnapshot::new(fields, values).unwrap();
+    snapshot.metrics.insert(
+        "extreme".to_owned(),
+        MetricSnapshot {
+            help: String::new(),
+            unit: None,
+            label_names: vec![],
+            series: vec![SeriesSnapshot { labels: vec![], snapshot: extreme }],
+            overflow_redirects: 0,
+        },
+    );
+    snapshot
+}
+
+/// Encodes with the default options.
+pub fn encode(snapshot: &RegistrySnapshot, format: Format) -> String {
+    let mut out = String::new();
+    match format {
+        Format::Text => tally_prometheus::encode_text(snapshot, &mut out),
+        Format::OpenMetrics => tally_prometheus::encode_openmetrics(snapshot, &mut out),
+    }
+    out
+}
