@@ -38,6 +38,17 @@ install() {
     rustup component add miri rust-src --toolchain nightly
   fi
   rustup target add powerpc-unknown-linux-gnu
+  if [ -z "${TALLY_SKIP_EXTERNAL:-}" ]; then
+    # Real parsers of the exposition formats: promtool (Debian's prometheus package) and
+    # Python's prometheus_client.
+    if ! command -v promtool >/dev/null; then
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+    fi
+    python3 -c 'import prometheus_client' 2>/dev/null ||
+      python3 -m pip install --quiet --disable-pip-version-check prometheus_client
+    export TALLY_REQUIRE_EXTERNAL=1
+  fi
 }
 
 fmt() { cargo fmt --all -- --check; }
@@ -50,6 +61,7 @@ benches_test_mode() {
   cargo bench -p tally-benches --bench throughput -- --test
   cargo bench -p tally-benches --bench epochs -- --test
   cargo bench -p tally-sync --all-features --bench lock_overhead -- --test
+  cargo bench -p tally-prometheus --bench encode -- --test
 }
 loom() {
   RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" \
@@ -71,7 +83,7 @@ check_32bit() {
   CARGO_TARGET_DIR="$ROOT/target/ppc" cargo check -p tally-core -p tally-snapshot --target powerpc-unknown-linux-gnu
 }
 
-step "install rustup components and targets" install
+step "install rustup components, targets and external parsers" install
 step "cargo fmt --check" fmt
 step "clippy -D warnings (all targets, all features)" clippy
 step "rustdoc -D warnings" docs

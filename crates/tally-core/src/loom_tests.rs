@@ -270,7 +270,7 @@ fn loom_slot_handover_is_coherent_for_a_concurrent_reader() {
             let set = set.clone();
             thread::spawn(move || record_pair(&set))
         });
-        let reader = reader(&set, 2, 2);
+        let reader = reader(&set, 1, 2);
         for w in writers {
             w.join().unwrap();
         }

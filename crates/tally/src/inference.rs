@@ -24,8 +24,7 @@ tally_core::metric_set! {
         cache_misses: Counter,
         /// Requests being served right now.
         in_flight: Gauge,
-        /// Request latency in nanoseconds (recorded by
-        /// [`InferenceStats::record_inference_with_latency`]).
+        /// Request latency in nanoseconds (recorded by record_inference_with_latency).
         latency_ns: Histogram,
     }
 }
