@@ -69,14 +69,14 @@ loom() {
     cargo test -p tally-core --lib --release loom
 }
 miri() {
-  MIRIFLAGS="${MIRIFLAGS:--Zmiri-strict-provenance}" CARGO_TARGET_DIR="$ROOT/target/miri" \
-    cargo +nightly miri test -p tally-core --lib miri_
+  CARGO_TARGET_DIR="$ROOT/target/miri" \
+    cargo +nightly miri test -p tally-core --lib tests::
 }
 tsan() {
   RUSTFLAGS="-Zsanitizer=thread --cfg tally_tsan" RUSTDOCFLAGS="" \
     CARGO_TARGET_DIR="$ROOT/target/tsan" TSAN_OPTIONS="halt_on_error=1" \
     cargo +nightly test -Zbuild-std --target x86_64-unknown-linux-gnu \
-    -p tally-core --lib miri_
+    -p tally-core --lib tests::
 }
 check_32bit() {
   # powerpc-unknown-linux-gnu has std but no native 64-bit atomics: portable-atomic's path.

@@ -69,6 +69,8 @@ mod traits;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 #[doc(hidden)]
 pub mod __private;

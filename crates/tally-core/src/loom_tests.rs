@@ -217,9 +217,15 @@ fn loom_panicked_event_is_invisible_to_a_concurrent_reader() {
 /// Slot hand-over across thread exit. Two threads record and exit with nothing ordering
 /// them, so in some executions the second claims the slot the first released and only the
 /// slot's Acquire claim / Release release carries the first one's shard writes to it. A
-/// third thread, started once both slots are released, takes over one of them. No count is
-/// lost or doubled, every slot has exactly one shard, and (over all executions) a slot
-/// really was handed over.
+/// third thread, started once both slots are released, takes over one of them.
+///
+/// Each thread first abandons an event (its rollback restores copy 0 from copy 1), then
+/// records a whole one. Copy 1 is written after the latch's last fence, so only the slot
+/// hand-over makes the previous owner's copy 1 visible: a new owner that rolled back from a
+/// stale copy 1 would lose the previous owner's count.
+///
+/// No count is lost or doubled, every slot has exactly one shard, and (over all
+/// executions) a slot really was handed over.
 #[test]
 fn loom_slots_are_reused_across_thread_exit_without_losing_counts() {
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -232,7 +238,16 @@ fn loom_slots_are_reused_across_thread_exit_without_losing_counts() {
 
         let spawn_recorder = || {
             let set = set.clone();
-            thread::spawn(move || record_pair(&set))
+            thread::spawn(move || {
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    set.record(|e| {
+                        e.a().add(100);
+                        resume_unwind(Box::new("event abandoned"));
+                    })
+                }));
+                assert!(r.is_err());
+                record_pair(&set);
+            })
         };
         let (t1, t2) = (spawn_recorder(), spawn_recorder());
         t1.join().unwrap();
@@ -260,7 +275,12 @@ fn loom_slots_are_reused_across_thread_exit_without_losing_counts() {
 /// Slot hand-over with a reader alongside: two threads record one event each and exit
 /// (possibly the second on the first one's slot) while a reader takes two snapshots.
 /// Snapshots are whole and never go backwards, even across the change of owner.
+///
+/// Long (about 4 minutes at bound 1, over 10 at bound 2): what it checks follows from the
+/// latch models (a reader against one writer) and the slot model (the new owner starts
+/// from the old owner's last sequence and counts, else totals would be wrong).
 #[test]
+#[ignore = "long: slot claiming by two threads plus a reader; run with --ignored"]
 fn loom_slot_handover_is_coherent_for_a_concurrent_reader() {
     loom::model(|| {
         let _ = thread_slots_created();
@@ -270,7 +290,7 @@ fn loom_slot_handover_is_coherent_for_a_concurrent_reader() {
             let set = set.clone();
             thread::spawn(move || record_pair(&set))
         });
-        let reader = reader(&set, 1, 2);
+        let reader = reader(&set, 2, 2);
         for w in writers {
             w.join().unwrap();
         }

@@ -15,7 +15,10 @@ pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsiz
 pub(crate) use loom::{hint::spin_loop, lazy_static, thread_local};
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, fence};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+// The `tally_tsan` latch has no fences.
+#[cfg(all(not(loom), not(tally_tsan)))]
+pub(crate) use std::sync::atomic::fence;
 #[cfg(not(loom))]
 #[allow(unused_imports)] // only the slow paths spin
 pub(crate) use std::{hint::spin_loop, thread_local};

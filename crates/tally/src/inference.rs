@@ -41,23 +41,9 @@ impl InferenceStats {
     /// ```
     #[inline]
     pub fn record_inference(&self, success: bool, cache_hit: bool) {
-        self.record(|e| {
-            e.total_inferences().inc();
-            if success {
-                e.successful_inferences().inc();
-            } else {
-                e.failed_inferences().inc();
-            }
-            if cache_hit {
-                e.cache_hits().inc();
-            } else {
-                e.cache_misses().inc();
-            }
-        });
+        self.record(|e| count_request(e, success, cache_hit));
     }
-}
 
-impl InferenceStats {
     /// Records one finished request with its latency: `total_inferences`, one outcome, one
     /// cache result and the latency, as one event, so that `latency_ns.count()` equals
     /// `total_inferences` in every snapshot (if every request is recorded this way).
@@ -75,19 +61,25 @@ impl InferenceStats {
     pub fn record_inference_with_latency(&self, success: bool, cache_hit: bool, latency: Duration) {
         let latency_ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
         self.record(|e| {
-            e.total_inferences().inc();
-            if success {
-                e.successful_inferences().inc();
-            } else {
-                e.failed_inferences().inc();
-            }
-            if cache_hit {
-                e.cache_hits().inc();
-            } else {
-                e.cache_misses().inc();
-            }
+            count_request(e, success, cache_hit);
             e.latency_ns().record(latency_ns);
         });
+    }
+}
+
+/// The counters of one request: total, one outcome, one cache result.
+#[inline(always)]
+fn count_request(e: InferenceStatsEvent<'_>, success: bool, cache_hit: bool) {
+    e.total_inferences().inc();
+    if success {
+        e.successful_inferences().inc();
+    } else {
+        e.failed_inferences().inc();
+    }
+    if cache_hit {
+        e.cache_hits().inc();
+    } else {
+        e.cache_misses().inc();
     }
 }
 

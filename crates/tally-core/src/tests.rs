@@ -1,0 +1,354 @@
+//! Small threaded tests of the core, sized for Miri (data races, uninitialised or freed
+//! memory, leaks, provenance) as well as for ThreadSanitizer and plain `cargo test`.
+//!
+//! ```text
+//! cargo +nightly miri test -p tally-core --lib tests::
+//! ```
+//!
+//! Each test uses a few threads and tens of events: Miri runs them thousands of times
+//! slower than native code. The stress versions, with millions of events, are the
+//! integration tests of the `tally` crate. Tests here share one process with the crate's
+//! other unit tests, so none of them asserts on the global slot counts
+//! (`tests/slot_reuse.rs`, a process of its own, does).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use crate::{FieldDesc, FieldKind, HistogramConfig, Layout, RawSet, Value};
+
+crate::metric_set! {
+    /// Three counters that every event moves together, and a last value.
+    struct Trio {
+        /// Events.
+        total: Counter,
+        /// Events that succeeded.
+        ok: Counter,
+        /// Events that failed.
+        failed: Counter,
+        /// Moves up and down.
+        level: Gauge,
+    }
+}
+
+/// One whole event of writer `t`, number `i`.
+fn record_trio(set: &Trio, t: u64, i: u64) {
+    set.record(|e| {
+        e.total().inc();
+        if (t + i) % 3 == 0 {
+            e.failed().inc();
+        } else {
+            e.ok().inc();
+        }
+        e.level().inc();
+        e.level().dec();
+    });
+}
+
+/// Checks that a snapshot holds only whole events and is not behind `earlier`.
+fn check_trio(s: &TrioSnapshot, earlier: &TrioSnapshot) {
+    assert_eq!(s.ok + s.failed, s.total, "torn: {s:?}");
+    assert_eq!(s.level, 0, "torn gauge: {s:?}");
+    assert!(s.total >= earlier.total && s.ok >= earlier.ok && s.failed >= earlier.failed);
+}
+
+#[test]
+fn concurrent_snapshots_are_whole_monotonic_and_totals_exact() {
+    const WRITERS: u64 = 2;
+    const EVENTS: u64 = 12;
+    let set = Arc::new(Trio::new());
+    let done = Arc::new(AtomicBool::new(false));
+
+    let reader = {
+        let (set, done) = (set.clone(), done.clone());
+        thread::spawn(move || {
+            let mut last = TrioSnapshot::default();
+            let mut n = 0;
+            // At least a few snapshots, however the threads are scheduled.
+            while !done.load(Ordering::Acquire) || n < 4 {
+                let s = set.snapshot();
+                check_trio(&s, &last);
+                last = s;
+                n += 1;
+            }
+        })
+    };
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|t| {
+            let set = set.clone();
+            thread::spawn(move || {
+                for i in 0..EVENTS {
+                    record_trio(&set, t, i);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    done.store(true, Ordering::Release);
+    reader.join().unwrap();
+
+    let s = set.snapshot();
+    assert_eq!(s.total, WRITERS * EVENTS);
+    let failed = (0..WRITERS).flat_map(|t| (0..EVENTS).map(move |i| (t + i) % 3 == 0));
+    assert_eq!(s.failed, failed.filter(|&f| f).count() as u64);
+    assert!(set.raw().shard_count() <= WRITERS as usize);
+}
+
+#[test]
+fn single_field_updates_are_their_own_events() {
+    let set = Arc::new(Trio::new());
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let set = set.clone();
+            thread::spawn(move || {
+                for _ in 0..10 {
+                    set.total().inc();
+                    set.level().add(3);
+                    set.level().sub(1);
+                }
+            })
+        })
+        .collect();
+    let s = set.snapshot();
+    assert!(s.total <= 20);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let s = set.snapshot();
+    assert_eq!((s.total, s.level), (20, 40));
+}
+
+#[test]
+fn threads_that_exit_hand_their_shards_over_without_losing_counts() {
+    let set = Arc::new(Trio::new());
+    // Waves of short-lived threads; each wave's slots are free again for the next.
+    for wave in 0..3 {
+        let threads: Vec<_> = (0..2)
+            .map(|t| {
+                let set = set.clone();
+                thread::spawn(move || record_trio(&set, t, wave))
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+    let s = set.snapshot();
+    assert_eq!(s.total, 6);
+    assert_eq!(s.ok + s.failed, 6);
+    // One shard per slot ever used by this set; slots are reused, but other tests of this
+    // process may hold some, so only the obvious bound is certain here.
+    assert!(set.raw().shard_count() <= 6);
+}
+
+#[test]
+fn a_panicking_event_is_rolled_back_and_invisible_to_a_concurrent_reader() {
+    let set = Arc::new(Trio::new());
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (set, done) = (set.clone(), done.clone());
+        thread::spawn(move || {
+            let mut last = TrioSnapshot::default();
+            while !done.load(Ordering::Acquire) {
+                let s = set.snapshot();
+                check_trio(&s, &last);
+                assert!(s.total < 100, "a rolled-back event is visible: {s:?}");
+                last = s;
+            }
+        })
+    };
+    for i in 0..4 {
+        record_trio(&set, 0, i);
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            set.record(|e| {
+                e.total().add(100);
+                e.level().inc();
+                // A nested record joins the outer event and rolls back with it.
+                set.record(|e| e.ok().add(100));
+                panic!("abandoned halfway");
+            })
+        }));
+        assert!(r.is_err());
+    }
+    done.store(true, Ordering::Release);
+    reader.join().unwrap();
+    let s = set.snapshot();
+    assert_eq!((s.total, s.ok + s.failed, s.level), (4, 4, 0));
+}
+
+#[test]
+fn a_nested_record_joins_the_outer_event() {
+    let set = Trio::new();
+    set.record(|e| {
+        e.total().inc();
+        set.record(|inner| inner.ok().inc());
+        set.level().inc();
+    });
+    let s = set.snapshot();
+    assert_eq!((s.total, s.ok, s.level), (1, 1, 1));
+}
+
+#[test]
+fn shards_past_the_inline_table_live_in_segments_and_are_freed() {
+    // More threads alive at once than the table's 16 inline cells: however slots are
+    // numbered, 20 distinct slots include at least 4 past the inline ones, so segment 0 is
+    // created (possibly by two threads racing to install it).
+    const THREADS: usize = 20;
+    let set = Arc::new(Trio::new());
+    let all_recorded = Arc::new(Barrier::new(THREADS));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (set, all_recorded) = (set.clone(), all_recorded.clone());
+            thread::spawn(move || {
+                record_trio(&set, t as u64, 0);
+                // Hold the slot until every thread has one.
+                all_recorded.wait();
+                record_trio(&set, t as u64, 1);
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let s = set.snapshot();
+    assert_eq!(s.total, 2 * THREADS as u64);
+    assert_eq!(set.raw().shard_count(), THREADS, "one shard per thread alive at once");
+    // Dropping the set frees the segment and every shard (Miri checks for leaks).
+}
+
+#[test]
+fn a_record_from_a_thread_local_destructor_is_kept() {
+    struct RecordOnExit(Arc<Trio>);
+    impl Drop for RecordOnExit {
+        fn drop(&mut self) {
+            record_trio(&self.0, 1, 1);
+        }
+    }
+    thread_local! {
+        static ON_EXIT: std::cell::RefCell<Option<RecordOnExit>> =
+            const { std::cell::RefCell::new(None) };
+    }
+
+    let set = Arc::new(Trio::new());
+    let set2 = set.clone();
+    thread::spawn(move || {
+        // Registered before the thread's slot is claimed, so it is destroyed after the
+        // slot's own release destructor has run, or before it: either way it must count.
+        ON_EXIT.with(|slot| *slot.borrow_mut() = Some(RecordOnExit(set2.clone())));
+        record_trio(&set2, 0, 0);
+    })
+    .join()
+    .unwrap();
+    assert_eq!(set.snapshot().total, 2);
+}
+
+/// A small histogram: 2 sub-bucket bits up to 64, so values spread over a few buckets of
+/// one page.
+const SMALL: HistogramConfig = match HistogramConfig::new(2, 64) {
+    Ok(c) => c,
+    Err(_) => panic!("valid configuration"),
+};
+
+crate::metric_set! {
+    /// A counter and a histogram moved together.
+    struct Timed {
+        /// Calls.
+        calls: Counter,
+        /// One value per call.
+        lat: Histogram(SMALL),
+    }
+}
+
+#[test]
+fn histogram_pages_are_published_whole_to_concurrent_readers() {
+    let set = Arc::new(Timed::new());
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (set, done) = (set.clone(), done.clone());
+        thread::spawn(move || {
+            let mut last = 0;
+            while !done.load(Ordering::Acquire) {
+                let s = set.snapshot();
+                let in_buckets: u64 = s.lat.sparse_buckets().iter().map(|&(_, n)| n).sum();
+                assert_eq!(s.lat.count(), s.calls, "torn: {s:?}");
+                assert_eq!(in_buckets + s.lat.overflow(), s.calls, "torn buckets: {s:?}");
+                assert!(s.calls >= last);
+                last = s.calls;
+            }
+        })
+    };
+    let writers: Vec<_> = (0..2u64)
+        .map(|t| {
+            let set = set.clone();
+            thread::spawn(move || {
+                for v in 0..8u64 {
+                    set.record(|e| {
+                        e.calls().inc();
+                        // 70 and up overflow; the rest land in several buckets.
+                        e.lat().record(v * 10 + t);
+                    });
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    done.store(true, Ordering::Release);
+    reader.join().unwrap();
+    let s = set.snapshot();
+    assert_eq!((s.calls, s.lat.count(), s.lat.overflow()), (16, 16, 2));
+    assert_eq!(s.lat.max(), Some(71));
+    assert_eq!(s.lat.min(), Some(0));
+}
+
+#[test]
+fn a_wide_event_past_word_63_is_whole_and_rolls_back_whole() {
+    const WIDTH: usize = 70;
+    // Field names `c00` to `c69`, three bytes each.
+    const NAMES: &str = concat!(
+        "c00c01c02c03c04c05c06c07c08c09c10c11c12c13c14c15c16c17c18c19c20c21c22c23",
+        "c24c25c26c27c28c29c30c31c32c33c34c35c36c37c38c39c40c41c42c43c44c45c46c47",
+        "c48c49c50c51c52c53c54c55c56c57c58c59c60c61c62c63c64c65c66c67c68c69",
+    );
+    let name = |i: usize| &NAMES[3 * i..3 * i + 3];
+    let layout =
+        Layout::new((0..WIDTH).map(|i| FieldDesc::new(name(i), FieldKind::Counter, "")).collect())
+            .unwrap();
+    let set = Arc::new(RawSet::new(layout));
+    let ids: Vec<_> = (0..WIDTH).map(|i| set.field(name(i)).unwrap()).collect();
+    let counts = |set: &RawSet| -> Vec<u64> {
+        set.collect_values()
+            .into_iter()
+            .map(|v| match v {
+                Value::Counter(n) => n,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+
+    let writer = {
+        let (set, ids) = (set.clone(), ids.clone());
+        thread::spawn(move || {
+            for _ in 0..3 {
+                set.record(|e| ids.iter().for_each(|&id| e.add_counter(id, 1)));
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    set.record(|e| {
+                        ids.iter().for_each(|&id| e.add_counter(id, 100));
+                        panic!("abandoned");
+                    })
+                }));
+                assert!(r.is_err());
+            }
+        })
+    };
+    for _ in 0..3 {
+        let c = counts(&set);
+        assert!(c.iter().all(|&n| n == c[0] && n <= 3), "torn wide snapshot: {c:?}");
+    }
+    writer.join().unwrap();
+    assert_eq!(counts(&set), vec![3; WIDTH]);
+}
