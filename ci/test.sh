@@ -4,8 +4,11 @@
 #
 #   bash ci/test.sh
 #
-# Steps can be skipped for local iteration (CI runs them all):
-#   TALLY_SKIP_LOOM=1 TALLY_SKIP_MIRI=1 TALLY_SKIP_TSAN=1 TALLY_SKIP_EXTERNAL=1 bash ci/test.sh
+# Heavy steps can be skipped for local iteration (CI runs them all):
+#   TALLY_SKIP_LOOM=1 TALLY_SKIP_MIRI=1 TALLY_SKIP_TSAN=1 TALLY_SKIP_EXTERNAL=1 \
+#   TALLY_SKIP_COHERENCE=1 TALLY_SKIP_BENCHES=1 TALLY_SKIP_32BIT=1 bash ci/test.sh
+# TALLY_SKIP_TSAN_STRESS=1 keeps TSan to the core's small tests (drops tally's stress tests).
+# The long versions of the loom and Miri runs are in docs/TESTING.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,20 +66,32 @@ benches_test_mode() {
   cargo bench -p tally-sync --all-features --bench lock_overhead -- --test
   cargo bench -p tally-prometheus --bench encode -- --test
 }
+# The models in crates/tally-core/src/loom_tests.rs (the #[ignore]d long ones excepted).
 loom() {
-  RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" \
+  RUSTFLAGS="--cfg loom -Dwarnings" LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" \
     CARGO_TARGET_DIR="$ROOT/target/loom" \
     cargo test -p tally-core --lib --release loom
 }
+# The core's small threaded tests (src/tests.rs) and the slot-reuse test (its own process).
 miri() {
-  CARGO_TARGET_DIR="$ROOT/target/miri" \
+  local flags="${MIRIFLAGS:--Zmiri-strict-provenance}"
+  MIRIFLAGS="$flags" CARGO_TARGET_DIR="$ROOT/target/miri" \
     cargo +nightly miri test -p tally-core --lib tests::
+  MIRIFLAGS="$flags" CARGO_TARGET_DIR="$ROOT/target/miri" \
+    cargo +nightly miri test -p tally-core --test slot_reuse
 }
-tsan() {
+# TSan does not model fences: --cfg tally_tsan moves the latch's edges onto its accesses.
+tsan_test() {
   RUSTFLAGS="-Zsanitizer=thread --cfg tally_tsan" RUSTDOCFLAGS="" \
     CARGO_TARGET_DIR="$ROOT/target/tsan" TSAN_OPTIONS="halt_on_error=1" \
-    cargo +nightly test -Zbuild-std --target x86_64-unknown-linux-gnu \
-    -p tally-core --lib tests::
+    cargo +nightly test -Zbuild-std --target x86_64-unknown-linux-gnu "$@"
+}
+tsan() {
+  tsan_test -p tally-core --lib --test slot_reuse
+  if [ -z "${TALLY_SKIP_TSAN_STRESS:-}" ]; then
+    # tally's integration tests: the stress tests (coherence, exact totals, churn, ...).
+    tsan_test -p tally --tests
+  fi
 }
 check_32bit() {
   # powerpc-unknown-linux-gnu has std but no native 64-bit atomics: portable-atomic's path.
@@ -88,12 +103,18 @@ step "cargo fmt --check" fmt
 step "clippy -D warnings (all targets, all features)" clippy
 step "rustdoc -D warnings" docs
 step "tests (debug, all features)" tests
-step "coherence under concurrency (release, 10^6 snapshots per test)" coherence_release
-step "benchmarks in test mode (each contender once, counts checked)" benches_test_mode
-if [ -z "${TALLY_SKIP_LOOM:-}" ]; then step "loom models (preemption bound ${LOOM_MAX_PREEMPTIONS:-2})" loom; else skip loom TALLY_SKIP_LOOM; fi
-if [ -z "${TALLY_SKIP_MIRI:-}" ]; then step "Miri on the core's threaded unit tests" miri; else skip miri TALLY_SKIP_MIRI; fi
-if [ -z "${TALLY_SKIP_TSAN:-}" ]; then step "ThreadSanitizer (tally_tsan variant)" tsan; else skip tsan TALLY_SKIP_TSAN; fi
-step "cargo check for a 32-bit target without 64-bit atomics" check_32bit
+# heavy VAR NAME FN: step NAME unless $VAR is set.
+heavy() {
+  local var=$1 name=$2
+  shift 2
+  if [ -z "${!var:-}" ]; then step "$name" "$@"; else skip "$name" "$var"; fi
+}
+heavy TALLY_SKIP_COHERENCE "coherence under concurrency (release, 10^6 snapshots per test)" coherence_release
+heavy TALLY_SKIP_BENCHES "benchmarks in test mode (each contender once, counts checked)" benches_test_mode
+heavy TALLY_SKIP_LOOM "loom models (preemption bound ${LOOM_MAX_PREEMPTIONS:-2})" loom
+heavy TALLY_SKIP_MIRI "Miri on the core's threaded unit tests" miri
+heavy TALLY_SKIP_TSAN "ThreadSanitizer (tally_tsan variant)" tsan
+heavy TALLY_SKIP_32BIT "cargo check for a 32-bit target without 64-bit atomics" check_32bit
 
 echo
 echo "==== time per step"
