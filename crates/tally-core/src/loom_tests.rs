@@ -18,7 +18,7 @@
 //!   what one reader can see, and every property checked here is per reader (whole events,
 //!   nothing going backwards). loom, though, explores the product of the readers' choices:
 //!   a second reader multiplies the executions by about 300 (`docs/TESTING.md` has the
-//!   numbers). The two-reader model is kept, `#[ignore]`d, as a long run.
+//!   numbers). The two-reader model is kept as an ignored long run (its attribute says why).
 //! - **The model's main thread never records.** loom drops its lazy statics (the slot
 //!   registry) before the main thread's thread-locals, so a slot cached by the main thread
 //!   could not be released. Recording happens in spawned threads only.
