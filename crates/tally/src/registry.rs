@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use crossbeam_utils::sync::ShardedLock;
-use tally_core::{Layout, MetricSet, RawSet, Snapshot};
+use tally_core::{FieldDesc, FieldKind, Layout, MetricSet, RawSet, Snapshot};
 use tally_snapshot::{MetricSnapshot, RegistrySnapshot, SeriesSnapshot};
 
 use crate::family::{DEFAULT_CARDINALITY_LIMIT, Family, FamilyError};
@@ -41,6 +41,18 @@ pub enum RegistryError {
         /// The name.
         name: String,
     },
+    /// A family of a set with histogram fields has a label called `le`, which the
+    /// histograms' bucket lines need for themselves in the exposition formats.
+    #[error(
+        "metric {name:?} has histogram fields, whose Prometheus bucket lines use the label \
+         {label:?} for their bounds: rename the label (e.g. to `{label}_`)"
+    )]
+    ReservedLabel {
+        /// The metric's name.
+        name: String,
+        /// The label name (`le`).
+        label: String,
+    },
     /// The family's labels or limit were rejected.
     #[error("metric {name:?}: {source}")]
     Family {
@@ -68,6 +80,26 @@ pub fn is_valid_label_name(name: &str) -> bool {
     matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
         && !name.starts_with("__")
+}
+
+/// The label a histogram's bucket lines add (`le`, the bucket's upper bound).
+const HISTOGRAM_BOUND_LABEL: &str = "le";
+
+/// Refuses a family whose label names clash with those its fields' exposition adds, so
+/// that everything a registry holds can be exposed.
+fn check_reserved_labels(
+    name: &str,
+    fields: &[FieldDesc],
+    label_names: &[&str],
+) -> Result<(), RegistryError> {
+    let histograms = fields.iter().any(|f| matches!(f.kind, FieldKind::Histogram(_)));
+    if histograms && label_names.contains(&HISTOGRAM_BOUND_LABEL) {
+        return Err(RegistryError::ReservedLabel {
+            name: name.to_owned(),
+            label: HISTOGRAM_BOUND_LABEL.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// A registered metric, type-erased for collection.
@@ -211,12 +243,14 @@ impl Registration<'_> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError`] as for [`set`](Self::set), or [`RegistryError::Family`] for bad
-    /// label names or a zero limit.
+    /// [`RegistryError`] as for [`set`](Self::set), [`RegistryError::Family`] for bad
+    /// label names or a zero limit, or [`RegistryError::ReservedLabel`] for a label `le`
+    /// when `S` has histogram fields.
     pub fn family<S: MetricSet>(
         self,
         label_names: &[&str],
     ) -> Result<Arc<Family<S>>, RegistryError> {
+        check_reserved_labels(&self.name, S::FIELDS, label_names)?;
         let family = Family::<S>::with_limit(label_names, self.limit)
             .map_err(|source| RegistryError::Family { name: self.name.clone(), source })?;
         let family = Arc::new(family);
@@ -245,6 +279,7 @@ impl Registration<'_> {
         layout: Layout,
         label_names: &[&str],
     ) -> Result<Arc<Family<RawSet>>, RegistryError> {
+        check_reserved_labels(&self.name, layout.fields(), label_names)?;
         let family =
             Family::with_factory(label_names, self.limit, move || RawSet::new(layout.clone()))
                 .map_err(|source| RegistryError::Family { name: self.name.clone(), source })?;

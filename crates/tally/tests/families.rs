@@ -139,6 +139,30 @@ fn bad_labels_are_errors_that_record_nothing() {
     assert_eq!(family.collect().len(), 0);
 }
 
+/// Found writing the `family` fuzz target (which now checks it): a series of its own whose
+/// every label value was `__overflow__` was collected next to the overflow series under the
+/// same labels (an exposition then drops one as a duplicate series).
+#[test]
+fn the_overflow_series_labels_are_refused_so_no_two_series_share_labels() {
+    let family = Family::<InferenceStats>::with_limit(&["model", "device"], 1).unwrap();
+    let err = family
+        .with(&[OVERFLOW_LABEL, OVERFLOW_LABEL], |s| s.record_inference(true, true))
+        .unwrap_err();
+    assert!(matches!(err, FamilyError::ReservedLabelValues { .. }), "{err}");
+    assert!(err.to_string().contains("reserved for the overflow series"), "{err}");
+    assert!(family.bind(&[OVERFLOW_LABEL, OVERFLOW_LABEL]).is_err());
+    assert!(family.is_empty(), "a refused lookup created a series");
+    // One of the two values reserved is an ordinary series.
+    family.with(&[OVERFLOW_LABEL, "gpu0"], |s| s.record_inference(true, true)).unwrap();
+    family.with(&["bert", "gpu1"], |s| s.record_inference(false, true)).unwrap();
+    let series = family.collect();
+    let labels: Vec<_> = series.iter().map(|s| s.labels.clone()).collect();
+    assert_eq!(labels, [[OVERFLOW_LABEL, "gpu0"], [OVERFLOW_LABEL, OVERFLOW_LABEL]]);
+    let totals: Vec<_> = series.iter().map(|s| s.snapshot.get("total_inferences")).collect();
+    assert_eq!(totals, [Some(&Value::Counter(1)), Some(&Value::Counter(1))]);
+    assert_eq!(family.overflow_redirects(), 1);
+}
+
 #[test]
 fn a_family_of_run_time_sets_works_like_a_typed_one() {
     use tally::{FieldDesc, FieldKind, Layout};

@@ -40,6 +40,32 @@ fn invalid_and_duplicate_names_are_refused_with_a_clear_error() {
     assert_eq!(counter(&snap, "inference", 0, "total_inferences"), 1);
 }
 
+/// Found writing the `exposition` fuzz target (which now checks it): a family labelled
+/// `le` of a set with histograms registered fine, and then its histograms could not be
+/// exposed (their bucket lines need `le`), so the encoder left them out.
+#[test]
+fn a_label_named_le_is_refused_for_sets_with_histograms_and_allowed_without() {
+    let registry = Registry::new();
+    let err = registry.metric("by_le").family::<InferenceStats>(&["model", "le"]).unwrap_err();
+    assert_eq!(err, RegistryError::ReservedLabel { name: "by_le".into(), label: "le".into() });
+    assert!(err.to_string().contains("rename the label"), "{err}");
+    let histogram = Layout::new(vec![
+        FieldDesc::new("served", FieldKind::Counter, ""),
+        FieldDesc::new("latency_ns", FieldKind::Histogram(Default::default()), ""),
+    ])
+    .unwrap();
+    let err = registry.metric("raw_by_le").raw_family(histogram, &["le"]).unwrap_err();
+    assert!(matches!(err, RegistryError::ReservedLabel { .. }), "{err}");
+    assert!(registry.names().is_empty(), "a refused family was registered");
+    // Without histograms, `le` is an ordinary label.
+    let counters = Layout::new(vec![FieldDesc::new("served", FieldKind::Counter, "")]).unwrap();
+    let family = registry.metric("counts_by_le").raw_family(counters, &["le"]).unwrap();
+    let series = family.bind(&["0.5"]).unwrap();
+    let served = series.field("served").unwrap();
+    series.record(|e| e.add_counter(served, 2));
+    assert_eq!(counter(&registry.snapshot(), "counts_by_le", 0, "served"), 2);
+}
+
 #[test]
 fn one_collection_covers_sets_families_and_run_time_sets_and_round_trips_through_json() {
     let registry = Registry::new();
