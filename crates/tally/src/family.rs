@@ -280,10 +280,17 @@ impl<S: Send + Sync + 'static> Family<S> {
             });
         }
         // A full map never takes another series, so a miss on it goes to the overflow
-        // series without the lock: a flood of new label values costs no contention.
-        if self.map.load().len() >= self.limit {
-            return Ok(self.redirect());
+        // series without the lock: a flood of new label values costs no contention. The map
+        // is loaded again: another thread may have inserted these very values (filling the
+        // map) since the caller missed them, and their records belong in that series.
+        let map = self.map.load();
+        if map.len() >= self.limit {
+            return Ok(match map.get(&Lookup(values)) {
+                Some(set) => set.clone(),
+                None => self.redirect(),
+            });
         }
+        drop(map);
         let _guard = self.insert.lock().unwrap_or_else(|e| e.into_inner());
         let map = self.map.load();
         if let Some(set) = map.get(&Lookup(values)) {

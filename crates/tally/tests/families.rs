@@ -163,6 +163,35 @@ fn the_overflow_series_labels_are_refused_so_no_two_series_share_labels() {
     assert_eq!(family.overflow_redirects(), 1);
 }
 
+/// Found by the `family` fuzz target: a thread that missed a label set while another was
+/// inserting it, and then found the map full, sent its record to the overflow series although
+/// the label set now had a series of its own. Racing first lookups of the same label set, with
+/// the limit reached by that very insert, must all land in its series.
+#[test]
+fn racing_first_lookups_of_the_last_series_under_the_limit_are_never_redirected() {
+    const ROUNDS: usize = 2_000;
+    const THREADS: usize = 4;
+    for round in 0..ROUNDS {
+        let family = Family::<InferenceStats>::with_limit(&["model"], 1).unwrap();
+        let barrier = std::sync::Barrier::new(THREADS);
+        std::thread::scope(|s| {
+            for _ in 0..THREADS {
+                s.spawn(|| {
+                    barrier.wait();
+                    family.with(&["only"], |s| s.record_inference(true, true)).unwrap();
+                });
+            }
+        });
+        assert_eq!(family.overflow_redirects(), 0, "round {round}: a record was redirected");
+        let series = family.collect();
+        assert_eq!(series.len(), 1, "round {round}");
+        assert_eq!(
+            series[0].snapshot.get("total_inferences"),
+            Some(&Value::Counter(THREADS as u64))
+        );
+    }
+}
+
 #[test]
 fn a_family_of_run_time_sets_works_like_a_typed_one() {
     use tally::{FieldDesc, FieldKind, Layout};
