@@ -6,9 +6,10 @@
 #
 # Heavy steps can be skipped for local iteration (CI runs them all):
 #   TALLY_SKIP_LOOM=1 TALLY_SKIP_MIRI=1 TALLY_SKIP_TSAN=1 TALLY_SKIP_EXTERNAL=1 \
-#   TALLY_SKIP_COHERENCE=1 TALLY_SKIP_BENCHES=1 TALLY_SKIP_32BIT=1 bash ci/test.sh
+#   TALLY_SKIP_COHERENCE=1 TALLY_SKIP_BENCHES=1 TALLY_SKIP_32BIT=1 TALLY_SKIP_FUZZ=1 bash ci/test.sh
 # TALLY_SKIP_TSAN_STRESS=1 keeps TSan to the core's small tests (drops tally's stress tests).
-# The long versions of the loom and Miri runs are in docs/TESTING.md.
+# TALLY_FUZZ_SECONDS sets how long each fuzz target runs (default 20).
+# The long versions of the loom, Miri and fuzz runs are in docs/TESTING.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -93,6 +94,40 @@ tsan() {
     tsan_test -p tally --tests
   fi
 }
+# The cargo-fuzz targets (fuzz/, its own workspace): lint, build once, then run each for a
+# short fixed time over its committed seeds (new inputs go to a scratch corpus). Needs
+# nightly; cargo-fuzz is installed if missing. fuzz/README.md has the long runs.
+fuzz_targets() {
+  if ! rustup toolchain list | grep -q '^nightly'; then
+    echo "no nightly toolchain: the fuzz targets need one (rustup toolchain install nightly)"
+    return 0
+  fi
+  command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+  cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+  # The workspace's target dir: the dependencies checked by the clippy step are reused.
+  CARGO_TARGET_DIR="$ROOT/target" cargo clippy --manifest-path fuzz/Cargo.toml --bins -- -D warnings
+  cargo +nightly fuzz build
+  local work seconds="${TALLY_FUZZ_SECONDS:-20}" t rc
+  work=$(mktemp -d)
+  for t in $(cargo +nightly fuzz list); do
+    local dict=()
+    [ -f "fuzz/$t.dict" ] && dict=("-dict=fuzz/$t.dict")
+    mkdir -p "$work/$t"
+    rc=0
+    cargo +nightly fuzz run "$t" "$work/$t" "fuzz/corpus/$t" -- \
+      -max_total_time="$seconds" -print_final_stats=1 "${dict[@]}" >"$work/$t.log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+      tail -n 60 "$work/$t.log"
+      echo "fuzz target $t failed (exit $rc): the input is in fuzz/artifacts/$t/; see fuzz/README.md" >&2
+      rm -rf "$work"
+      return 1
+    fi
+    printf '%-22s %10s executions in %ss (%s/s)\n' "$t" \
+      "$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log")" "$seconds" \
+      "$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/$t.log")"
+  done
+  rm -rf "$work"
+}
 check_32bit() {
   # powerpc-unknown-linux-gnu has std but no native 64-bit atomics: portable-atomic's path.
   CARGO_TARGET_DIR="$ROOT/target/ppc" cargo check -p tally-core -p tally-snapshot --target powerpc-unknown-linux-gnu
@@ -115,6 +150,7 @@ heavy TALLY_SKIP_LOOM "loom models (preemption bound ${LOOM_MAX_PREEMPTIONS:-2})
 heavy TALLY_SKIP_MIRI "Miri on the core's threaded unit tests" miri
 heavy TALLY_SKIP_TSAN "ThreadSanitizer (tally_tsan variant)" tsan
 heavy TALLY_SKIP_32BIT "cargo check for a 32-bit target without 64-bit atomics" check_32bit
+heavy TALLY_SKIP_FUZZ "fuzz targets (${TALLY_FUZZ_SECONDS:-20}s each over the seed corpora)" fuzz_targets
 
 echo
 echo "==== time per step"

@@ -1,0 +1,348 @@
+//! Arbitrary metric names, help texts, units, field names and kinds, label names and label
+//! values, registered in a `Registry` (plain sets and families, typed and run-time) and
+//! recorded into.
+//!
+//! Each registration either returns an error whose reason holds (an invalid metric name,
+//! field name, unit or label name, a repeated name, a zero limit, a label `le` on a set
+//! with histograms), or the metric is registered; then the registry's snapshot, encoded in
+//! the Prometheus text format and in OpenMetrics, is read back by the strict parser of
+//! `crates/tally-prometheus/tests/common/parse.rs` into exactly the families, help texts,
+//! units, labels and values that the documented rules
+//! (`crates/tally-prometheus/tests/common/mod.rs`, `expected`) give for that snapshot.
+//! The only things an encoder may leave out of a registry's snapshot are fields whose
+//! exposed names clash with an earlier field's (documented, `Skipped::NameClash`): those
+//! are taken out of the snapshot before computing what the output must hold.
+#![no_main]
+
+#[path = "../../crates/tally-prometheus/tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeSet;
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use tally::{
+    FamilyError, FieldDesc, FieldKind, HistogramConfig, Layout, LayoutError, RawSet, Registry,
+    RegistryError, RegistrySnapshot, SetSnapshot, is_valid_label_name, is_valid_metric_name,
+};
+use tally_core::is_valid_field_name;
+use tally_prometheus::{EncodeOptions, Format, Skipped, encode};
+
+use common::{Api, HOSTILE, expected, parse};
+
+/// A string, usually from a dictionary (valid names, names that clash once exposed,
+/// reserved words), sometimes arbitrary.
+#[derive(Debug, Clone, Arbitrary)]
+enum Text {
+    Pick(u8),
+    Any(String),
+}
+
+impl Text {
+    fn get<'a>(&'a self, dictionary: &[&'static str]) -> &'a str {
+        match self {
+            Text::Pick(i) => dictionary[usize::from(*i) % dictionary.len()],
+            Text::Any(s) => s,
+        }
+    }
+}
+
+const METRIC_NAMES: &[&str] = &[
+    "api",
+    "api_requests",
+    "api_latency",
+    "x",
+    "x_a",
+    "x_a_total",
+    "a:b",
+    "_under",
+    "inference",
+    "api_latency_seconds",
+    "",
+    "9x",
+    "__reserved",
+    "spa ce",
+    "dash-ed",
+];
+const FIELD_NAMES: &[&str] = &[
+    "a",
+    "a_total",
+    "requests",
+    "requests_total",
+    "latency_ns",
+    "latency_seconds",
+    "size_bytes",
+    "bucket",
+    "count",
+    "sum",
+    "created",
+    "a_bucket",
+    "in_flight",
+    "_x",
+    "",
+    "9",
+    "no-dash",
+];
+const HELPS: &[&str] =
+    &["", "Requests.", " leading blank", "line\nbreak", "back\\slash \"quoted\"", "tab\there"];
+const UNITS: &[&str] = &["", "bytes", "seconds", "total", "a", "no-dash", "ü"];
+const LABEL_NAMES: &[&str] = &["model", "device", "le", "quantile", "_x", "", "__r", "a-b"];
+
+#[derive(Debug, Arbitrary)]
+enum Kind {
+    Counter,
+    Gauge,
+    LastValue,
+    Histogram(Option<(u8, u64)>),
+}
+
+#[derive(Debug, Arbitrary)]
+enum SetSpec {
+    /// `common::Api`: every kind, help texts with characters to escape.
+    Typed,
+    /// A run-time layout.
+    Raw(Vec<(Text, Kind, Text)>),
+}
+
+#[derive(Debug, Arbitrary)]
+struct Metric {
+    name: Text,
+    help: Text,
+    unit: Option<Text>,
+    set: SetSpec,
+    /// A family with these label names and cardinality limit, or a plain set.
+    family: Option<(Vec<Text>, u8)>,
+    /// Per record: label values (ignored for a plain set) and the values to record, one per
+    /// field in order (cycled).
+    records: Vec<(Vec<Text>, Vec<u64>)>,
+}
+
+#[derive(Debug, Arbitrary)]
+struct Input {
+    metrics: Vec<Metric>,
+}
+
+const MAX_METRICS: usize = 3;
+const MAX_FIELDS: usize = 6;
+const MAX_LABELS: usize = 3;
+const MAX_RECORDS: usize = 8;
+
+fn kind(k: &Kind) -> Option<FieldKind> {
+    Some(match k {
+        Kind::Counter => FieldKind::Counter,
+        Kind::Gauge => FieldKind::Gauge,
+        Kind::LastValue => FieldKind::LastValue,
+        Kind::Histogram(None) => FieldKind::Histogram(HistogramConfig::DEFAULT),
+        Kind::Histogram(Some((bits, max))) => {
+            FieldKind::Histogram(HistogramConfig::new(*bits, *max).ok()?)
+        }
+    })
+}
+
+/// The layout of a metric, or `None` if `Layout::new` refused it (with a true reason).
+fn layout(spec: &SetSpec) -> Option<Layout> {
+    let fields: Vec<FieldDesc> = match spec {
+        SetSpec::Typed => return Some(Layout::from_static(Api::FIELDS)),
+        SetSpec::Raw(fields) => fields
+            .iter()
+            .take(MAX_FIELDS)
+            .filter_map(|(name, k, help)| {
+                Some(FieldDesc {
+                    name: name.get(FIELD_NAMES).to_owned().into(),
+                    kind: kind(k)?,
+                    help: help.get(HELPS).to_owned().into(),
+                })
+            })
+            .collect(),
+    };
+    match Layout::new(fields.clone()) {
+        Ok(layout) => Some(layout),
+        Err(LayoutError::InvalidName { name }) => {
+            assert!(!is_valid_field_name(&name) && fields.iter().any(|f| f.name == name));
+            None
+        }
+        Err(LayoutError::DuplicateName { name }) => {
+            assert!(fields.iter().filter(|f| f.name == name).count() >= 2);
+            None
+        }
+        Err(e) => panic!("unexpected layout error: {e}"),
+    }
+}
+
+/// Records `values` into `set`, one per field in order, cycling.
+fn record(set: &RawSet, values: &[u64]) {
+    let fields = set.layout().fields().to_vec();
+    if fields.is_empty() {
+        return;
+    }
+    set.record(|e| {
+        for (i, &v) in values.iter().take(2 * MAX_FIELDS).enumerate() {
+            let f = &fields[i % fields.len()];
+            let id = set.field(&f.name).expect("a field of the layout");
+            match f.kind {
+                FieldKind::Counter => e.add_counter(id, v),
+                FieldKind::Gauge => e.add_gauge(id, v as i64),
+                FieldKind::LastValue => e.set_last(id, v as i64),
+                FieldKind::Histogram(_) => e.observe(id, v),
+            }
+        }
+    });
+}
+
+/// Checks that a refused registration was refused for a reason that holds.
+fn check_refusal(
+    err: &RegistryError,
+    name: &str,
+    unit: Option<&str>,
+    labels: &[&str],
+    layout: &Layout,
+    taken: &BTreeSet<String>,
+) {
+    assert!(!err.to_string().is_empty());
+    match err {
+        RegistryError::InvalidName { name: n } => {
+            assert_eq!(n, name);
+            assert!(!is_valid_metric_name(name), "{name:?} refused as invalid");
+        }
+        RegistryError::InvalidUnit { unit: u } => {
+            assert_eq!(Some(u.as_str()), unit);
+            assert!(!u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{u:?} refused");
+        }
+        RegistryError::Duplicate { name: n } => {
+            assert!(n == name && taken.contains(name), "{name:?} refused as a duplicate");
+        }
+        RegistryError::ReservedLabel { label, .. } => {
+            assert!(labels.contains(&label.as_str()));
+            assert!(layout.fields().iter().any(|f| matches!(f.kind, FieldKind::Histogram(_))));
+        }
+        RegistryError::Family { source, .. } => match source {
+            FamilyError::InvalidLabelName { name } => assert!(!is_valid_label_name(name)),
+            FamilyError::DuplicateLabelName { name } => {
+                assert!(labels.iter().filter(|l| *l == name).count() >= 2)
+            }
+            FamilyError::ZeroLimit => {}
+            e => panic!("unexpected family error at registration: {e}"),
+        },
+        e => panic!("unexpected registration error: {e}"),
+    }
+}
+
+/// Records one set of values into a registered plain set.
+type Recorder = Box<dyn Fn(&[u64])>;
+
+/// Registers `m` and records into it; returns its name if it was registered.
+fn register(registry: &Registry, m: &Metric, taken: &BTreeSet<String>) -> Option<String> {
+    let layout = layout(&m.set)?;
+    let name = m.name.get(METRIC_NAMES);
+    let unit = m.unit.as_ref().map(|u| u.get(UNITS));
+    let mut reg = registry.metric(name).help(m.help.get(HELPS));
+    if let Some(unit) = unit {
+        reg = reg.unit(unit);
+    }
+    let records = || m.records.iter().take(MAX_RECORDS);
+    let result = match &m.family {
+        None => {
+            let set: Result<Recorder, _> = match m.set {
+                SetSpec::Typed => reg
+                    .set::<Api>()
+                    .map(|s| Box::new(move |v: &[u64]| record(s.raw(), v)) as Recorder),
+                SetSpec::Raw(_) => reg
+                    .raw(layout.clone())
+                    .map(|s| Box::new(move |v: &[u64]| record(&s, v)) as Recorder),
+            };
+            set.map(|set| records().for_each(|(_, values)| set(values)))
+                .map_err(|e| (e, Vec::new()))
+        }
+        Some((label_names, limit)) => {
+            let labels: Vec<&str> =
+                label_names.iter().take(MAX_LABELS).map(|l| l.get(LABEL_NAMES)).collect();
+            let reg = reg.cardinality_limit(usize::from(limit % 4));
+            let values_of = |vs: &[Text]| -> Vec<String> {
+                vs.iter().take(MAX_LABELS + 1).map(|v| v.get(HOSTILE).to_owned()).collect()
+            };
+            let done = match m.set {
+                SetSpec::Typed => reg.family::<Api>(&labels).map(|f| {
+                    for (vs, values) in records() {
+                        let vs = values_of(vs);
+                        let vs: Vec<&str> = vs.iter().map(String::as_str).collect();
+                        // Wrong arity and reserved values are the family target's concern.
+                        let _ = f.with(&vs, |s| record(s.raw(), values));
+                    }
+                }),
+                SetSpec::Raw(_) => reg.raw_family(layout.clone(), &labels).map(|f| {
+                    for (vs, values) in records() {
+                        let vs = values_of(vs);
+                        let vs: Vec<&str> = vs.iter().map(String::as_str).collect();
+                        let _ = f.with(&vs, |s| record(s, values));
+                    }
+                }),
+            };
+            done.map_err(|e| (e, labels.iter().map(|s| s.to_string()).collect()))
+        }
+    };
+    match result {
+        Ok(()) => {
+            assert!(!taken.contains(name), "{name:?} registered twice");
+            Some(name.to_owned())
+        }
+        Err((e, labels)) => {
+            let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+            check_refusal(&e, name, unit, &labels, &layout, taken);
+            None
+        }
+    }
+}
+
+/// `snapshot` without the fields the encoder reported as clashing.
+fn without(snapshot: &RegistrySnapshot, clashes: &[(String, String)]) -> RegistrySnapshot {
+    let mut out = snapshot.clone();
+    for (metric, field) in clashes {
+        let m = out.metrics.get_mut(metric).expect("a clash names a registered metric");
+        for s in &mut m.series {
+            let (fields, values): (Vec<_>, Vec<_>) = s
+                .snapshot
+                .iter()
+                .filter(|(f, _)| f.name != **field)
+                .map(|(f, v)| (f.clone(), v.clone()))
+                .unzip();
+            s.snapshot = SetSnapshot::new(fields, values).expect("a subset of a valid snapshot");
+        }
+    }
+    out
+}
+
+fuzz_target!(|input: Input| {
+    let registry = Registry::new();
+    let mut taken = BTreeSet::new();
+    for m in input.metrics.iter().take(MAX_METRICS) {
+        if let Some(name) = register(&registry, m, &taken) {
+            taken.insert(name);
+        }
+    }
+    let snapshot = registry.snapshot();
+    assert_eq!(snapshot.metrics.keys().cloned().collect::<BTreeSet<_>>(), taken);
+
+    let mut skipped_by_format = Vec::new();
+    for format in [Format::Text, Format::OpenMetrics] {
+        let mut out = String::new();
+        let report = encode(&snapshot, format, &EncodeOptions::default(), &mut out);
+        let mut clashes = Vec::new();
+        for skipped in &report.skipped {
+            match skipped {
+                Skipped::NameClash { metric, field, taken_by, .. } => {
+                    assert!(!taken_by.is_empty());
+                    clashes.push((metric.clone(), field.clone()));
+                }
+                other => panic!("a registry's snapshot could not be fully encoded: {other}"),
+            }
+        }
+        let parsed = parse(&out, format)
+            .unwrap_or_else(|e| panic!("{format:?} output does not parse: {e}\n{out}"));
+        let want = expected(&without(&snapshot, &clashes), format);
+        assert_eq!(report.families, want.len());
+        assert_eq!(report.samples, want.iter().map(|f| f.samples.len()).sum::<usize>());
+        assert_eq!(parsed, want, "{format:?} output read back differs:\n{out}");
+        skipped_by_format.push(report.skipped);
+    }
+    assert_eq!(skipped_by_format[0], skipped_by_format[1], "formats skip the same fields");
+});
