@@ -8,7 +8,7 @@
 #   TALLY_SKIP_LOOM=1 TALLY_SKIP_MIRI=1 TALLY_SKIP_TSAN=1 TALLY_SKIP_EXTERNAL=1 \
 #   TALLY_SKIP_COHERENCE=1 TALLY_SKIP_BENCHES=1 TALLY_SKIP_32BIT=1 TALLY_SKIP_FUZZ=1 bash ci/test.sh
 # TALLY_SKIP_TSAN_STRESS=1 keeps TSan to the core's small tests (drops tally's stress tests).
-# TALLY_FUZZ_SECONDS sets how long each fuzz target runs (default 20).
+# TALLY_FUZZ_SECONDS sets how long each fuzz target runs (default 15).
 # The long versions of the loom, Miri and fuzz runs are in docs/TESTING.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -107,7 +107,7 @@ fuzz_targets() {
   # The workspace's target dir: the dependencies checked by the clippy step are reused.
   CARGO_TARGET_DIR="$ROOT/target" cargo clippy --manifest-path fuzz/Cargo.toml --bins -- -D warnings
   cargo +nightly fuzz build
-  local work seconds="${TALLY_FUZZ_SECONDS:-20}" t rc
+  local work seconds="${TALLY_FUZZ_SECONDS:-15}" t rc
   work=$(mktemp -d)
   for t in $(cargo +nightly fuzz list); do
     local dict=()
@@ -150,7 +150,7 @@ heavy TALLY_SKIP_LOOM "loom models (preemption bound ${LOOM_MAX_PREEMPTIONS:-2})
 heavy TALLY_SKIP_MIRI "Miri on the core's threaded unit tests" miri
 heavy TALLY_SKIP_TSAN "ThreadSanitizer (tally_tsan variant)" tsan
 heavy TALLY_SKIP_32BIT "cargo check for a 32-bit target without 64-bit atomics" check_32bit
-heavy TALLY_SKIP_FUZZ "fuzz targets (${TALLY_FUZZ_SECONDS:-20}s each over the seed corpora)" fuzz_targets
+heavy TALLY_SKIP_FUZZ "fuzz targets (${TALLY_FUZZ_SECONDS:-15}s each over the seed corpora)" fuzz_targets
 
 echo
 echo "==== time per step"
