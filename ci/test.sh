@@ -54,17 +54,31 @@ install() {
   fi
 }
 
-fmt() { cargo fmt --all -- --check; }
-clippy() { cargo clippy --workspace --all-targets --all-features -- -D warnings; }
+# benches/ is its own workspace (the peer libraries stay out of the main lockfile).
+BENCHES=(--manifest-path benches/Cargo.toml)
+fmt() {
+  cargo fmt --all -- --check
+  cargo fmt "${BENCHES[@]}" --all -- --check
+}
+clippy() {
+  cargo clippy --workspace --all-targets --all-features -- -D warnings
+  cargo clippy "${BENCHES[@]}" --all-targets -- -D warnings
+}
 docs() { cargo doc --workspace --no-deps --all-features; }
 tests() { cargo test --workspace --all-features; }
 # The coherence suite with 10^6 histogram snapshots (debug builds take fewer).
 coherence_release() { cargo test --release -p tally --test coherence; }
 benches_test_mode() {
-  cargo bench -p tally-benches --bench throughput -- --test
-  cargo bench -p tally-benches --bench epochs -- --test
   cargo bench -p tally-sync --all-features --bench lock_overhead -- --test
-  cargo bench -p tally-prometheus --bench encode -- --test
+  # Every bench of benches/ once (exact counts checked, peers included) with the unit tests
+  # of its library and report binary, its doc example, and the report end to end, tiny,
+  # writing nothing. No LTO here: a test pass, not a measurement.
+  CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
+    cargo bench "${BENCHES[@]}" -- --test
+  CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
+    cargo test "${BENCHES[@]}" --profile bench --doc
+  CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
+    cargo run "${BENCHES[@]}" --profile bench --bin report -- --test
 }
 # The models in crates/tally-core/src/loom_tests.rs (the #[ignore]d long ones excepted).
 loom() {

@@ -14,7 +14,8 @@ pub const COHERENT: [&str; 3] = ["tally", "tally-labelled", "mutex"];
 /// checks the final counts field by field against a replay of the generators; then once
 /// with 2 writers and 2 readers for 20 ms, checking the final counts again and that the
 /// [`COHERENT`] contenders' readers never saw a torn snapshot. Prints a line per check;
-/// returns whether all passed.
+/// returns whether all passed. Under readers a peer's losses are printed (`LOSS`) but do
+/// not fail the check; without readers every contender must be exact.
 pub fn quick_check(kinds: &[Kind], threads: &[usize]) -> bool {
     const EVENTS: u64 = 10_000;
     let mut ok = true;
@@ -40,11 +41,17 @@ pub fn quick_check(kinds: &[Kind], threads: &[usize]) -> bool {
         let mut loss = Loss::default();
         let run = run_with_readers(k, 2, 2, Duration::from_millis(20), &mut loss);
         let must_be_coherent = COHERENT.contains(&k.name);
-        let pass = loss.ok() && !(must_be_coherent && run.any_torn > 0);
+        // A peer that loses updates while read is reported, not failed: that is the peer's
+        // behaviour, which the report exists to show (see docs/PERFORMANCE.md).
+        let pass = (loss.ok() || k.peer) && !(must_be_coherent && run.any_torn > 0);
         ok &= pass;
+        let status = match (pass, loss.ok()) {
+            (false, _) => "FAIL",
+            (true, false) => "LOSS",
+            (true, true) => "ok  ",
+        };
         println!(
-            "{} {:<18} 2 writers + 2 readers: {} reads, {} torn ({} any field), lost: {}{}",
-            if pass { "ok  " } else { "FAIL" },
+            "{status} {:<18} 2 writers + 2 readers: {} reads, {} torn ({} any field), lost: {}{}",
             k.name,
             run.reads,
             run.outcome_torn,

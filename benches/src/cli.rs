@@ -44,7 +44,10 @@ impl Options {
     /// # Errors
     ///
     /// A message naming the bad argument and what it takes.
-    pub fn parse(args: impl IntoIterator<Item = String>, bench_by_default: bool) -> Result<Options, String> {
+    pub fn parse(
+        args: impl IntoIterator<Item = String>,
+        bench_by_default: bool,
+    ) -> Result<Options, String> {
         let mut o = Options {
             test: false,
             reps: 7,
@@ -80,7 +83,8 @@ impl Options {
                 "--test" => o.test = true,
                 "--reps" => o.reps = positive(value("a count")?, "--reps")? as usize,
                 "--target-ms" => {
-                    o.target = Duration::from_millis(positive(value("milliseconds")?, "--target-ms")?)
+                    o.target =
+                        Duration::from_millis(positive(value("milliseconds")?, "--target-ms")?)
                 }
                 "--threads" => {
                     o.threads = list(value("a list")?, "--threads")?;

@@ -93,8 +93,7 @@ pub fn tally_registry(series: usize, histogram: bool) -> Registry {
                 .expect("one value for one label");
         }
     } else {
-        let family =
-            metric.help("Requests.").family::<Requests>(&["model"]).expect("valid labels");
+        let family = metric.help("Requests.").family::<Requests>(&["model"]).expect("valid labels");
         for i in 0..series {
             family
                 .with(&[&model(i)], |s| {

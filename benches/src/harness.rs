@@ -18,13 +18,15 @@ pub fn median(v: &[f64]) -> f64 {
 }
 
 /// What a contender lost or invented, against a replay of the generators.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Loss {
     /// Events missing from `total`, summed over runs.
     pub lost: u64,
     /// Runs whose final counts differ from the replay in any field (more than recorded
     /// counts too).
     pub wrong_runs: usize,
+    /// The fields that differed in the first wrong run, as `field: got (expected)`.
+    pub first_wrong: Option<String>,
 }
 
 impl Loss {
@@ -33,6 +35,9 @@ impl Loss {
         self.lost += expected.total.saturating_sub(got.total);
         if got != expected {
             self.wrong_runs += 1;
+            if self.first_wrong.is_none() {
+                self.first_wrong = Some(differences(got, expected));
+            }
         }
     }
 
@@ -46,9 +51,35 @@ impl Loss {
         if self.ok() {
             "0".into()
         } else {
-            format!("{} lost, {} runs wrong", self.lost, self.wrong_runs)
+            format!(
+                "{} lost from `total`, {} runs wrong (first: {})",
+                self.lost,
+                self.wrong_runs,
+                self.first_wrong.as_deref().unwrap_or("?")
+            )
         }
     }
+}
+
+/// `field: got (expected)` for each field that differs.
+fn differences(got: &Counts, expected: &Counts) -> String {
+    let fields = |c: &Counts| {
+        [
+            ("total", c.total),
+            ("successful", c.outcome[0]),
+            ("failed", c.outcome[1]),
+            ("cache_hits", c.cache[0]),
+            ("cache_misses", c.cache[1]),
+            ("latencies", c.latencies),
+        ]
+    };
+    fields(got)
+        .iter()
+        .zip(fields(expected))
+        .filter(|(g, e)| g.1 != e.1)
+        .map(|(g, e)| format!("{}: {} ({})", g.0, g.1, e.1))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One run of `threads` writers on a fresh instance of `kind`, from a barrier, timed from
@@ -154,7 +185,8 @@ pub fn throughput(
     for rep in 0..reps {
         log(&format!("throughput repetition {}/{reps}", rep + 1));
         for &t in threads {
-            let mut order: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].threads == t).collect();
+            let mut order: Vec<usize> =
+                (0..cells.len()).filter(|&i| cells[i].threads == t).collect();
             let len = order.len();
             order.rotate_left(rep % len);
             for i in order {
@@ -298,8 +330,7 @@ pub fn readers(
     dur: Duration,
     log: impl Fn(&str),
 ) -> Vec<ReaderCell> {
-    let readable: Vec<Kind> =
-        kinds.iter().copied().filter(|k| k.make().read().is_some()).collect();
+    let readable: Vec<Kind> = kinds.iter().copied().filter(|k| k.make().read().is_some()).collect();
     let mut cells: Vec<ReaderCell> = readable
         .iter()
         .flat_map(|&kind| {

@@ -25,6 +25,8 @@
 //! tables), `cargo run --release --manifest-path benches/Cargo.toml --bin report` (writes
 //! `docs/PERFORMANCE.md`'s generated regions and `docs/throughput.svg`).
 
+#![deny(missing_docs)]
+
 mod check;
 mod cli;
 mod contender;
@@ -44,5 +46,8 @@ pub use harness::{
     Loss, ReaderCell, ReaderRun, ThroughputCell, calibrate, median, readers, run_fixed,
     run_with_readers, throughput,
 };
-pub use memory::{MemoryOf, bytes_per_series_thread, resident_bytes};
+pub use memory::{
+    MEMORY_CHILD_VAR, MemoryOf, bytes_per_series_thread, memory_child_main, memory_in_child,
+    resident_bytes,
+};
 pub use tables::{encode_table, reader_table, throughput_table};

@@ -108,3 +108,57 @@ pub fn bytes_per_series_thread(of: MemoryOf, series: usize, threads: usize) -> O
     };
     Some(after.saturating_sub(before) as f64 / (series * threads) as f64)
 }
+
+/// The environment variable that turns a binary into a memory-measuring child:
+/// `tally,SERIES,THREADS` or `prometheus-client,SERIES,THREADS`.
+pub const MEMORY_CHILD_VAR: &str = "TALLY_BENCHES_MEMORY";
+
+/// In a binary's `main`, first thing: when [`MEMORY_CHILD_VAR`] is set, measures what it
+/// names, prints bytes per (series × thread) on stdout and returns `true` (the caller then
+/// exits); otherwise returns `false`.
+pub fn memory_child_main() -> bool {
+    let Ok(spec) = std::env::var(MEMORY_CHILD_VAR) else { return false };
+    let parts: Vec<&str> = spec.split(',').collect();
+    let parsed = match parts.as_slice() {
+        [of, series, threads] => {
+            let of = match *of {
+                "tally" => Some(MemoryOf::Tally),
+                "prometheus-client" => Some(MemoryOf::PrometheusClient),
+                _ => None,
+            };
+            of.zip(series.parse().ok()).zip(threads.parse().ok())
+        }
+        _ => None,
+    };
+    let Some(((of, series), threads)) = parsed else {
+        eprintln!("{MEMORY_CHILD_VAR}={spec:?}: expected tally|prometheus-client,SERIES,THREADS");
+        std::process::exit(2)
+    };
+    match bytes_per_series_thread(of, series, threads) {
+        Some(b) => println!("{b}"),
+        None => {
+            eprintln!("no /proc/self/status here: memory cannot be measured");
+            std::process::exit(1)
+        }
+    }
+    true
+}
+
+/// Bytes per (series × thread) measured in a fresh process: runs the current executable
+/// with [`MEMORY_CHILD_VAR`] set (its `main` must call [`memory_child_main`] first).
+/// `None` when the child fails or cannot measure.
+pub fn memory_in_child(of: MemoryOf, series: usize, threads: usize) -> Option<f64> {
+    let exe = std::env::current_exe().ok()?;
+    let name = match of {
+        MemoryOf::Tally => "tally",
+        MemoryOf::PrometheusClient => "prometheus-client",
+    };
+    let out = std::process::Command::new(exe)
+        .env(MEMORY_CHILD_VAR, format!("{name},{series},{threads}"))
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}

@@ -15,8 +15,13 @@ pub struct Prom {
     latency: Histogram,
 }
 
-const NAMES: [&str; 5] =
-    ["inferences_total", "successful_total", "failed_total", "cache_hits_total", "cache_misses_total"];
+const NAMES: [&str; 5] = [
+    "inferences_total",
+    "successful_total",
+    "failed_total",
+    "cache_hits_total",
+    "cache_misses_total",
+];
 
 impl Default for Prom {
     fn default() -> Self {

@@ -47,7 +47,8 @@ mod tests {
 
     #[test]
     fn samples_are_matched_by_exact_name_and_summed_over_labels() {
-        let text = "# TYPE a counter\na_total 3\na_total_x 100\nb{l=\"1\"} 2\nb{l=\"2\"} 5\nc 1.0e3\n";
+        let text =
+            "# TYPE a counter\na_total 3\na_total_x 100\nb{l=\"1\"} 2\nb{l=\"2\"} 5\nc 1.0e3\n";
         assert_eq!(sample(text, "a_total"), 3);
         assert_eq!(sample(text, "b"), 7);
         assert_eq!(sample(text, "c"), 1000);

@@ -109,7 +109,8 @@
 //! labels escaped once per series, integers formatted without `f64`. It is checked against
 //! `promtool`, Prometheus' own OpenMetrics parser and the Python client's two parsers (see
 //! the crate's tests), and encodes the same 10,000 series about 3× faster than
-//! `prometheus-client` (the `encode` benchmark: `cargo bench -p tally-prometheus`).
+//! `prometheus-client` (the `encode` benchmark, in the separate `benches/` workspace:
+//! `cargo bench --manifest-path benches/Cargo.toml --bench encode`).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
