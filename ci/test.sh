@@ -58,6 +58,17 @@ fmt() { cargo fmt --all -- --check; }
 clippy() { cargo clippy --workspace --all-targets --all-features -- -D warnings; }
 docs() { cargo doc --workspace --no-deps --all-features; }
 tests() { cargo test --workspace --all-features; }
+# The Python package (crates/tally-py): built into a virtualenv with maturin, then its
+# pytest suite, the example, and the benchmark in test mode.
+python_binding() {
+  local venv="$ROOT/target/py-venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check maturin pytest prometheus_client
+  (cd crates/tally-py && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop --release --quiet)
+  "$venv/bin/python" -m pytest -q crates/tally-py/tests
+  "$venv/bin/python" examples/python/inference_manager.py >/dev/null
+  "$venv/bin/python" crates/tally-py/bench/bench.py --test >/dev/null
+}
 # The coherence suite with 10^6 histogram snapshots (debug builds take fewer).
 coherence_release() { cargo test --release -p tally --test coherence; }
 benches_test_mode() {
@@ -103,6 +114,7 @@ step "cargo fmt --check" fmt
 step "clippy -D warnings (all targets, all features)" clippy
 step "rustdoc -D warnings" docs
 step "tests (debug, all features)" tests
+step "python: maturin build, pytest, example, benchmark in test mode" python_binding
 # heavy VAR NAME FN: step NAME unless $VAR is set.
 heavy() {
   local var=$1 name=$2

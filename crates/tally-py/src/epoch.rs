@@ -70,18 +70,18 @@ pub(crate) fn wait_until(
     result.map(Epoch::new).map_err(wait_error)
 }
 
-/// An awaitable for asyncio: runs `func(*args)` in the running loop's default executor,
-/// so the blocking wait happens on a worker thread (without the GIL) while the loop keeps
-/// running. Cancelling the awaitable does not stop the wait: give it a timeout.
+/// A coroutine for asyncio: `tally._aio.run_blocking(func, *args)` awaits `func(*args)`
+/// run in the running loop's default executor, so the blocking wait happens on a worker
+/// thread (without the GIL) while the loop keeps running. Cancelling the coroutine does
+/// not stop the wait on its thread: give it a timeout.
 pub(crate) fn in_executor<'py>(
     py: Python<'py>,
     func: Bound<'py, PyAny>,
     args: Vec<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let lp = py.import("asyncio")?.call_method0("get_running_loop")?;
-    let mut all = vec![py.None().into_bound(py), func];
+    let mut all = vec![func];
     all.extend(args);
-    lp.call_method1("run_in_executor", pyo3::types::PyTuple::new(py, all)?)
+    py.import("tally._aio")?.getattr("run_blocking")?.call1(pyo3::types::PyTuple::new(py, all)?)
 }
 
 /// One published epoch: a numbered, immutable snapshot with the time it was collected.

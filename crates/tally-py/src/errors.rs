@@ -74,7 +74,8 @@ pub(crate) fn epoch_error(e: tally::epoch::EpochError) -> PyErr {
 }
 
 pub(crate) fn wait_error(e: tally::epoch::WaitError) -> PyErr {
-    PyTimeoutError::new_err(e.to_string())
+    // The Rust advice names `spawn_refresher`; Python's is `start_refresher`.
+    PyTimeoutError::new_err(e.to_string().replace("spawn_refresher", "start_refresher"))
 }
 
 pub(crate) fn decode_error(e: serde_json::Error) -> PyErr {

@@ -35,6 +35,7 @@ mod errors;
 mod fields;
 mod inference;
 mod registry;
+mod serve;
 mod set;
 mod snapshot;
 
@@ -47,6 +48,7 @@ pub use errors::{
 };
 pub use inference::InferenceStats;
 pub use registry::{Family, Registry, RegistrySnapshot};
+pub use serve::MetricsHandle;
 pub use set::{MetricSet, Recorder};
 pub use snapshot::{Histogram, Snapshot};
 
@@ -66,6 +68,8 @@ fn tally_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Registry>()?;
     m.add_class::<Family>()?;
     m.add_class::<RegistrySnapshot>()?;
+    m.add_class::<MetricsHandle>()?;
+    m.add_function(wrap_pyfunction!(serve::serve, m)?)?;
     m.add_function(wrap_pyfunction!(snapshot::merge, m)?)?;
     m.add_function(wrap_pyfunction!(snapshot::_snapshot_from_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(registry::global_registry, m)?)?;

@@ -26,6 +26,7 @@ from ._tally import (
     InferenceStats,
     InvalidNameError,
     MetricSet,
+    MetricsServer,
     Recorder,
     Refresher,
     Registry,
@@ -37,6 +38,7 @@ from ._tally import (
     Window,
     global_registry,
     merge,
+    serve,
 )
 
 #: The process-wide registry (the same object ``global_registry()`` returns).
@@ -54,6 +56,7 @@ __all__ = [
     "InferenceStats",
     "InvalidNameError",
     "MetricSet",
+    "MetricsServer",
     "Recorder",
     "Refresher",
     "Registry",
@@ -65,4 +68,5 @@ __all__ = [
     "Window",
     "global_registry",
     "merge",
+    "serve",
 ]
