@@ -7,8 +7,8 @@ use std::time::Duration;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use tally::epoch::{Epoch as RustEpoch, Publisher, Rate, RefresherHandle, Window as RustWindow};
 use tally::SetSnapshot;
+use tally::epoch::{Epoch as RustEpoch, Publisher, Rate, RefresherHandle, Window as RustWindow};
 
 use crate::errors::{epoch_error, wait_error};
 use crate::snapshot::{Snapshot, value_to_py};
@@ -18,7 +18,9 @@ pub(crate) fn timeout_of(timeout: Option<f64>) -> PyResult<Duration> {
     match timeout {
         None => Ok(Duration::MAX),
         Some(t) if t.is_finite() && t >= 0.0 => Ok(Duration::from_secs_f64(t.min(1e12))),
-        Some(t) => Err(PyValueError::new_err(format!("timeout {t} must be a number of seconds >= 0"))),
+        Some(t) => {
+            Err(PyValueError::new_err(format!("timeout {t} must be a number of seconds >= 0")))
+        }
     }
 }
 
@@ -241,7 +243,11 @@ impl Refresher {
     /// Whether the thread is running.
     #[getter]
     fn running(&self) -> bool {
-        self.handle.lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|h| h.is_running())
+        self.handle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|h| h.is_running())
     }
 
     /// Stops the thread and waits for it (idempotent).

@@ -50,12 +50,21 @@ impl InferenceStats {
     /// `cache_misses`), and `latency_ns` if `latency_s` (seconds, finite, >= 0) is given.
     /// A bad latency raises ValueError and records nothing.
     #[pyo3(signature = (success=true, cache_hit=false, latency_s=None))]
-    fn record_inference(&self, success: bool, cache_hit: bool, latency_s: Option<f64>) -> PyResult<()> {
+    fn record_inference(
+        &self,
+        success: bool,
+        cache_hit: bool,
+        latency_s: Option<f64>,
+    ) -> PyResult<()> {
         match latency_s {
             None => self.stats.record_inference(success, cache_hit),
             Some(s) => {
                 let ns = checked_f64("latency_s", s, 1e9)?;
-                self.stats.record_inference_with_latency(success, cache_hit, Duration::from_nanos(ns));
+                self.stats.record_inference_with_latency(
+                    success,
+                    cache_hit,
+                    Duration::from_nanos(ns),
+                );
             }
         }
         Ok(())

@@ -45,7 +45,9 @@ fn labels_of(labels: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
     if labels.is_instance_of::<pyo3::types::PyString>() {
         return Err(PyTypeError::new_err("labels: pass a list of label names, not one string"));
     }
-    labels.extract::<Vec<String>>().map_err(|_| PyTypeError::new_err("labels: pass a list of label names (str)"))
+    labels
+        .extract::<Vec<String>>()
+        .map_err(|_| PyTypeError::new_err("labels: pass a list of label names (str)"))
 }
 
 #[pymethods]
@@ -82,8 +84,19 @@ impl Registry {
 
     /// Creates an InferenceStats and registers it as `name`.
     #[pyo3(signature = (name, *, help=""))]
-    fn inference_stats(&self, py: Python<'_>, name: &str, help: &str) -> PyResult<Py<InferenceStats>> {
-        let stats = self.inner.get().metric(name).help(help).set::<tally::InferenceStats>().map_err(registry_error)?;
+    fn inference_stats(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        help: &str,
+    ) -> PyResult<Py<InferenceStats>> {
+        let stats = self
+            .inner
+            .get()
+            .metric(name)
+            .help(help)
+            .set::<tally::InferenceStats>()
+            .map_err(registry_error)?;
         Py::new(py, InferenceStats::initializer(py, stats))
     }
 
@@ -188,9 +201,8 @@ impl Family {
     /// InferenceStats for `Registry.inference_family`.
     #[pyo3(signature = (*values))]
     fn labels(&self, py: Python<'_>, values: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-        let values: Vec<String> = values
-            .extract()
-            .map_err(|_| PyTypeError::new_err("label values must be str"))?;
+        let values: Vec<String> =
+            values.extract().map_err(|_| PyTypeError::new_err("label values must be str"))?;
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
         match &self.kind {
             FamilyKind::Raw(f, table) => {
@@ -299,7 +311,8 @@ impl RegistrySnapshot {
             md.set_item("overflow_redirects", m.overflow_redirects)?;
             let series = PyList::empty(py);
             for s in &m.series {
-                series.append((PyTuple::new(py, &s.labels)?, Snapshot::owned(s.snapshot.clone())))?;
+                series
+                    .append((PyTuple::new(py, &s.labels)?, Snapshot::owned(s.snapshot.clone())))?;
             }
             md.set_item("series", series)?;
             d.set_item(name, md)?;
@@ -320,13 +333,17 @@ impl RegistrySnapshot {
     /// Reads `to_json` output back (checked).
     #[staticmethod]
     fn from_json(text: &str) -> PyResult<RegistrySnapshot> {
-        serde_json::from_str(text).map(|s| RegistrySnapshot { inner: Arc::new(s) }).map_err(decode_error)
+        serde_json::from_str(text)
+            .map(|s| RegistrySnapshot { inner: Arc::new(s) })
+            .map_err(decode_error)
     }
 
     /// Reads `to_bytes` output back (checked).
     #[staticmethod]
     fn from_bytes(data: &[u8]) -> PyResult<RegistrySnapshot> {
-        serde_json::from_slice(data).map(|s| RegistrySnapshot { inner: Arc::new(s) }).map_err(decode_error)
+        serde_json::from_slice(data)
+            .map(|s| RegistrySnapshot { inner: Arc::new(s) })
+            .map_err(decode_error)
     }
 
     /// A new snapshot with `other` merged in exactly (series matched by name and labels).
@@ -352,7 +369,10 @@ impl RegistrySnapshot {
         other.cast::<RegistrySnapshot>().is_ok_and(|o| o.get().inner == self.inner)
     }
 
-    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
         let f = py.import("tally._tally")?.getattr("_registry_snapshot_from_bytes")?;
         Ok((f, (self.to_bytes(py),)))
     }

@@ -82,7 +82,11 @@ impl MetricsHandle {
     /// Whether it is still serving.
     #[getter]
     fn running(&self) -> bool {
-        self.handle.lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_some_and(|h| h.is_running())
+        self.handle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|h| h.is_running())
     }
 
     /// Stops serving: in-flight responses finish, then the port is closed (idempotent).

@@ -155,14 +155,24 @@ impl MetricSet {
     /// for at most `timeout` seconds (None: no limit), without holding the GIL. Raises
     /// TimeoutError.
     #[pyo3(signature = (after=None, timeout=None))]
-    fn wait_for_next(&self, py: Python<'_>, after: Option<u64>, timeout: Option<f64>) -> PyResult<Epoch> {
+    fn wait_for_next(
+        &self,
+        py: Python<'_>,
+        after: Option<u64>,
+        timeout: Option<f64>,
+    ) -> PyResult<Epoch> {
         epoch::wait_for_next(py, self.core.publisher(), after, timeout)
     }
 
     /// Blocks until the latest epoch's snapshot satisfies `predicate(snapshot)`, for at
     /// most `timeout` seconds. Raises TimeoutError.
     #[pyo3(signature = (predicate, timeout=None))]
-    fn wait_until(&self, py: Python<'_>, predicate: Py<PyAny>, timeout: Option<f64>) -> PyResult<Epoch> {
+    fn wait_until(
+        &self,
+        py: Python<'_>,
+        predicate: Py<PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<Epoch> {
         epoch::wait_until(py, self.core.publisher(), predicate, timeout)
     }
 

@@ -90,7 +90,9 @@ pub(crate) fn value_to_py(py: Python<'_>, v: &Value) -> PyResult<Py<PyAny>> {
         Value::Counter(n) => n.into_pyobject(py)?.into_any().unbind(),
         Value::Gauge(n) => n.into_pyobject(py)?.into_any().unbind(),
         Value::LastValue(l) => l.value.into_pyobject(py)?.into_any().unbind(),
-        Value::Histogram(h) => Py::new(py, Histogram { inner: Arc::new((**h).clone()) })?.into_any(),
+        Value::Histogram(h) => {
+            Py::new(py, Histogram { inner: Arc::new((**h).clone()) })?.into_any()
+        }
     })
 }
 
@@ -128,7 +130,12 @@ impl Snapshot {
 
     /// The value of field `name` (like the attribute), or `default` if there is none.
     #[pyo3(name = "get", signature = (name, default=None))]
-    fn get_field(&self, py: Python<'_>, name: &str, default: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+    fn get_field(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        default: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         match self.get_value(name) {
             Some(v) => value_to_py(py, v),
             None => Ok(default.unwrap_or_else(|| py.None())),
@@ -187,7 +194,7 @@ impl Snapshot {
         let d = PyDict::new(py);
         for (desc, v) in self.inner().iter() {
             match v {
-                Value::Histogram(h) => d.set_item(&*desc.name, histogram_dict(py, &**h)?)?,
+                Value::Histogram(h) => d.set_item(&*desc.name, histogram_dict(py, h)?)?,
                 v => d.set_item(&*desc.name, value_to_py(py, v)?)?,
             }
         }
@@ -250,7 +257,10 @@ impl Snapshot {
         other.cast::<Snapshot>().is_ok_and(|o| o.get().inner() == self.inner())
     }
 
-    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
         let f = py.import("tally._tally")?.getattr("_snapshot_from_bytes")?;
         Ok((f, (self.to_bytes(py),)))
     }
