@@ -349,7 +349,6 @@ def main():
         "torn snapshot here because CPython 3.11 switches threads only at a few instructions",
         "(function entry, loop back-edges), and its `record` and `read` have none between",
         "fields; code that bumps fields through helpers tears and loses (see the naive manager in",
-        "fields through helpers tears and loses (see the naive manager in",
         "`crates/tally-py/tests/test_inference_manager.py`).",
         "",
     ]
