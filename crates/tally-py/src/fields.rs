@@ -219,6 +219,12 @@ pub(crate) fn layout_from(
     for (group, kind) in groups {
         let Some(group) = group else { continue };
         for (name, help) in declarations(group, kind)? {
+            if name.starts_with("__") {
+                return Err(InvalidNameError::new_err(format!(
+                    "field name {name:?} starts with '__', which Python and Prometheus reserve; \
+                     pick another name"
+                )));
+            }
             if RESERVED.contains(&name.as_str()) {
                 return Err(InvalidNameError::new_err(format!(
                     "field name {name:?} is reserved: snapshots have a method of that name, \

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use tally::epoch::Epoch;
 use tally::{HistogramSnapshot, SetSnapshot, Value, ratio_or_zero};
 
@@ -104,8 +105,27 @@ fn check_q(q: f64) -> PyResult<()> {
     }
 }
 
+/// `object.__getattribute__`, for the attributes that are not fields.
+static OBJECT_GETATTRIBUTE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
 #[pymethods]
 impl Snapshot {
+    /// Fields first: with only `__getattr__`, every field read would first fail the
+    /// generic lookup, and building that AttributeError costs about a microsecond.
+    fn __getattribute__(slf: &Bound<'_, Self>, name: &Bound<'_, PyString>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let key = name.to_str()?;
+        if !key.starts_with("__") {
+            if let Some(v) = slf.get().inner().get(key) {
+                return value_to_py(py, v);
+            }
+        }
+        let generic = OBJECT_GETATTRIBUTE.get_or_try_init(py, || {
+            py.import("builtins")?.getattr("object")?.getattr("__getattribute__").map(Bound::unbind)
+        })?;
+        generic.bind(py).call1((slf, name)).map(Bound::unbind)
+    }
+
     fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
         match self.inner().get(name) {
             Some(v) => value_to_py(py, v),

@@ -94,6 +94,7 @@ def test_recorder_with_wrong_arity_or_bad_value_records_nothing():
         ({"counters": ["a-b"]}, tally.InvalidNameError),
         ({"counters": ["a"], "gauges": ["a"]}, tally.DuplicateNameError),
         ({"counters": ["to_dict"]}, tally.InvalidNameError),
+        ({"counters": ["__class__"]}, tally.InvalidNameError),
         ({"counters": "requests"}, TypeError),
         ({}, ValueError),
     ],
