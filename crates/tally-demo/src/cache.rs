@@ -51,6 +51,7 @@ impl Cache {
     }
 
     /// Entries held.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.keys.len()
     }

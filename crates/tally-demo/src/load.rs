@@ -43,16 +43,16 @@ impl Load {
         let stop = Arc::new(AtomicBool::new(false));
         let mut load = Load { stop: Arc::clone(&stop), workers: Vec::new(), clients: Vec::new(), models: setup.models };
         for w in 0..workers {
-            let (setup, stop) = (setup.clone(), Arc::clone(&stop));
+            let (mine, flag) = (setup.clone(), Arc::clone(&stop));
             let thread = thread::Builder::new().name(format!("worker-{w}")).spawn(move || {
-                setup.gate.wait_blocking();
-                let mut issued = Issued::new(setup.models);
+                mine.gate.wait_blocking();
+                let mut issued = Issued::new(mine.models);
                 let base = u64::from(w) << SEQ_BITS;
                 let mut seq = 0u64;
                 // Relaxed: the flag only ends the loop; the counts reach the joiner
                 // through `join`.
-                while !stop.load(Ordering::Relaxed) {
-                    setup.service.serve(base | seq, &mut issued);
+                while !flag.load(Ordering::Relaxed) {
+                    mine.service.serve(base | seq, &mut issued);
                     seq += 1;
                 }
                 issued

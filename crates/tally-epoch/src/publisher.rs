@@ -199,6 +199,27 @@ impl<S: Send + Sync + 'static> Publisher<S> {
         self.shared.latest.load_full()
     }
 
+    /// The publisher's clock now: the time stamp a collection starting now would get.
+    ///
+    /// Compare it with [`Epoch::collected_at`] to know how old an epoch is, for instance to
+    /// [`refresh`](Self::refresh) only when [`latest`](Self::latest) is older than some
+    /// bound (as the `tally-http` endpoint does). Only this publisher's epochs are stamped
+    /// by this clock.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tally_epoch::{ManualClock, Publisher};
+    ///
+    /// let clock = ManualClock::new();
+    /// let publisher = Publisher::builder(|| 0u64).clock(clock.clone()).build();
+    /// clock.advance(Duration::from_secs(3));
+    /// let age = publisher.now().saturating_sub(publisher.latest().collected_at());
+    /// assert_eq!(age, Duration::from_secs(3));
+    /// ```
+    pub fn now(&self) -> Duration {
+        self.shared.clock.now()
+    }
+
     /// Calls `f` with the newest published epoch, without cloning its `Arc`: an
     /// `ArcSwap` load (tens of nanoseconds) that does not contend with other readers.
     ///
