@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 use tally_sync::tokio::{ReadyGate, Throttle};
 use tokio::runtime::Runtime;
@@ -14,6 +15,11 @@ use crate::service::Service;
 
 /// Bits of a request id left for the sequence number within one generator.
 const SEQ_BITS: u32 = 40;
+
+/// How long an async client takes to read its request off the network while holding its
+/// permit (tokio's timer rounds it up to a millisecond): what makes clients queue at the
+/// throttle, as they would for a real I/O-bound front end.
+const CLIENT_IO: Duration = Duration::from_micros(500);
 
 /// The running generators.
 #[derive(Debug)]
@@ -77,6 +83,7 @@ impl Load {
                 let mut seq = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let permit = setup.throttle.acquire().await;
+                    tokio::time::sleep(CLIENT_IO).await;
                     // No await while serving: the request's start and end events are
                     // recorded on the same runtime thread.
                     setup.service.serve(base | seq, &mut issued);

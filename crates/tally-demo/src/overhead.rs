@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tally::InferenceStats;
 
-/// Events per burst.
-const EVENTS: u64 = 200_000;
+/// How long a burst of records should take: long enough to dwarf the clock's resolution
+/// and a context switch or two, short enough to repeat (and to keep debug builds quick).
+const BURST: Duration = Duration::from_millis(4);
+/// Events per burst, at least and at most.
+const EVENTS: (u64, u64) = (10_000, 2_000_000);
 /// Bursts of each kind; the fastest counts (the least disturbed by other threads).
 const ROUNDS: usize = 7;
 
@@ -32,17 +35,26 @@ pub fn measure() -> RecordCost {
     let overall = InferenceStats::new();
     let model = InferenceStats::new();
     let input = |i: u64| (i % 31 != 0, i % 5 < 3, Duration::from_nanos(2_000 + (i & 4095)));
+    // Calibrate: enough events for a burst of about `BURST`.
+    let probe = timed(|| {
+        for i in 0..EVENTS.0 {
+            let (ok, hit, latency) = input(black_box(i));
+            overall.record_inference_with_latency(ok, hit, latency);
+        }
+    });
+    let events = (EVENTS.0 as f64 * BURST.as_secs_f64() / probe.as_secs_f64().max(1e-9)) as u64;
+    let events = events.clamp(EVENTS.0, EVENTS.1);
 
     let empty = || {
         timed(|| {
-            for i in 0..EVENTS {
+            for i in 0..events {
                 black_box(input(black_box(i)));
             }
         })
     };
     let event = || {
         timed(|| {
-            for i in 0..EVENTS {
+            for i in 0..events {
                 let (ok, hit, latency) = input(black_box(i));
                 overall.record_inference_with_latency(ok, hit, latency);
             }
@@ -50,7 +62,7 @@ pub fn measure() -> RecordCost {
     };
     let request = || {
         timed(|| {
-            for i in 0..EVENTS {
+            for i in 0..events {
                 let (ok, hit, latency) = input(black_box(i));
                 overall.record(|e| e.in_flight().inc());
                 model.record_inference_with_latency(ok, hit, latency);
@@ -79,9 +91,9 @@ pub fn measure() -> RecordCost {
         one = one.min(event());
         three = three.min(request());
     }
-    let per = |d: Duration| d.as_nanos() as f64 / EVENTS as f64;
+    let per = |d: Duration| d.as_nanos() as f64 / events as f64;
     RecordCost {
-        events_per_burst: EVENTS,
+        events_per_burst: events,
         baseline_ns: per(base),
         event_ns: (per(one) - per(base)).max(0.0),
         request_ns: (per(three) - per(base)).max(0.0),

@@ -282,9 +282,9 @@ impl Report {
         }
     }
 
-    /// The report as pretty JSON.
+    /// The report as JSON, on one line (pipe it through `jq` to read it).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("the report serializes")
+        serde_json::to_string(self).expect("the report serializes")
     }
 
     /// The report as tables, for a terminal.
@@ -322,8 +322,7 @@ impl Report {
         let mut summary = Table::new();
         summary
             .load_preset(UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_header(["", ""]);
+            .set_content_arrangement(ContentArrangement::Dynamic);
         let mut line = |k: &str, v: String| {
             summary.add_row([k.to_owned(), v]);
         };
@@ -388,8 +387,8 @@ impl Report {
         line(
             "cost of recording",
             format!(
-                "{:.1} ns per event (record_inference_with_latency), {:.1} ns per request as the demo records it (3 events); one thread, empty loop {:.1} ns subtracted",
-                r.event_ns, r.request_ns, r.baseline_ns
+                "{:.1} ns per event, {:.1} ns per request (its 3 events); one thread, bursts of {}, empty loop subtracted",
+                r.event_ns, r.request_ns, r.events_per_burst
             ),
         );
         line(
