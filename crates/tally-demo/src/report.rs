@@ -311,6 +311,7 @@ impl Report {
         for (model, want) in &self.expected.by_model {
             row(&format!("  model={model}"), want, self.observed.by_model.get(model));
         }
+        fit(&mut counts);
         for i in 1..=6 {
             if let Some(column) = counts.column_mut(i) {
                 column.set_cell_alignment(CellAlignment::Right);
@@ -323,6 +324,7 @@ impl Report {
         summary
             .load_preset(UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Dynamic);
+        fit(&mut summary);
         let mut line = |k: &str, v: String| {
             summary.add_row([k.to_owned(), v]);
         };
@@ -427,6 +429,14 @@ impl Report {
         format!(
             "Requests issued (counted by the workers themselves) against tally's final snapshot\n{counts}\n\n{summary}\n"
         )
+    }
+}
+
+/// Wraps to the terminal's width, or to 120 columns when it is unknown or implausibly
+/// narrow (a pseudo-terminal without a size).
+fn fit(table: &mut Table) {
+    if table.width().is_none_or(|w| w < 60) {
+        table.set_width(120);
     }
 }
 

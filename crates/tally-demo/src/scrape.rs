@@ -30,8 +30,8 @@ pub fn scrape(addr: SocketAddr) -> Result<Scraped, String> {
     stream.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
     stream.set_write_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
     // HTTP/1.0: the server answers with a plain body and closes the connection.
-    write!(stream, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\nAccept: text/plain\r\n\r\n")
-        .map_err(|e| format!("send the request: {e}"))?;
+    let request = format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\nAccept: text/plain\r\n\r\n");
+    stream.write_all(request.as_bytes()).map_err(|e| format!("send the request: {e}"))?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).map_err(|e| format!("read the response: {e}"))?;
     let response = String::from_utf8(response).map_err(|_| "the response is not UTF-8".to_owned())?;
@@ -66,8 +66,14 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
+            // Read the whole request, so that closing does not reset the connection.
+            let mut request = Vec::new();
             let mut buf = [0u8; 1024];
-            let _ = conn.read(&mut buf).unwrap();
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = conn.read(&mut buf).unwrap();
+                assert!(n > 0, "the request ends with an empty line");
+                request.extend_from_slice(&buf[..n]);
+            }
             conn.write_all(response.as_bytes()).unwrap();
         });
         addr
@@ -84,6 +90,7 @@ mod tests {
     #[test]
     fn a_non_200_answer_is_an_error() {
         let addr = serve_once("HTTP/1.0 503 Service Unavailable\r\n\r\n");
-        assert!(scrape(addr).unwrap_err().contains("503"));
+        let err = scrape(addr).unwrap_err();
+        assert!(err.contains("503"), "{err}");
     }
 }
