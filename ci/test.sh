@@ -6,7 +6,7 @@
 #
 # Heavy steps can be skipped for local iteration (CI runs them all):
 #   TALLY_SKIP_LOOM=1 TALLY_SKIP_MIRI=1 TALLY_SKIP_TSAN=1 TALLY_SKIP_EXTERNAL=1 \
-#   TALLY_SKIP_COHERENCE=1 TALLY_SKIP_BENCHES=1 TALLY_SKIP_32BIT=1 bash ci/test.sh
+#   TALLY_SKIP_COHERENCE=1 TALLY_SKIP_BENCHES=1 TALLY_SKIP_32BIT=1 TALLY_SKIP_DEMO=1 bash ci/test.sh
 # TALLY_SKIP_TSAN_STRESS=1 keeps TSan to the core's small tests (drops tally's stress tests).
 # The long versions of the loom and Miri runs are in docs/TESTING.md.
 set -euo pipefail
@@ -93,6 +93,9 @@ tsan() {
     tsan_test -p tally --tests
   fi
 }
+# The README's run command, shortened: exits non-zero if a count was lost or an invariant
+# broke; --port 0 so that a busy 9464 on the CI machine does not matter.
+main_job() { cargo run --release -p tally-demo -- --duration 3s --port 0; }
 check_32bit() {
   # powerpc-unknown-linux-gnu has std but no native 64-bit atomics: portable-atomic's path.
   CARGO_TARGET_DIR="$ROOT/target/ppc" cargo check -p tally-core -p tally-snapshot --target powerpc-unknown-linux-gnu
@@ -109,6 +112,7 @@ heavy() {
   shift 2
   if [ -z "${!var:-}" ]; then step "$name" "$@"; else skip "$name" "$var"; fi
 }
+heavy TALLY_SKIP_DEMO "the main job (release, 3 s, checks every count and snapshot)" main_job
 heavy TALLY_SKIP_COHERENCE "coherence under concurrency (release, 10^6 snapshots per test)" coherence_release
 heavy TALLY_SKIP_BENCHES "benchmarks in test mode (each contender once, counts checked)" benches_test_mode
 heavy TALLY_SKIP_LOOM "loom models (preemption bound ${LOOM_MAX_PREEMPTIONS:-2})" loom

@@ -67,7 +67,9 @@ impl Checker {
         }
         // Each request is recorded into its model's series before the overall set, and the
         // family is collected after the overall set: the models cover the overall counts.
-        for ((name, overall), (_, models)) in Counts::of(&view.overall).fields().into_iter().zip(sum.fields()) {
+        for ((name, overall), (_, models)) in
+            Counts::of(&view.overall).fields().into_iter().zip(sum.fields())
+        {
             if models < overall {
                 broken.push(format!(
                     "epoch {epoch}: {name} summed over models is {models}, below the overall {overall}"
@@ -79,16 +81,26 @@ impl Checker {
             epoch,
             overall: Counts::of(&view.overall),
             overall_latencies: view.overall.latency_ns.count(),
-            models: view.models.iter().map(|(_, s)| (Counts::of(s), s.latency_ns.count())).collect(),
+            models: view
+                .models
+                .iter()
+                .map(|(_, s)| (Counts::of(s), s.latency_ns.count()))
+                .collect(),
         };
         if let Some(last) = &self.last {
             if epoch < last.epoch {
                 broken.push(format!("epoch number went back from {} to {epoch}", last.epoch));
             }
-            let pairs = std::iter::once(((&last.overall, last.overall_latencies), (&seen.overall, seen.overall_latencies), "overall"))
-                .chain(last.models.iter().zip(&seen.models).zip(&view.models).map(
-                    |((before, now), (model, _))| ((&before.0, before.1), (&now.0, now.1), model.as_str()),
-                ));
+            let pairs = std::iter::once((
+                (&last.overall, last.overall_latencies),
+                (&seen.overall, seen.overall_latencies),
+                "overall",
+            ))
+            .chain(last.models.iter().zip(&seen.models).zip(&view.models).map(
+                |((before, now), (model, _))| {
+                    ((&before.0, before.1), (&now.0, now.1), model.as_str())
+                },
+            ));
             for ((before, lat_before), (now, lat_now), what) in pairs {
                 for ((name, b), (_, n)) in before.fields().into_iter().zip(now.fields()) {
                     if n < b {
@@ -131,7 +143,8 @@ fn check_set(epoch: u64, what: &str, s: &InferenceStatsSnapshot, broken: &mut Ve
             s.total_inferences
         ));
     }
-    for (name, rate) in [("success rate", s.success_rate()), ("cache hit rate", s.cache_hit_rate())] {
+    for (name, rate) in [("success rate", s.success_rate()), ("cache hit rate", s.cache_hit_rate())]
+    {
         if !(0.0..=1.0).contains(&rate) {
             broken.push(format!("epoch {epoch}: {what} {name} {rate} outside [0, 1]"));
         }

@@ -21,7 +21,9 @@ pub enum DemoError {
     #[error("registering the demo's metrics failed: {0}; this is a bug in tally-demo")]
     Registry(#[from] tally::RegistryError),
     /// A thread or the tokio runtime could not be started.
-    #[error("cannot start {what}: {source}; the machine may be out of threads or memory (try fewer --workers or --readers)")]
+    #[error(
+        "cannot start {what}: {source}; the machine may be out of threads or memory (try fewer --workers or --readers)"
+    )]
     Start {
         /// What was being started.
         what: &'static str,

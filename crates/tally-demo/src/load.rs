@@ -45,9 +45,19 @@ pub struct LoadSetup {
 
 impl Load {
     /// Starts `workers` threads and `clients` tasks on `runtime`; they wait for the gate.
-    pub fn start(setup: &LoadSetup, workers: u32, clients: u32, runtime: &Runtime) -> std::io::Result<Load> {
+    pub fn start(
+        setup: &LoadSetup,
+        workers: u32,
+        clients: u32,
+        runtime: &Runtime,
+    ) -> std::io::Result<Load> {
         let stop = Arc::new(AtomicBool::new(false));
-        let mut load = Load { stop: Arc::clone(&stop), workers: Vec::new(), clients: Vec::new(), models: setup.models };
+        let mut load = Load {
+            stop: Arc::clone(&stop),
+            workers: Vec::new(),
+            clients: Vec::new(),
+            models: setup.models,
+        };
         for w in 0..workers {
             let (mine, flag) = (setup.clone(), Arc::clone(&stop));
             let thread = thread::Builder::new().name(format!("worker-{w}")).spawn(move || {

@@ -13,6 +13,8 @@
 //! exactly once or any invariant broke in any snapshot; 2 if it could not run (bad flag,
 //! port taken).
 
+#![forbid(unsafe_code)]
+
 mod args;
 mod cache;
 mod checks;

@@ -43,13 +43,16 @@ impl Progress {
 
     /// Updates the line: `phase` (loading, serving), time since the start, and the epoch
     /// published at `collected_at`.
-    pub fn update(&mut self, phase: &str, elapsed: Duration, collected_at: Duration, view: Option<&View>) {
+    pub fn update(
+        &mut self,
+        phase: &str,
+        elapsed: Duration,
+        collected_at: Duration,
+        view: Option<&View>,
+    ) {
         let Some(bar) = &self.bar else { return };
-        let mut msg = format!(
-            "{phase} {:>5.1}/{:.1} s",
-            elapsed.as_secs_f64(),
-            self.total.as_secs_f64()
-        );
+        let mut msg =
+            format!("{phase} {:>5.1}/{:.1} s", elapsed.as_secs_f64(), self.total.as_secs_f64());
         if let Some(view) = view {
             let total = view.overall.total_inferences;
             if self.recent.back().is_none_or(|&(at, _)| at != collected_at) {

@@ -116,7 +116,9 @@ fn read(
             report.snapshots_checked += 1;
             let broken = checker.check(epoch.number(), epoch.snapshot());
             report.violations += broken.len() as u64;
-            report.samples.extend(broken.into_iter().take(SAMPLES - report.samples.len().min(SAMPLES)));
+            report
+                .samples
+                .extend(broken.into_iter().take(SAMPLES - report.samples.len().min(SAMPLES)));
         }
         if stopping {
             return report;

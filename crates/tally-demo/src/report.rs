@@ -123,7 +123,11 @@ pub struct SyncSummary {
 
 impl SyncSummary {
     /// From the primitives' final snapshots.
-    pub fn new(lock: &LockStatsSnapshot, throttle: &ThrottleStatsSnapshot, gate: &GateStatsSnapshot) -> Self {
+    pub fn new(
+        lock: &LockStatsSnapshot,
+        throttle: &ThrottleStatsSnapshot,
+        gate: &GateStatsSnapshot,
+    ) -> Self {
         SyncSummary {
             cache_lock_acquisitions: lock.acquisitions,
             cache_lock_contended: lock.contended,
@@ -222,7 +226,10 @@ impl Report {
             problems.push(format!("model {model}: a series no request was issued for"));
         }
         if overall.in_flight != 0 {
-            problems.push(format!("{} requests still in flight after every worker stopped", overall.in_flight));
+            problems.push(format!(
+                "{} requests still in flight after every worker stopped",
+                overall.in_flight
+            ));
         }
         if checks.violations > 0 {
             problems.push(format!(
@@ -241,7 +248,9 @@ impl Report {
                     metrics.errors.join("; ")
                 ));
             }
-            if metrics.answered > 0 && metrics.final_total != Some(expected.overall.total_inferences) {
+            if metrics.answered > 0
+                && metrics.final_total != Some(expected.overall.total_inferences)
+            {
                 problems.push(format!(
                     "/metrics showed {:?} requests after the run, not the {} issued",
                     metrics.final_total, expected.overall.total_inferences
@@ -261,7 +270,8 @@ impl Report {
             config,
             load_ms: load_time.as_secs_f64() * 1e3,
             serving_s: serving.as_secs_f64(),
-            throughput_per_s: expected.overall.total_inferences as f64 / serving.as_secs_f64().max(1e-9),
+            throughput_per_s: expected.overall.total_inferences as f64
+                / serving.as_secs_f64().max(1e-9),
             latency_ns: Latency {
                 p50: h.quantile(0.5),
                 p90: h.quantile(0.9),
@@ -293,7 +303,15 @@ impl Report {
         counts
             .load_preset(UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_header(["series", "total", "successful", "failed", "cache hits", "cache misses", "issued = counted"]);
+            .set_header([
+                "series",
+                "total",
+                "successful",
+                "failed",
+                "cache hits",
+                "cache misses",
+                "issued = counted",
+            ]);
         let mut row = |name: &str, want: &Counts, got: Option<&Counts>| {
             let mut cells = vec![name.to_owned()];
             let got_fields = got.map(Counts::fields);
@@ -318,7 +336,9 @@ impl Report {
             }
         }
 
-        let ms = |ns: Option<u64>| ns.map_or("-".to_owned(), |n| human_duration(Duration::from_nanos(n)));
+        let ms = |ns: Option<u64>| {
+            ns.map_or("-".to_owned(), |n| human_duration(Duration::from_nanos(n)))
+        };
         let c = &self.config;
         let mut summary = Table::new();
         summary
@@ -357,7 +377,14 @@ impl Report {
         let l = &self.latency_ns;
         line(
             "latency p50 / p90 / p99 / p999",
-            format!("{} / {} / {} / {} (max {})", ms(l.p50), ms(l.p90), ms(l.p99), ms(l.p999), ms(l.max)),
+            format!(
+                "{} / {} / {} / {} (max {})",
+                ms(l.p50),
+                ms(l.p90),
+                ms(l.p99),
+                ms(l.p999),
+                ms(l.max)
+            ),
         );
         line(
             "live snapshots checked",
@@ -395,7 +422,11 @@ impl Report {
         );
         line(
             "one inference (cache miss)",
-            format!("{} of spin ({} rounds)", human_duration(Duration::from_nanos(self.inference_spin_ns as u64)), c.spin),
+            format!(
+                "{} of spin ({} rounds)",
+                human_duration(Duration::from_nanos(self.inference_spin_ns as u64)),
+                c.spin
+            ),
         );
         let s = &self.sync;
         line(

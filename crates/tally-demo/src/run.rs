@@ -104,7 +104,8 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
         let registry = Arc::clone(&registry);
         Publisher::new(move || registry.snapshot())
     };
-    let server = if args.no_metrics { None } else { Some(metrics::serve(publisher.clone(), args.port)?) };
+    let server =
+        if args.no_metrics { None } else { Some(metrics::serve(publisher.clone(), args.port)?) };
     let metrics_addr = server.as_ref().map(|s| s.local_addr());
 
     say(&format!(
@@ -117,7 +118,9 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
         humantime::format_duration(args.duration)
     ));
     match metrics_addr {
-        Some(addr) => say(&format!("serving http://{addr}/metrics (and /metrics.json) while running")),
+        Some(addr) => {
+            say(&format!("serving http://{addr}/metrics (and /metrics.json) while running"))
+        }
         None => say("not serving /metrics (--no-metrics)"),
     }
 
@@ -157,7 +160,11 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
     let serving_start = Instant::now();
     let deadline = start + args.duration;
 
-    let mut scrapes = MetricsReport { enabled: metrics_addr.is_some(), address: metrics_addr.map(|a| a.to_string()), ..Default::default() };
+    let mut scrapes = MetricsReport {
+        enabled: metrics_addr.is_some(),
+        address: metrics_addr.map(|a| a.to_string()),
+        ..Default::default()
+    };
     let serving_time = deadline.saturating_duration_since(serving_start);
     let mut next_scrape = 1;
     loop {
@@ -189,7 +196,8 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
     }
     let final_epoch = publisher.refresh();
     let readers = readers.finish();
-    let final_broken = Checker::new(models, max_in_flight).check(final_epoch.number(), final_epoch.snapshot());
+    let final_broken =
+        Checker::new(models, max_in_flight).check(final_epoch.number(), final_epoch.snapshot());
     problems.extend(final_broken.into_iter().map(|b| format!("final snapshot: {b}")));
 
     if let Some(addr) = metrics_addr {
@@ -209,7 +217,11 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
     runtime.shutdown_timeout(Duration::from_secs(5));
 
     let record_cost = overhead::measure();
-    let sync = SyncSummary::new(&lock_stats.snapshot(), &throttle_stats.snapshot(), &gate_stats.snapshot());
+    let sync = SyncSummary::new(
+        &lock_stats.snapshot(),
+        &throttle_stats.snapshot(),
+        &gate_stats.snapshot(),
+    );
     let config = RunConfig {
         duration_s: args.duration.as_secs_f64(),
         workers,

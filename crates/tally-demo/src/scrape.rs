@@ -25,8 +25,8 @@ pub struct Scraped {
 ///
 /// What failed, in words: the connection, the status, or a body without the count.
 pub fn scrape(addr: SocketAddr) -> Result<Scraped, String> {
-    let mut stream =
-        TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| format!("connect to {addr}: {e}"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT)
+        .map_err(|e| format!("connect to {addr}: {e}"))?;
     stream.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
     stream.set_write_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
     // HTTP/1.0: the server answers with a plain body and closes the connection.
@@ -34,7 +34,8 @@ pub fn scrape(addr: SocketAddr) -> Result<Scraped, String> {
     stream.write_all(request.as_bytes()).map_err(|e| format!("send the request: {e}"))?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).map_err(|e| format!("read the response: {e}"))?;
-    let response = String::from_utf8(response).map_err(|_| "the response is not UTF-8".to_owned())?;
+    let response =
+        String::from_utf8(response).map_err(|_| "the response is not UTF-8".to_owned())?;
     let (head, body) = response
         .split_once("\r\n\r\n")
         .ok_or_else(|| format!("no end of headers in {} bytes", response.len()))?;

@@ -121,7 +121,9 @@ impl Service {
 fn infer(input: u64, rounds: u64) -> u64 {
     let mut x = input;
     for _ in 0..rounds {
-        x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407));
+        x = black_box(
+            x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407),
+        );
     }
     x
 }
@@ -131,14 +133,8 @@ mod tests {
     use super::*;
 
     fn service(failure_rate: f64, hit_rate: f64) -> Service {
-        let config = ServiceConfig {
-            seed: 3,
-            models: 3,
-            cache_size: 64,
-            hit_rate,
-            failure_rate,
-            spin: 10,
-        };
+        let config =
+            ServiceConfig { seed: 3, models: 3, cache_size: 64, hit_rate, failure_rate, spin: 10 };
         let models = (0..3).map(|_| Arc::new(InferenceStats::new())).collect();
         Service::new(config, Arc::new(InferenceStats::new()), models, Arc::new(LockStats::new()))
     }

@@ -23,14 +23,19 @@ pub struct View {
 impl View {
     /// The demo's metrics in `snap`, or what is missing or malformed.
     pub fn of(snap: &RegistrySnapshot) -> Result<View, String> {
-        let overall = snap.metrics.get(OVERALL).ok_or_else(|| format!("metric `{OVERALL}` missing"))?;
+        let overall =
+            snap.metrics.get(OVERALL).ok_or_else(|| format!("metric `{OVERALL}` missing"))?;
         let [series] = overall.series.as_slice() else {
             return Err(format!("metric `{OVERALL}` has {} series, not 1", overall.series.len()));
         };
         let overall = typed(&series.snapshot).map_err(|e| format!("`{OVERALL}`: {e}"))?;
-        let family = snap.metrics.get(BY_MODEL).ok_or_else(|| format!("metric `{BY_MODEL}` missing"))?;
+        let family =
+            snap.metrics.get(BY_MODEL).ok_or_else(|| format!("metric `{BY_MODEL}` missing"))?;
         if family.label_names != ["model"] {
-            return Err(format!("`{BY_MODEL}` has labels {:?}, not [\"model\"]", family.label_names));
+            return Err(format!(
+                "`{BY_MODEL}` has labels {:?}, not [\"model\"]",
+                family.label_names
+            ));
         }
         let models = family
             .series
@@ -39,7 +44,8 @@ impl View {
                 let [label] = s.labels.as_slice() else {
                     return Err(format!("`{BY_MODEL}` series with labels {:?}", s.labels));
                 };
-                let set = typed(&s.snapshot).map_err(|e| format!("`{BY_MODEL}{{model={label}}}`: {e}"))?;
+                let set = typed(&s.snapshot)
+                    .map_err(|e| format!("`{BY_MODEL}{{model={label}}}`: {e}"))?;
                 Ok((label.clone(), set))
             })
             .collect::<Result<_, String>>()?;
