@@ -62,12 +62,14 @@ pub struct MetricsReport {
     pub address: Option<String>,
     /// Scrapes answered with 200 and a readable count.
     pub answered: u64,
+    /// Of those, the ones made while requests were being served.
+    pub answered_while_serving: u64,
     /// Scrapes that failed.
     pub failed: u64,
     /// Why, for the first few.
     pub errors: Vec<String>,
-    /// The count the latest answered scrape showed.
-    pub last_total: Option<u64>,
+    /// The request count each answered scrape showed, in order.
+    pub totals: Vec<u64>,
     /// The count the scrape after the run showed (must equal the final count).
     pub final_total: Option<u64>,
 }
@@ -248,6 +250,12 @@ impl Report {
                     metrics.errors.join("; ")
                 ));
             }
+            if metrics.totals.windows(2).any(|w| w[1] < w[0]) {
+                problems.push(format!(
+                    "the request count /metrics showed went backwards: {:?}",
+                    metrics.totals
+                ));
+            }
             if metrics.answered > 0
                 && metrics.final_total != Some(expected.overall.total_inferences)
             {
@@ -402,9 +410,10 @@ impl Report {
             "/metrics",
             if self.metrics.enabled {
                 format!(
-                    "answered {} times on {} ({} failed); after the run it showed {} requests",
+                    "answered {} times on {} ({} while serving, {} failed); after the run it showed {} requests",
                     self.metrics.answered,
                     self.metrics.address.as_deref().unwrap_or("?"),
+                    self.metrics.answered_while_serving,
                     self.metrics.failed,
                     self.metrics.final_total.map_or("nothing".to_owned(), |t| t.to_string())
                 )
@@ -478,5 +487,117 @@ fn compare(what: &str, want: &Counts, got: &Counts, problems: &mut Vec<String>) 
             let how = if g < w { format!("{} lost", w - g) } else { format!("{} extra", g - w) };
             problems.push(format!("{what} {name}: issued {w}, counted {g} ({how})"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tally::{InferenceStats, Registry};
+
+    use super::*;
+    use crate::view::{BY_MODEL, OVERALL};
+
+    fn config() -> RunConfig {
+        RunConfig {
+            duration_s: 1.0,
+            workers: 1,
+            clients: 0,
+            concurrency: 1,
+            readers: 0,
+            models: 1,
+            failure_rate: 0.0,
+            cache_size: 1,
+            hit_rate: 0.5,
+            spin: 0,
+            seed: 0,
+        }
+    }
+
+    /// A registry holding `recorded` requests to model "m", and the report of a run that
+    /// issued `issued` of them.
+    fn report(recorded: u64, issued: u64, metrics: MetricsReport) -> Report {
+        let registry = Registry::new();
+        let overall = registry.register::<InferenceStats>(OVERALL, "").unwrap();
+        let model = registry
+            .metric(BY_MODEL)
+            .family::<InferenceStats>(&["model"])
+            .unwrap()
+            .bind(&["m"])
+            .unwrap();
+        let mut counts = Issued::new(1);
+        for i in 0..issued {
+            counts.count(0, true, false);
+            if i < recorded {
+                model.record_inference_with_latency(true, false, Duration::from_micros(1));
+                overall.record_inference_with_latency(true, false, Duration::from_micros(1));
+            }
+        }
+        let sync = SyncSummary::new(&Default::default(), &Default::default(), &Default::default());
+        let cost =
+            RecordCost { events_per_burst: 1, baseline_ns: 0.0, event_ns: 0.0, request_ns: 0.0 };
+        Report::new(
+            config(),
+            Vec::new(),
+            &["m".to_owned()],
+            &counts,
+            &registry.snapshot(),
+            3,
+            ReaderReport::default(),
+            metrics,
+            sync,
+            cost,
+            Duration::ZERO,
+            Duration::ZERO,
+            Duration::from_secs(1),
+        )
+    }
+
+    #[test]
+    fn exact_counts_make_an_ok_report() {
+        let r = report(10, 10, MetricsReport::default());
+        assert!(r.ok, "{:?}", r.problems);
+        assert_eq!(r.expected, r.observed);
+        assert!(r.to_table().contains("OK: every request counted exactly once"));
+        assert!(r.to_json().starts_with("{\"ok\":true"));
+    }
+
+    #[test]
+    fn a_lost_request_fails_the_run_and_says_where() {
+        let r = report(9, 10, MetricsReport::default());
+        assert!(!r.ok);
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p == "overall total_inferences: issued 10, counted 9 (1 lost)"),
+            "{:?}",
+            r.problems
+        );
+        assert!(
+            r.problems.iter().any(|p| p.starts_with("model m total_inferences")),
+            "{:?}",
+            r.problems
+        );
+        assert!(r.to_table().contains("FAILED"));
+    }
+
+    #[test]
+    fn metrics_that_never_answered_or_showed_another_count_fail_the_run() {
+        let silent = MetricsReport { enabled: true, failed: 2, ..Default::default() };
+        assert!(report(5, 5, silent).problems.iter().any(|p| p.contains("answered 0 of 2")));
+        let stale = MetricsReport {
+            enabled: true,
+            answered: 2,
+            totals: vec![4, 3],
+            final_total: Some(3),
+            ..Default::default()
+        };
+        let problems = report(5, 5, stale).problems;
+        assert!(problems.iter().any(|p| p.contains("went backwards")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.contains("showed Some(3) requests after the run, not the 5")),
+            "{problems:?}"
+        );
     }
 }

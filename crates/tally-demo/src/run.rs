@@ -182,6 +182,7 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
             {
                 next_scrape += 1;
                 scrape_into(addr, &mut scrapes);
+                scrapes.answered_while_serving = scrapes.answered;
             }
         }
     }
@@ -206,8 +207,9 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
         while scrapes.answered + scrapes.failed < u64::from(LIVE_SCRAPES) {
             scrape_into(addr, &mut scrapes);
         }
-        scrape_into(addr, &mut scrapes);
-        scrapes.final_total = scrapes.last_total;
+        if scrape_into(addr, &mut scrapes) {
+            scrapes.final_total = scrapes.totals.last().copied();
+        }
     }
     if let Some(server) = server {
         if let Err(e) = server.shutdown() {
@@ -252,17 +254,20 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
     ))
 }
 
-fn scrape_into(addr: SocketAddr, report: &mut MetricsReport) {
+/// Scrapes once, adding the outcome to `report`; whether it answered.
+fn scrape_into(addr: SocketAddr, report: &mut MetricsReport) -> bool {
     match scrape::scrape(addr) {
         Ok(s) => {
             report.answered += 1;
-            report.last_total = Some(s.total_inferences);
+            report.totals.push(s.total_inferences);
+            true
         }
         Err(e) => {
             report.failed += 1;
             if report.errors.len() < 4 {
                 report.errors.push(e);
             }
+            false
         }
     }
 }

@@ -111,6 +111,7 @@ fn a_two_second_run_counts_every_request_exactly_once_and_serves_metrics() {
     let metrics = &report["metrics"];
     assert_eq!(metrics["enabled"], true);
     assert!(u(&metrics["answered"]) >= 3, "{metrics}");
+    assert!(u(&metrics["answered_while_serving"]) >= 1, "{metrics}");
     assert_eq!(u(&metrics["failed"]), 0, "{metrics}");
     assert_eq!(u(&metrics["final_total"]), total);
 
