@@ -9,7 +9,7 @@ use clap::Parser;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "tally-demo", version, about, long_about = None)]
 pub struct Args {
-    /// How long to serve requests, model loading included (`10s`, `2s`, `500ms`, `1m`).
+    /// How long to run, model loading included (`10s`, `2s`, `500ms`, `1m`; 1ms to 30 days).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub duration: Duration,
 
@@ -79,12 +79,18 @@ impl Args {
     }
 }
 
-/// `2s`, `500ms`, `1m 30s` (humantime), at least one millisecond.
+/// The longest run accepted (far beyond any use, well within `Instant`'s range).
+const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// `2s`, `500ms`, `1m 30s` (humantime), from one millisecond to 30 days.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s)
         .map_err(|e| format!("{e}: give a duration such as `10s`, `2s` or `500ms`"))?;
     if d < Duration::from_millis(1) {
         return Err("the duration must be at least 1ms (e.g. `2s`)".to_owned());
+    }
+    if d > MAX_DURATION {
+        return Err("the duration must be at most 30 days (e.g. `1h`)".to_owned());
     }
     Ok(d)
 }
@@ -109,6 +115,7 @@ mod tests {
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("1000years").unwrap_err().contains("at most 30 days"));
         assert!(parse_duration("soon").unwrap_err().contains("such as `10s`"));
     }
 
