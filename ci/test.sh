@@ -43,8 +43,9 @@ install() {
   rustup target add powerpc-unknown-linux-gnu
   if [ -z "${TALLY_SKIP_EXTERNAL:-}" ]; then
     # Real parsers of the exposition formats: promtool (Debian's prometheus package) and
-    # Python's prometheus_client.
-    if ! command -v promtool >/dev/null; then
+    # Python's prometheus_client; the same package's Prometheus server scrapes tally-http
+    # in its tests.
+    if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
       apt-get update -qq
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
     fi

@@ -45,6 +45,7 @@ fn each_format_is_the_registry_snapshot_with_its_content_type() {
         let reply = get(addr, "/metrics", accept);
         assert_eq!(reply.status, 200, "Accept {accept:?}: {}", reply.text());
         assert_eq!(reply.header("content-type"), Some(format.content_type()), "Accept {accept:?}");
+        assert_eq!(reply.header("vary"), Some("accept"));
         assert_eq!(reply.text(), encoded(&expected, format), "Accept {accept:?}");
     }
     // The values are the recorded ones (3 at start, then 5; even `i` in `eu`): not just any
