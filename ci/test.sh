@@ -43,8 +43,9 @@ install() {
   rustup target add powerpc-unknown-linux-gnu
   if [ -z "${TALLY_SKIP_EXTERNAL:-}" ]; then
     # Real parsers of the exposition formats: promtool (Debian's prometheus package) and
-    # Python's prometheus_client.
-    if ! command -v promtool >/dev/null; then
+    # Python's prometheus_client; the same package's Prometheus server scrapes tally-http
+    # in its tests.
+    if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
       apt-get update -qq
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
     fi
@@ -65,6 +66,7 @@ benches_test_mode() {
   cargo bench -p tally-benches --bench epochs -- --test
   cargo bench -p tally-sync --all-features --bench lock_overhead -- --test
   cargo bench -p tally-prometheus --bench encode -- --test
+  cargo bench -p tally-http --bench scrape -- --test
 }
 # The models in crates/tally-core/src/loom_tests.rs (the #[ignore]d long ones excepted).
 loom() {

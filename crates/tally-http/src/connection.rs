@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use crate::builder::Config;
-use crate::deadline::Deadline;
+use crate::deadline::{Deadline, WatchedIo};
 use crate::routes::{App, handle};
 
 /// Serves `stream` until the client closes it, a deadline passes, an error occurs, or
@@ -35,7 +35,7 @@ pub(crate) async fn serve_connection(
     let connection = http1::Builder::new()
         .max_buf_size(config.max_header_bytes)
         .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(WatchedIo::new(TokioIo::new(stream), Arc::clone(&deadline)), service);
     tokio::pin!(connection);
     drop(deadline);
     let mut shutting_down = false;

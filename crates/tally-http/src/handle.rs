@@ -61,7 +61,7 @@ impl ServerHandle {
         let thread = std::thread::Builder::new()
             .name("tally-http".to_owned())
             .spawn(move || {
-                runtime.block_on(async move {
+                let result = runtime.block_on(async move {
                     let listener = TcpListener::from_std(listener).map_err(|source| {
                         ServeError::Accept { addr: local_addr.to_string(), source }
                     })?;
@@ -70,7 +70,12 @@ impl ServerHandle {
                         let _ = stopped.await;
                     })
                     .await
-                })
+                });
+                // Not a plain drop, which would wait for every blocking task: a source still
+                // collecting past the grace (user code, stuck) is left to finish on its own
+                // rather than hold up the shutdown.
+                runtime.shutdown_background();
+                result
             })
             .map_err(ServeError::Thread)?;
         Ok(ServerHandle { local_addr, stop: Some(stop), thread: Some(thread) })
