@@ -188,8 +188,8 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
     }
 
     // Stop the load and count what it issued; then a last refresh that reflects it all.
-    let issued = load.finish(&runtime);
     let serving = serving_start.elapsed();
+    let issued = load.finish(&runtime);
     progress.finish();
     let mut problems = Vec::new();
     if let Err(e) = refresher.stop() {
