@@ -114,8 +114,8 @@ heavy() {
   shift 2
   if [ -z "${!var:-}" ]; then step "$name" "$@"; else skip "$name" "$var"; fi
 }
-heavy TALLY_SKIP_DEMO "the main job (release, 3 s, checks every count and snapshot)" main_job
 heavy TALLY_SKIP_COHERENCE "coherence under concurrency (release, 10^6 snapshots per test)" coherence_release
+heavy TALLY_SKIP_DEMO "the main job (release, 3 s, checks every count and snapshot)" main_job
 heavy TALLY_SKIP_BENCHES "benchmarks in test mode (each contender once, counts checked)" benches_test_mode
 heavy TALLY_SKIP_LOOM "loom models (preemption bound ${LOOM_MAX_PREEMPTIONS:-2})" loom
 heavy TALLY_SKIP_MIRI "Miri on the core's threaded unit tests" miri
