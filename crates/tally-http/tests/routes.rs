@@ -118,6 +118,27 @@ fn other_paths_are_404_and_other_methods_405_with_allow() {
     }
     // A query string does not change the route.
     assert_eq!(get(addr, "/metrics?debug=1", None).status, 200);
+    // Nor do HTTP/1.0 and the absolute form of the target.
+    for raw in [
+        &b"GET /metrics HTTP/1.0\r\n\r\n"[..],
+        b"GET http://tally/metrics HTTP/1.1\r\nHost: tally\r\nConnection: close\r\n\r\n",
+    ] {
+        let response = common::raw_exchange(addr, raw);
+        assert_eq!(
+            common::raw_status(&response).or_else(|| {
+                // HTTP/1.0 requests get HTTP/1.0 responses.
+                std::str::from_utf8(&response)
+                    .ok()?
+                    .strip_prefix("HTTP/1.0 ")?
+                    .get(..3)?
+                    .parse()
+                    .ok()
+            }),
+            Some(200),
+            "{}",
+            String::from_utf8_lossy(&response)
+        );
+    }
     // The server is still there after all that.
     assert_eq!(get(addr, "/metrics", None).status, 200);
     server.shutdown().unwrap();
