@@ -169,3 +169,25 @@ fn run_serves_inside_an_existing_runtime_until_its_shutdown_future() {
     runtime.block_on(server).unwrap().unwrap();
     assert!(std::net::TcpStream::connect(addr).is_err(), "still accepting after run returned");
 }
+
+#[test]
+fn encode_options_reach_the_encoder() {
+    let metrics = Metrics::new();
+    let options = EncodeOptions::new().ns_as_seconds(false).buckets([1e5, 1e6]);
+    let server = MetricsServer::builder(metrics.publisher.clone())
+        .bind("127.0.0.1:0".parse().unwrap())
+        .max_age(Duration::ZERO)
+        .encode_options(options.clone())
+        .spawn()
+        .unwrap();
+    let reply = get(server.local_addr(), "/metrics", None);
+    let mut expected = String::new();
+    tally_prometheus::encode(&metrics.registry.snapshot(), Format::Text, &options, &mut expected);
+    assert_eq!(reply.text(), expected);
+    assert!(
+        reply.text().contains("inference_latency_ns_bucket{le=\"100000.0\"} 2\n"),
+        "{}",
+        reply.text()
+    );
+    server.shutdown().unwrap();
+}
