@@ -108,8 +108,8 @@ async fn respond<B>(app: &Arc<App>, deadline: &Deadline, request: &Request<B>) -
         // The blocking task runs on; if it was collecting, its epoch serves the next scrape.
         Err(_elapsed) => plain(
             StatusCode::SERVICE_UNAVAILABLE,
-            "collecting the metrics took longer than the request timeout; the collection \
-             goes on and serves the next scrape\n",
+            "collecting or encoding the metrics took longer than the request timeout; a \
+             collection in progress goes on and serves the next scrape\n",
         ),
     }
 }
