@@ -33,10 +33,10 @@ use crate::EncodeOptions;
 /// assert_eq!(family_name("api", "requests_total", FieldKind::Gauge, &o), "api_requests_total");
 /// let h = FieldKind::Histogram(HistogramConfig::DEFAULT);
 /// assert_eq!(family_name("inference", "latency_ns", h, &o), "inference_latency_seconds");
-/// assert_eq!(family_name("inference", "latency_ns", h, &o.ns_as_seconds(false)), "inference_latency_ns");
 /// // A self-named field.
 /// assert_eq!(family_name("http_requests_total", "http_requests_total", FieldKind::Counter, &o), "http_requests");
 /// assert_eq!(family_name("rpc_latency_ns", "rpc_latency_ns", h, &o), "rpc_latency_seconds");
+/// assert_eq!(family_name("inference", "latency_ns", h, &o.ns_as_seconds(false)), "inference_latency_ns");
 /// ```
 pub fn family_name(metric: &str, field: &str, kind: FieldKind, options: &EncodeOptions) -> String {
     let mut name = String::with_capacity(metric.len() + 1 + field.len() + 4);
