@@ -123,8 +123,12 @@ impl GaugeHandle {
                 s.meta.reject_value(by);
                 return;
             }
-            match s.aux.compare_exchange_weak(bits, new.to_bits(), Ordering::Relaxed, Ordering::Relaxed)
-            {
+            match s.aux.compare_exchange_weak(
+                bits,
+                new.to_bits(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return self.moved(old, new),
                 Err(now) => bits = now,
             }

@@ -88,12 +88,14 @@ mod tests {
             let s = sanitize_metric_name(name);
             assert!(tally::is_valid_metric_name(&s), "{name:?} → {s:?}");
             assert!(tally::is_valid_label_name(&s), "{name:?} → {s:?}");
-            assert!(tally::Layout::new(vec![tally::FieldDesc {
-                name: s.to_string().into(),
-                kind: tally::FieldKind::Counter,
-                help: "".into()
-            }])
-            .is_ok());
+            assert!(
+                tally::Layout::new(vec![tally::FieldDesc {
+                    name: s.to_string().into(),
+                    kind: tally::FieldKind::Counter,
+                    help: "".into()
+                }])
+                .is_ok()
+            );
         }
     }
 

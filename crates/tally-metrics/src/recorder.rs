@@ -14,10 +14,12 @@ use arc_swap::ArcSwap;
 use hashbrown::HashMap;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
 use tally::{
-    FieldDesc, FieldKind, Family, HistogramConfig, Layout, RawSet, Registry, RegistryError,
+    Family, FieldDesc, FieldKind, HistogramConfig, Layout, RawSet, Registry, RegistryError,
 };
 
-use crate::handles::{CounterHandle, GaugeHandle, HistogramHandle, Meta, Problem, Rejected, Series};
+use crate::handles::{
+    CounterHandle, GaugeHandle, HistogramHandle, Meta, Problem, Rejected, Series,
+};
 use crate::naming::{nanoseconds_name, sanitize_label_name, sanitize_metric_name};
 use crate::scale::Scale;
 use crate::stats::{RecorderStats, RecorderStatsSnapshot};
@@ -37,7 +39,10 @@ pub enum RecorderError {
     )]
     AlreadyUsed(#[source] RegistryError),
     /// The cardinality limit is zero.
-    #[error("a cardinality limit must be at least 1 (the default is {})", tally::DEFAULT_CARDINALITY_LIMIT)]
+    #[error(
+        "a cardinality limit must be at least 1 (the default is {})",
+        tally::DEFAULT_CARDINALITY_LIMIT
+    )]
     ZeroLimit,
 }
 
@@ -83,7 +88,9 @@ struct Description {
 enum Entry {
     Live(Metric),
     /// Registration failed; its updates are dropped and counted.
-    Failed { meta: Arc<Meta> },
+    Failed {
+        meta: Arc<Meta>,
+    },
 }
 
 /// One registered family and its series.
@@ -352,9 +359,8 @@ impl Inner {
         }])
         .expect("a sanitized name is a valid field name");
         // Every set of a layout has its fields at the same places: ask a spare one.
-        let field = RawSet::new(layout.clone())
-            .field(&registered)
-            .expect("the layout's only field");
+        let field =
+            RawSet::new(layout.clone()).field(&registered).expect("the layout's only field");
         let unit = registry_unit(kind, scale, unit);
         let mut registration = self
             .target
@@ -413,10 +419,8 @@ impl Metric {
     #[cold]
     fn bind(&self, key: &Key) -> Arc<Series> {
         // The label values in the family's order, by sanitized name (the first of repeats).
-        let given: Vec<(String, &str)> = key
-            .labels()
-            .map(|l| (label_name(self.kind, l.key()), l.value()))
-            .collect();
+        let given: Vec<(String, &str)> =
+            key.labels().map(|l| (label_name(self.kind, l.key()), l.value())).collect();
         let values: Vec<String> = self
             .label_names
             .iter()
@@ -452,14 +456,15 @@ impl Metric {
                 let set = self.family.bind(&refs).expect("one value per label");
                 return self
                     .overflow
-                    .get_or_init(|| Arc::new(Series::new(set, self.field, self.scale, self.meta.clone())))
+                    .get_or_init(|| {
+                        Arc::new(Series::new(set, self.field, self.scale, self.meta.clone()))
+                    })
                     .clone();
             }
             None => {
                 let refs: Vec<&str> = values.iter().map(String::as_str).collect();
                 let set = self.family.bind(&refs).expect("one value per label");
-                let series =
-                    Arc::new(Series::new(set, self.field, self.scale, self.meta.clone()));
+                let series = Arc::new(Series::new(set, self.field, self.scale, self.meta.clone()));
                 by_values.insert(values, series.clone());
                 series
             }

@@ -7,6 +7,9 @@ mod common;
 #[path = "../../tally-prometheus/tests/common/parse.rs"]
 mod parse;
 
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
 use metrics::Unit;
 use parse::{Family, parse};
 use tally_prometheus::{Format, encode_openmetrics, encode_text};
@@ -17,6 +20,13 @@ fn record(recorder: &tally_metrics::TallyRecorder) {
     metrics::with_local_recorder(recorder, || {
         metrics::describe_counter!("http_requests_total", "Requests \"served\"\nby route.");
         metrics::describe_gauge!("memory_used_bytes", Unit::Bytes, "Resident memory.");
+        metrics::describe_gauge!("temperature_celsius", "Temperature by zone.");
+        metrics::describe_histogram!(
+            "request_duration_seconds",
+            Unit::Seconds,
+            "Time per request."
+        );
+        metrics::describe_histogram!("batch.size", "Requests per batch.");
         for (i, route) in HOSTILE.iter().enumerate() {
             metrics::counter!("http_requests_total", "route" => *route).increment(i as u64 + 1);
         }
@@ -73,7 +83,9 @@ fn the_text_format_parses_with_metrics_names_and_exact_values() {
     let route = [("route", "/x")];
     assert_eq!(sample(duration, "request_duration_seconds_count", &route), "4");
     assert_eq!(sample(duration, "request_duration_seconds_sum", &route), "7.0045");
-    let le = |b: &str| sample(duration, "request_duration_seconds_bucket", &[("route", "/x"), ("le", b)]);
+    let le = |b: &str| {
+        sample(duration, "request_duration_seconds_bucket", &[("route", "/x"), ("le", b)])
+    };
     assert_eq!(le("0.001"), "1");
     assert_eq!(le("0.0025"), "3");
     assert_eq!(le("5.0"), "3");
@@ -104,4 +116,40 @@ fn openmetrics_parses_with_units_and_the_same_values() {
     let duration = family(&families, "request_duration_seconds");
     assert_eq!(duration.unit.as_deref(), Some("seconds"));
     assert_eq!(sample(duration, "request_duration_seconds_count", &[("route", "/x")]), "4");
+}
+
+/// `promtool check metrics` (Debian package `prometheus`) parses and lints the text
+/// format. Skipped with a message when promtool is missing, unless
+/// `TALLY_REQUIRE_EXTERNAL=1` (as `ci/test.sh` sets), which makes that a failure.
+#[test]
+fn promtool_accepts_the_text_format_without_a_lint_problem() {
+    let probe = Command::new("promtool").arg("--version").stdout(Stdio::null()).status();
+    if !probe.is_ok_and(|s| s.success()) {
+        let required = std::env::var("TALLY_REQUIRE_EXTERNAL").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "promtool is required (TALLY_REQUIRE_EXTERNAL=1): apt-get install -y prometheus"
+        );
+        eprintln!("SKIPPED: promtool is not available (apt-get install -y prometheus)");
+        return;
+    }
+    let (registry, recorder) = common::recorder();
+    record(&recorder);
+    let mut text = String::new();
+    encode_text(&registry.snapshot(), &mut text);
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -40,8 +40,10 @@ fn lines_about(metric: &str) -> Vec<String> {
 fn each_label_value_combination_is_one_series_in_label_order() {
     let (registry, recorder) = recorder();
     metrics::with_local_recorder(&recorder, || {
-        for (model, device, n) in [("bert", "gpu1", 2), ("resnet", "gpu0", 3), ("bert", "gpu0", 5)] {
-            metrics::counter!("inferences_total", "model" => model, "device" => device).increment(n);
+        for (model, device, n) in [("bert", "gpu1", 2), ("resnet", "gpu0", 3), ("bert", "gpu0", 5)]
+        {
+            metrics::counter!("inferences_total", "model" => model, "device" => device)
+                .increment(n);
         }
         metrics::counter!("inferences_total", "model" => "bert", "device" => "gpu1").increment(1);
     });
@@ -89,7 +91,8 @@ fn differing_label_keys_record_into_the_metrics_own_labels_counted_and_logged_on
     assert_eq!(counter(&snap, "conflicted_total", &[""]), 110);
     assert_eq!(counter(&snap, "conflicted_total", &["GET"]), 1001);
     // Nothing lost from the total.
-    let total: u64 = m.series.iter().map(|s| counter(&snap, "conflicted_total", &[&s.labels[0]])).sum();
+    let total: u64 =
+        m.series.iter().map(|s| counter(&snap, "conflicted_total", &[&s.labels[0]])).sum();
     assert_eq!(total, 1111);
     assert_eq!(recorder.stats().label_conflicts, 3);
     assert_eq!(recorder.stats().rejected_updates, 0);

@@ -206,13 +206,28 @@ fn parent(children: u64) -> ExitCode {
     let _ = writeln!(
         out,
         "{:<8} {:>9} {:>9} {:>7} {:>11} {:>14} {:>8} {:>8} {:>8}",
-        "process", "requests", "succeeded", "failed", "lat. count", "lat. sum (ns)", "bert", "llama", "resnet"
+        "process",
+        "requests",
+        "succeeded",
+        "failed",
+        "lat. count",
+        "lat. sum (ns)",
+        "bert",
+        "llama",
+        "resnet"
     );
     let row = |out: &mut io::StdoutLock<'_>, name: &str, t: &Totals| {
         let _ = writeln!(
             out,
             "{name:<8} {:>9} {:>9} {:>7} {:>11} {:>14} {:>8} {:>8} {:>8}",
-            t.requests, t.succeeded, t.failed, t.latency_count, t.latency_sum, t.tokens[0], t.tokens[1], t.tokens[2]
+            t.requests,
+            t.succeeded,
+            t.failed,
+            t.latency_count,
+            t.latency_sum,
+            t.tokens[0],
+            t.tokens[1],
+            t.tokens[2]
         );
     };
     for (i, (child, requests)) in spawned.into_iter().zip(&told).enumerate() {
@@ -225,7 +240,10 @@ fn parent(children: u64) -> ExitCode {
                 row(&mut out, &format!("child {i}"), &got);
                 if got != want {
                     ok = false;
-                    let _ = writeln!(out, "  MISMATCH: child {i} was told {requests} requests: {want:?}");
+                    let _ = writeln!(
+                        out,
+                        "  MISMATCH: child {i} was told {requests} requests: {want:?}"
+                    );
                 }
                 if let Err(e) = merged.try_merge(&snapshot) {
                     ok = false;

@@ -332,7 +332,12 @@ impl Registry {
     ///
     /// [`RegistryError::NotRegistered`] for an unknown name, [`RegistryError::InvalidUnit`]
     /// for a bad unit; nothing changes then.
-    pub fn describe(&self, name: &str, help: &str, unit: Option<&str>) -> Result<(), RegistryError> {
+    pub fn describe(
+        &self,
+        name: &str,
+        help: &str,
+        unit: Option<&str>,
+    ) -> Result<(), RegistryError> {
         if let Some(unit) = unit {
             check_unit(unit)?;
         }

@@ -129,7 +129,8 @@ fn child(role: &str) {
     match kind {
         "good" => wire::write_frame(&mut stdout, &snapshot(&registry)).expect("stdout"),
         "garbage" => {
-            let noise: Vec<u8> = (0..4096u32).map(|b| (b.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+            let noise: Vec<u8> =
+                (0..4096u32).map(|b| (b.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
             stdout.write_all(&noise).expect("stdout");
         }
         "truncated" => {
@@ -283,8 +284,11 @@ fn a_child_sending_garbage_or_a_cut_off_frame_is_reported_and_the_others_merge_e
 }
 
 fn merging_in_any_order_gives_the_same_snapshot() {
-    let snapshots: Vec<RegistrySnapshot> =
-        [0, 1, 2].iter().map(|i| spawn(&format!("good:{i}"))).map(|c| collect(c).unwrap()).collect();
+    let snapshots: Vec<RegistrySnapshot> = [0, 1, 2]
+        .iter()
+        .map(|i| spawn(&format!("good:{i}")))
+        .map(|c| collect(c).unwrap())
+        .collect();
     let mut forward = RegistrySnapshot::default();
     let mut backward = RegistrySnapshot::default();
     for s in &snapshots {
@@ -333,7 +337,10 @@ fn main() {
             "a_child_sending_garbage_or_a_cut_off_frame_is_reported_and_the_others_merge_exactly",
             a_child_sending_garbage_or_a_cut_off_frame_is_reported_and_the_others_merge_exactly,
         ),
-        ("merging_in_any_order_gives_the_same_snapshot", merging_in_any_order_gives_the_same_snapshot),
+        (
+            "merging_in_any_order_gives_the_same_snapshot",
+            merging_in_any_order_gives_the_same_snapshot,
+        ),
         (
             "frames_that_are_not_snapshots_are_refused_with_what_is_wrong",
             frames_that_are_not_snapshots_are_refused_with_what_is_wrong,

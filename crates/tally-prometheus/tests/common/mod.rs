@@ -28,7 +28,8 @@ pub fn expected(snapshot: &RegistrySnapshot, format: Format) -> Vec<Family> {
         series.sort_by(|a, b| a.labels.cmp(&b.labels));
         for (j, field) in first.snapshot.fields().iter().enumerate() {
             // A field named like its metric is the metric itself.
-            let prefix = if field.name == *metric_name { String::new() } else { format!("{metric_name}_") };
+            let prefix =
+                if field.name == *metric_name { String::new() } else { format!("{metric_name}_") };
             let base = format!("{prefix}{}", field.name);
             let ns = field.name.strip_suffix("_ns");
             let (family, kind, scaled) = match (field.kind, ns) {

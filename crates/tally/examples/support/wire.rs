@@ -91,10 +91,8 @@ pub fn decode_frame(bytes: &[u8]) -> Result<RegistrySnapshot, WireError> {
     let bad = || WireError::BadHeader {
         start: String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_HEADER)]).into_owned(),
     };
-    let line_end = bytes[..bytes.len().min(MAX_HEADER)]
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or_else(bad)?;
+    let line_end =
+        bytes[..bytes.len().min(MAX_HEADER)].iter().position(|&b| b == b'\n').ok_or_else(bad)?;
     let header = std::str::from_utf8(&bytes[..line_end]).map_err(|_| bad())?;
     let mut words = header.split(' ');
     let (Some(MAGIC), Some(version), Some(length), None) =
