@@ -1,5 +1,5 @@
 //! The handles `register_counter`, `register_gauge` and `register_histogram` return: each
-//! bound to one series, so recording is one shard update with no lookup.
+//! is one series, so recording is one shard update with no lookup.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -57,7 +57,7 @@ impl Meta {
 /// series' shared state (a counter's absolute high-water mark, a gauge's `f64` level).
 #[derive(Debug)]
 pub(crate) struct Series {
-    pub(crate) set: Arc<RawSet>,
+    pub(crate) raw: Arc<RawSet>,
     pub(crate) field: FieldId,
     pub(crate) scale: Scale,
     /// Counters: the highest `absolute` value seen. Gauges: the level's `f64` bits.
@@ -67,63 +67,55 @@ pub(crate) struct Series {
 
 impl Series {
     pub(crate) fn new(set: Arc<RawSet>, field: FieldId, scale: Scale, meta: Arc<Meta>) -> Self {
-        Series { set, field, scale, aux: AtomicU64::new(0), meta }
+        Series { raw: set, field, scale, aux: AtomicU64::new(0), meta }
     }
 }
 
-/// A counter series.
-#[derive(Debug)]
-pub(crate) struct CounterHandle(pub(crate) Arc<Series>);
+// A series is its own handle: `register_*` returns `Counter::from_arc(series.clone())`, a
+// reference count, no allocation. A series has one kind, so only one of the three traits
+// is ever called on it.
 
-impl CounterFn for CounterHandle {
+impl CounterFn for Series {
     fn increment(&self, value: u64) {
-        let s = &*self.0;
-        s.set.record(|e| e.add_counter(s.field, value));
+        self.raw.record(|e| e.add_counter(self.field, value));
     }
 
     /// Raises the counter by how far `value` is above the highest absolute value seen
     /// (a decrease is ignored: a counter never goes backwards).
     fn absolute(&self, value: u64) {
-        let s = &*self.0;
         // Relaxed: `fetch_max` is one read-modify-write on one atomic, so the calls are
         // totally ordered on it and their raises add up to the highest value exactly;
         // nothing else is published through it.
-        let high = s.aux.fetch_max(value, Ordering::Relaxed);
+        let high = self.aux.fetch_max(value, Ordering::Relaxed);
         if value > high {
-            s.set.record(|e| e.add_counter(s.field, value - high));
+            self.raw.record(|e| e.add_counter(self.field, value - high));
         }
     }
 }
 
-/// A gauge series.
-#[derive(Debug)]
-pub(crate) struct GaugeHandle(pub(crate) Arc<Series>);
-
-impl GaugeHandle {
+impl Series {
     /// Moves the level from `old` to `new` in the tally field: adds the difference of the
     /// two rounded levels. The differences of all updates telescope, so once updates stop
     /// the field equals the rounded level of the last one exactly.
     fn moved(&self, old: f64, new: f64) {
-        let s = &*self.0;
         let delta = gauge_level(new).wrapping_sub(gauge_level(old));
         if delta != 0 {
-            s.set.record(|e| e.add_gauge(s.field, delta));
+            self.raw.record(|e| e.add_gauge(self.field, delta));
         }
     }
 
     fn add(&self, by: f64) {
-        let s = &*self.0;
         // Relaxed throughout: the read-modify-writes are totally ordered on this one
         // atomic, which is all the telescoping needs; the shard carries the data.
-        let mut bits = s.aux.load(Ordering::Relaxed);
+        let mut bits = self.aux.load(Ordering::Relaxed);
         loop {
             let old = f64::from_bits(bits);
             let new = old + by;
             if !new.is_finite() {
-                s.meta.reject_value(by);
+                self.meta.reject_value(by);
                 return;
             }
-            match s.aux.compare_exchange_weak(
+            match self.aux.compare_exchange_weak(
                 bits,
                 new.to_bits(),
                 Ordering::Relaxed,
@@ -136,7 +128,7 @@ impl GaugeHandle {
     }
 }
 
-impl GaugeFn for GaugeHandle {
+impl GaugeFn for Series {
     fn increment(&self, value: f64) {
         self.add(value);
     }
@@ -147,37 +139,31 @@ impl GaugeFn for GaugeHandle {
 
     fn set(&self, value: f64) {
         if !value.is_finite() {
-            return self.0.meta.reject_value(value);
+            return self.meta.reject_value(value);
         }
         // Relaxed: see `add`.
-        let old = f64::from_bits(self.0.aux.swap(value.to_bits(), Ordering::Relaxed));
+        let old = f64::from_bits(self.aux.swap(value.to_bits(), Ordering::Relaxed));
         self.moved(old, value);
     }
 }
 
-/// A histogram series.
-#[derive(Debug)]
-pub(crate) struct HistogramHandle(pub(crate) Arc<Series>);
-
-impl HistogramFn for HistogramHandle {
+impl HistogramFn for Series {
     fn record(&self, value: f64) {
-        let s = &*self.0;
-        match s.scale.histogram_value(value) {
-            Some(v) => s.set.record(|e| e.observe(s.field, v)),
-            None => s.meta.reject_value(value),
+        match self.scale.histogram_value(value) {
+            Some(v) => self.raw.record(|e| e.observe(self.field, v)),
+            None => self.meta.reject_value(value),
         }
     }
 
     /// `count` observations of `value`, as one event.
     fn record_many(&self, value: f64, count: usize) {
-        let s = &*self.0;
-        match s.scale.histogram_value(value) {
-            Some(v) => s.set.record(|e| {
+        match self.scale.histogram_value(value) {
+            Some(v) => self.raw.record(|e| {
                 for _ in 0..count {
-                    e.observe(s.field, v);
+                    e.observe(self.field, v);
                 }
             }),
-            None => s.meta.reject_value(value),
+            None => self.meta.reject_value(value),
         }
     }
 }

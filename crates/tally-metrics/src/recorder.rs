@@ -17,9 +17,7 @@ use tally::{
     Family, FieldDesc, FieldKind, HistogramConfig, Layout, RawSet, Registry, RegistryError,
 };
 
-use crate::handles::{
-    CounterHandle, GaugeHandle, HistogramHandle, Meta, Problem, Rejected, Series,
-};
+use crate::handles::{Meta, Problem, Rejected, Series};
 use crate::naming::{nanoseconds_name, sanitize_label_name, sanitize_metric_name};
 use crate::scale::Scale;
 use crate::stats::{RecorderStats, RecorderStatsSnapshot};
@@ -80,6 +78,8 @@ impl Target {
 
 /// What `describe_*` said about a metric name.
 struct Description {
+    /// Which `describe_*` it came from.
+    kind: Kind,
     help: String,
     unit: Option<Unit>,
 }
@@ -233,37 +233,51 @@ impl TallyRecorder {
     }
 
     fn register(&self, kind: Kind, key: &Key) -> Result<Arc<Series>, Arc<Meta>> {
-        let entry = self.inner.entry(kind, key);
-        match &*entry {
-            Entry::Failed { meta } => Err(meta.clone()),
-            Entry::Live(metric) if metric.kind != kind => {
-                if metric.meta.first(Problem::Unregistered) {
-                    log::warn!(
-                        "tally-metrics: `{}` is a {} but was used as a {}: those updates are \
+        {
+            // Resolved under the guard: no reference count taken on the entry.
+            let map = self.inner.metrics.load();
+            if let Some(entry) = map.get(key.name()) {
+                return resolve(entry, kind, key);
+            }
+        }
+        resolve(&self.inner.insert_entry(kind, key), kind, key)
+    }
+}
+
+/// The series `key` records into, or the stats-keeper of a metric it cannot record into.
+fn resolve(entry: &Entry, kind: Kind, key: &Key) -> Result<Arc<Series>, Arc<Meta>> {
+    match entry {
+        Entry::Failed { meta } => Err(meta.clone()),
+        Entry::Live(metric) if metric.kind != kind => {
+            if metric.meta.first(Problem::Unregistered) {
+                log::warn!(
+                    "tally-metrics: `{}` is a {} but was used as a {}: those updates are \
                          dropped and counted in `tally_metrics_rejected_updates_total` (logged \
                          once per metric)",
-                        key.name(),
-                        metric.kind.as_str(),
-                        kind.as_str()
-                    );
-                }
-                Err(metric.meta.clone())
+                    key.name(),
+                    metric.kind.as_str(),
+                    kind.as_str()
+                );
             }
-            Entry::Live(metric) => Ok(metric.series_of(key)),
+            Err(metric.meta.clone())
         }
+        Entry::Live(metric) => Ok(metric.series_of(key)),
     }
+}
 
+impl TallyRecorder {
     fn describe(&self, kind: Kind, name: &KeyName, unit: Option<Unit>, help: SharedString) {
         let inner = &self.inner;
         let sanitized = sanitize_metric_name(name.as_str()).into_owned();
         let mut descriptions = inner.descriptions.lock().unwrap_or_else(|e| e.into_inner());
-        descriptions.insert(sanitized.clone(), Description { help: help.to_string(), unit });
+        descriptions.insert(sanitized.clone(), Description { kind, help: help.to_string(), unit });
         drop(descriptions);
         // Registered already: update the registry's help and unit now.
         let _guard = inner.insert.lock().unwrap_or_else(|e| e.into_inner());
         let Some(entry) = inner.metrics.load().get(&sanitized).cloned() else { return };
         let Entry::Live(metric) = &*entry else { return };
-        if metric.kind == Kind::Histogram
+        if kind == Kind::Histogram
+            && metric.kind == Kind::Histogram
             && metric.scale == Scale::Whole
             && unit == Some(Unit::Seconds)
             && metric.meta.first(Problem::LateSeconds)
@@ -275,7 +289,7 @@ impl TallyRecorder {
                 name.as_str()
             );
         }
-        let unit = registry_unit(kind, metric.scale, unit);
+        let unit = registry_unit(metric.kind, metric.scale, unit);
         if let Err(e) = inner.target.get().describe(&metric.registered, &help, unit.as_deref()) {
             log::warn!("tally-metrics: describing `{}`: {e}", name.as_str());
         }
@@ -292,14 +306,7 @@ fn registry_unit(kind: Kind, scale: Scale, unit: Option<Unit>) -> Option<String>
 }
 
 impl Inner {
-    /// The entry of `key`'s name, registering its family on first use.
-    fn entry(&self, kind: Kind, key: &Key) -> Arc<Entry> {
-        if let Some(entry) = self.metrics.load().get(key.name()) {
-            return entry.clone();
-        }
-        self.insert_entry(kind, key)
-    }
-
+    /// The entry of `key`'s name, registering its family if it is new.
     #[cold]
     fn insert_entry(&self, kind: Kind, key: &Key) -> Arc<Entry> {
         let name = key.name();
@@ -329,13 +336,14 @@ impl Inner {
         let descriptions = self.descriptions.lock().unwrap_or_else(|e| e.into_inner());
         let description = descriptions.get(sanitized);
         let unit = description.and_then(|d| d.unit);
-        let scale = if kind == Kind::Histogram
-            && (sanitized.ends_with("_seconds") || unit == Some(Unit::Seconds))
-        {
-            Scale::SecondsAsNanos
-        } else {
-            Scale::Whole
-        };
+        let described_seconds =
+            description.is_some_and(|d| d.kind == Kind::Histogram && d.unit == Some(Unit::Seconds));
+        let scale =
+            if kind == Kind::Histogram && (sanitized.ends_with("_seconds") || described_seconds) {
+                Scale::SecondsAsNanos
+            } else {
+                Scale::Whole
+            };
         let registered = match scale {
             Scale::SecondsAsNanos => nanoseconds_name(sanitized),
             Scale::Whole => sanitized.to_owned(),
@@ -498,21 +506,21 @@ impl metrics::Recorder for TallyRecorder {
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
         match self.register(Kind::Counter, key) {
-            Ok(series) => Counter::from_arc(Arc::new(CounterHandle(series))),
+            Ok(series) => Counter::from_arc(series),
             Err(meta) => Counter::from_arc(Arc::new(Rejected(meta))),
         }
     }
 
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
         match self.register(Kind::Gauge, key) {
-            Ok(series) => Gauge::from_arc(Arc::new(GaugeHandle(series))),
+            Ok(series) => Gauge::from_arc(series),
             Err(meta) => Gauge::from_arc(Arc::new(Rejected(meta))),
         }
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
         match self.register(Kind::Histogram, key) {
-            Ok(series) => Histogram::from_arc(Arc::new(HistogramHandle(series))),
+            Ok(series) => Histogram::from_arc(series),
             Err(meta) => Histogram::from_arc(Arc::new(Rejected(meta))),
         }
     }
