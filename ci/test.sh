@@ -67,6 +67,7 @@ benches_test_mode() {
   cargo bench -p tally-benches --bench epochs -- --test
   cargo bench -p tally-sync --all-features --bench lock_overhead -- --test
   cargo bench -p tally-prometheus --bench encode -- --test
+  cargo bench -p tally-metrics --bench facade_overhead -- --test
 }
 # The models in crates/tally-core/src/loom_tests.rs (the #[ignore]d long ones excepted).
 loom() {

@@ -71,13 +71,30 @@ impl Series {
     }
 }
 
+/// The counter `field` of `raw`, for a lone update: one word added on the thread's shard,
+/// the fast path `metric_set!`'s `inc()` takes (`Kind::field` is what its generated
+/// accessors call), rather than a `record` closure. `field` is a counter of `raw`'s
+/// layout (made in `recorder.rs` from that layout).
+#[inline(always)]
+fn counter(raw: &RawSet, field: FieldId) -> tally::CounterRef<'_, RawSet> {
+    debug_assert_eq!(field.kind(), tally::FieldKind::Counter);
+    <tally::Counter as tally::Kind>::field(raw, field)
+}
+
+/// The gauge `field` of `raw`, as [`counter`].
+#[inline(always)]
+fn gauge(raw: &RawSet, field: FieldId) -> tally::GaugeRef<'_, RawSet> {
+    debug_assert_eq!(field.kind(), tally::FieldKind::Gauge);
+    <tally::Gauge as tally::Kind>::field(raw, field)
+}
+
 // A series is its own handle: `register_*` returns `Counter::from_arc(series.clone())`, a
 // reference count, no allocation. A series has one kind, so only one of the three traits
 // is ever called on it.
 
 impl CounterFn for Series {
     fn increment(&self, value: u64) {
-        self.raw.record(|e| e.add_counter(self.field, value));
+        counter(&self.raw, self.field).add(value);
     }
 
     /// Raises the counter by how far `value` is above the highest absolute value seen
@@ -88,7 +105,7 @@ impl CounterFn for Series {
         // nothing else is published through it.
         let high = self.aux.fetch_max(value, Ordering::Relaxed);
         if value > high {
-            self.raw.record(|e| e.add_counter(self.field, value - high));
+            counter(&self.raw, self.field).add(value - high);
         }
     }
 }
@@ -100,7 +117,7 @@ impl Series {
     fn moved(&self, old: f64, new: f64) {
         let delta = gauge_level(new).wrapping_sub(gauge_level(old));
         if delta != 0 {
-            self.raw.record(|e| e.add_gauge(self.field, delta));
+            gauge(&self.raw, self.field).add(delta);
         }
     }
 
