@@ -172,3 +172,51 @@ fn absolute_counter_values_from_many_threads_reach_the_highest() {
         .unwrap();
     assert_eq!(counter(&registry.snapshot(), "bytes_read_total", &[]), highest);
 }
+
+#[test]
+fn racing_first_uses_of_new_series_lose_nothing_and_keep_the_cap() {
+    const LIMIT: usize = 50;
+    const USERS: u64 = 200;
+    let (registry, recorder) = common::recorder_with_limit(LIMIT);
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let recorder = &recorder;
+            s.spawn(move || {
+                metrics::with_local_recorder(recorder, || {
+                    // Every thread creates the same series in a different order, so that first
+                    // uses race; past the cap, updates go to the overflow series.
+                    for i in 0..USERS {
+                        let user = ((i * 7 + t * 13) % USERS).to_string();
+                        metrics::counter!("logins_total", "user" => user.clone()).increment(1);
+                        metrics::histogram!("login_size", "user" => user).record(3.0);
+                    }
+                })
+            });
+        }
+    });
+    let snap = registry.snapshot();
+    for (metric, field_total) in
+        [("logins_total", THREADS * USERS), ("login_size", THREADS * USERS)]
+    {
+        let m = &snap.metrics[metric];
+        assert_eq!(m.series.len(), LIMIT + 1, "{metric}: the cap plus the overflow series");
+        let total: u64 = m
+            .series
+            .iter()
+            .map(|s| match s.snapshot.get(metric) {
+                Some(tally::Value::Counter(n)) => *n,
+                Some(tally::Value::Histogram(h)) => h.count(),
+                other => panic!("{other:?}"),
+            })
+            .sum();
+        assert_eq!(total, field_total, "{metric}: every update in some series");
+        // Each kept series got one update per thread; the rest went to the overflow series.
+        let overflow = m.series.last().unwrap();
+        assert_eq!(overflow.labels, [tally::OVERFLOW_LABEL]);
+        assert_eq!(m.overflow_redirects, THREADS * (USERS - LIMIT as u64));
+    }
+    assert_eq!(
+        counter(&snap, "logins_total", &[tally::OVERFLOW_LABEL]),
+        THREADS * (USERS - LIMIT as u64)
+    );
+}
