@@ -25,7 +25,7 @@ pub(crate) struct Meta {
 pub(crate) enum Problem {
     LabelConflict = 1,
     RejectedValue = 2,
-    Unregistered = 4,
+    KindConflict = 4,
     LateSeconds = 8,
 }
 

@@ -101,9 +101,10 @@
 //! (`buckets_for(name, name, …)`, the registered name twice).
 //!
 //! **Descriptions.** `describe_*!` sets the registry's help text and unit (the unit's
-//! `as_str()`: `bytes`, `seconds`, …), before or after first use. Only the seconds-to-
-//! nanoseconds choice must be known at first use; a histogram described in seconds later
-//! keeps whole values and logs a warning once.
+//! `as_str()`: `bytes`, `seconds`, …; `nanoseconds` for a histogram recorded in
+//! nanoseconds), before or after first use; the last description wins. Only the
+//! seconds-to-nanoseconds choice must be known at first use: a histogram described in
+//! seconds (by `describe_histogram!`) after it keeps whole values and logs a warning once.
 //!
 //! **Names.** `metrics` allows any string; Prometheus and tally do not. Names are
 //! sanitized, not rejected ([`sanitize_metric_name`]): `http.requests-total` records as

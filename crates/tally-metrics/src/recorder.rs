@@ -249,7 +249,7 @@ fn resolve(entry: &Entry, kind: Kind, key: &Key) -> Result<Arc<Series>, Arc<Meta
     match entry {
         Entry::Failed { meta } => Err(meta.clone()),
         Entry::Live(metric) if metric.kind != kind => {
-            if metric.meta.first(Problem::Unregistered) {
+            if metric.meta.first(Problem::KindConflict) {
                 log::warn!(
                     "tally-metrics: `{}` is a {} but was used as a {}: those updates are \
                          dropped and counted in `tally_metrics_rejected_updates_total` (logged \
