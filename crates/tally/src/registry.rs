@@ -41,15 +41,6 @@ pub enum RegistryError {
         /// The name.
         name: String,
     },
-    /// No metric is registered under this name.
-    #[error(
-        "no metric named {name:?} is registered: register it first (describing a metric \
-         changes its help text and unit, it does not create it)"
-    )]
-    NotRegistered {
-        /// The name.
-        name: String,
-    },
     /// The family's labels or limit were rejected.
     #[error("metric {name:?}: {source}")]
     Family {
@@ -58,6 +49,15 @@ pub enum RegistryError {
         /// What was wrong.
         #[source]
         source: FamilyError,
+    },
+    /// No metric is registered under this name.
+    #[error(
+        "no metric named {name:?} is registered: register it first (describing a metric \
+         changes its help text and unit, it does not create it)"
+    )]
+    NotRegistered {
+        /// The name.
+        name: String,
     },
 }
 
