@@ -71,7 +71,11 @@ fn histogram_observations_from_many_threads_are_all_counted_with_an_exact_sum() 
                 let snap = registry.snapshot();
                 if let Some(m) = snap.metrics.get("work_ns") {
                     let h = histogram(&snap, "work_ns", &[]);
-                    // Building the snapshot checked count == the buckets' sum; check growth.
+                    // Building the snapshot checked count == the buckets' sum. Count and sum
+                    // come from the same observations (each is 1000..=PER_THREAD × 1000 ns),
+                    // and the count never goes back.
+                    let (count, sum) = (u128::from(h.count()), h.sum());
+                    assert!(sum >= count * 1000 && sum <= count * u128::from(PER_THREAD) * 1000);
                     assert!(h.count() >= last);
                     last = h.count();
                     assert_eq!(m.series.len(), 1);
