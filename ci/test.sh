@@ -59,6 +59,8 @@ fmt() { cargo fmt --all -- --check; }
 clippy() { cargo clippy --workspace --all-targets --all-features -- -D warnings; }
 docs() { cargo doc --workspace --no-deps --all-features; }
 tests() { cargo test --workspace --all-features; }
+# Child processes send snapshots over pipes; the parent's merge must equal the sum.
+cross_process() { cargo run --release -p tally --example cross_process -- 8; }
 # The coherence suite with 10^6 histogram snapshots (debug builds take fewer).
 coherence_release() { cargo test --release -p tally --test coherence; }
 benches_test_mode() {
@@ -67,6 +69,7 @@ benches_test_mode() {
   cargo bench -p tally-sync --all-features --bench lock_overhead -- --test
   cargo bench -p tally-prometheus --bench encode -- --test
   cargo bench -p tally-http --bench scrape -- --test
+  cargo bench -p tally-metrics --bench facade_overhead -- --test
 }
 # The models in crates/tally-core/src/loom_tests.rs (the #[ignore]d long ones excepted).
 loom() {
@@ -110,6 +113,7 @@ step "cargo fmt --check" fmt
 step "clippy -D warnings (all targets, all features)" clippy
 step "rustdoc -D warnings" docs
 step "tests (debug, all features)" tests
+step "cross-process example (8 children, merged totals exact)" cross_process
 # heavy VAR NAME FN: step NAME unless $VAR is set.
 heavy() {
   local var=$1 name=$2
