@@ -16,7 +16,9 @@
 //! built), and by the `published` mutex (blocking waiters; see `wait.rs`).
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+// portable-atomic: 64-bit tickets on targets without native 64-bit atomics (32-bit PowerPC,
+// MIPS), where std has no `AtomicU64`.
+use portable_atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 

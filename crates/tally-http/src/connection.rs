@@ -45,10 +45,11 @@ pub(crate) async fn serve_connection(
             // Ok or an error (bad request, reset, head too large: hyper has answered what
             // can be answered): either way this connection is done.
             _ = connection.as_mut() => return,
-            // Moved by the service or the response body; never closed while `connection`
-            // (which holds the sender through its service) lives.
+            // Moved by the service, the response body and the socket's wrapper; never
+            // closed while `connection` (whose service and IO hold the sender) lives.
             _ = due.changed() => {}
-            // Dropping the connection closes the socket.
+            // Past the deadline: dropping the connection closes the socket (a response in
+            // flight is abandoned; its blocking work, if any, runs on and is discarded).
             () = tokio::time::sleep_until(current.unwrap_or_else(tokio::time::Instant::now)),
                 if current.is_some() => return,
             // Also when the server dropped the sender: it is gone either way.

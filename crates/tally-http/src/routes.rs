@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use hyper::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, VARY};
 use hyper::{Method, Request, Response, StatusCode};
 use tally_prometheus::{EncodeOptions, Format};
 use tally_snapshot::RegistrySnapshot;
@@ -90,6 +90,10 @@ async fn respond<B>(app: &Arc<App>, deadline: &Deadline, request: &Request<B>) -
             let headers = response.headers_mut();
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            if let Render::Exposition(_) = render {
+                // The body depends on the Accept header: caches must key on it.
+                headers.insert(VARY, HeaderValue::from_static("accept"));
+            }
             response
         }
         Ok(Err(join)) => plain(
@@ -104,8 +108,8 @@ async fn respond<B>(app: &Arc<App>, deadline: &Deadline, request: &Request<B>) -
         // The blocking task runs on; if it was collecting, its epoch serves the next scrape.
         Err(_elapsed) => plain(
             StatusCode::SERVICE_UNAVAILABLE,
-            "collecting the metrics took longer than the request timeout; the collection \
-             goes on and serves the next scrape\n",
+            "collecting or encoding the metrics took longer than the request timeout; a \
+             collection in progress goes on and serves the next scrape\n",
         ),
     }
 }

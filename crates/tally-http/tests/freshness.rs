@@ -126,3 +126,61 @@ fn stale_scrapes_arriving_together_share_one_collection() {
     assert_eq!(collections.load(Ordering::SeqCst), 2, "epoch 0 and one shared collection");
     server.shutdown().unwrap();
 }
+
+#[test]
+fn a_collection_slower_than_the_request_timeout_gets_503_and_serves_the_next_scrape() {
+    let clock = ManualClock::new();
+    let metrics = Metrics::with_clock(&clock);
+    let server = MetricsServer::builder(metrics.publisher.clone())
+        .bind("127.0.0.1:0".parse().unwrap())
+        .max_age(Duration::from_secs(1))
+        .request_timeout(Duration::from_millis(300))
+        .spawn()
+        .unwrap();
+    let addr = server.local_addr();
+    clock.advance(Duration::from_secs(2));
+    metrics.gate.set(true);
+    let reply = get(addr, "/metrics", None);
+    assert_eq!(reply.status, 503);
+    assert!(reply.text().contains("request timeout"), "{}", reply.text());
+    // The collection went on in the background; once it is done, its epoch is served
+    // without another collection.
+    metrics.gate.set(false);
+    assert_eq!(total(get(addr, "/metrics", None).text()), 3);
+    assert_eq!(metrics.collections(), 2);
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn a_panicking_source_gets_500_and_the_next_scrape_collects_again() {
+    let clock = ManualClock::new();
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let registry = Arc::new(Registry::new());
+    let stats = registry.register::<tally::InferenceStats>("inference", "Model.").unwrap();
+    let publisher = Publisher::builder({
+        let (registry, fail) = (Arc::clone(&registry), Arc::clone(&fail));
+        move || {
+            assert!(!fail.load(Ordering::SeqCst), "the source failed (on purpose, in a test)");
+            registry.snapshot()
+        }
+    })
+    .clock(clock.clone())
+    .build();
+    let server = MetricsServer::builder(publisher)
+        .bind("127.0.0.1:0".parse().unwrap())
+        .max_age(Duration::from_secs(1))
+        .spawn()
+        .unwrap();
+    let addr = server.local_addr();
+    stats.record_inference(true, false);
+    clock.advance(Duration::from_secs(2));
+    fail.store(true, Ordering::SeqCst);
+    for path in ["/metrics", "/metrics.json"] {
+        let reply = get(addr, path, None);
+        assert_eq!(reply.status, 500, "{path}");
+        assert!(reply.text().contains("panicked"), "{}", reply.text());
+    }
+    fail.store(false, Ordering::SeqCst);
+    assert_eq!(total(get(addr, "/metrics", None).text()), 1);
+    server.shutdown().unwrap();
+}

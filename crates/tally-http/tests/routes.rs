@@ -45,6 +45,7 @@ fn each_format_is_the_registry_snapshot_with_its_content_type() {
         let reply = get(addr, "/metrics", accept);
         assert_eq!(reply.status, 200, "Accept {accept:?}: {}", reply.text());
         assert_eq!(reply.header("content-type"), Some(format.content_type()), "Accept {accept:?}");
+        assert_eq!(reply.header("vary"), Some("accept"));
         assert_eq!(reply.text(), encoded(&expected, format), "Accept {accept:?}");
     }
     // The values are the recorded ones (3 at start, then 5; even `i` in `eu`): not just any
@@ -117,6 +118,27 @@ fn other_paths_are_404_and_other_methods_405_with_allow() {
     }
     // A query string does not change the route.
     assert_eq!(get(addr, "/metrics?debug=1", None).status, 200);
+    // Nor do HTTP/1.0 and the absolute form of the target.
+    for raw in [
+        &b"GET /metrics HTTP/1.0\r\n\r\n"[..],
+        b"GET http://tally/metrics HTTP/1.1\r\nHost: tally\r\nConnection: close\r\n\r\n",
+    ] {
+        let response = common::raw_exchange(addr, raw);
+        assert_eq!(
+            common::raw_status(&response).or_else(|| {
+                // HTTP/1.0 requests get HTTP/1.0 responses.
+                std::str::from_utf8(&response)
+                    .ok()?
+                    .strip_prefix("HTTP/1.0 ")?
+                    .get(..3)?
+                    .parse()
+                    .ok()
+            }),
+            Some(200),
+            "{}",
+            String::from_utf8_lossy(&response)
+        );
+    }
     // The server is still there after all that.
     assert_eq!(get(addr, "/metrics", None).status, 200);
     server.shutdown().unwrap();
@@ -146,4 +168,26 @@ fn run_serves_inside_an_existing_runtime_until_its_shutdown_future() {
     stop.send(()).unwrap();
     runtime.block_on(server).unwrap().unwrap();
     assert!(std::net::TcpStream::connect(addr).is_err(), "still accepting after run returned");
+}
+
+#[test]
+fn encode_options_reach_the_encoder() {
+    let metrics = Metrics::new();
+    let options = EncodeOptions::new().ns_as_seconds(false).buckets([1e5, 1e6]);
+    let server = MetricsServer::builder(metrics.publisher.clone())
+        .bind("127.0.0.1:0".parse().unwrap())
+        .max_age(Duration::ZERO)
+        .encode_options(options.clone())
+        .spawn()
+        .unwrap();
+    let reply = get(server.local_addr(), "/metrics", None);
+    let mut expected = String::new();
+    tally_prometheus::encode(&metrics.registry.snapshot(), Format::Text, &options, &mut expected);
+    assert_eq!(reply.text(), expected);
+    assert!(
+        reply.text().contains("inference_latency_ns_bucket{le=\"100000.0\"} 2\n"),
+        "{}",
+        reply.text()
+    );
+    server.shutdown().unwrap();
 }
