@@ -43,7 +43,8 @@
 //!
 //! **Names.** Each field of each registered metric becomes one metric family named
 //! `<registered name>_<field name>` ([`family_name`]): the field `total_inferences` of the
-//! set registered as `inference` is the family `inference_total_inferences`. Counters get
+//! set registered as `inference` is the family `inference_total_inferences`. A field named
+//! like its metric (the one-field sets of `tally-metrics`) is named by the field alone. Counters get
 //! the `_total` sample suffix (`inference_total_inferences_total`), in both formats, so the
 //! series have the same names whichever format a scraper negotiates; a counter field already
 //! named `…_total` is not doubled (`requests_total` → family `…_requests`, sample
