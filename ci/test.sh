@@ -6,7 +6,8 @@
 #
 # Heavy steps can be skipped for local iteration (CI runs them all):
 #   TALLY_SKIP_LOOM=1 TALLY_SKIP_MIRI=1 TALLY_SKIP_TSAN=1 TALLY_SKIP_EXTERNAL=1 \
-#   TALLY_SKIP_COHERENCE=1 TALLY_SKIP_BENCHES=1 TALLY_SKIP_32BIT=1 TALLY_SKIP_FUZZ=1 bash ci/test.sh
+#   TALLY_SKIP_COHERENCE=1 TALLY_SKIP_BENCHES=1 TALLY_SKIP_32BIT=1 TALLY_SKIP_DEMO=1 \
+#   TALLY_SKIP_FUZZ=1 bash ci/test.sh
 # TALLY_SKIP_TSAN_STRESS=1 keeps TSan to the core's small tests (drops tally's stress tests).
 # TALLY_FUZZ_SECONDS sets how long each fuzz target runs (default 15).
 # The long versions of the loom, Miri and fuzz runs are in docs/TESTING.md.
@@ -44,8 +45,9 @@ install() {
   rustup target add powerpc-unknown-linux-gnu
   if [ -z "${TALLY_SKIP_EXTERNAL:-}" ]; then
     # Real parsers of the exposition formats: promtool (Debian's prometheus package) and
-    # Python's prometheus_client.
-    if ! command -v promtool >/dev/null; then
+    # Python's prometheus_client; the same package's Prometheus server scrapes tally-http
+    # in its tests.
+    if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
       apt-get update -qq
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
     fi
@@ -55,21 +57,52 @@ install() {
   fi
 }
 
-fmt() { cargo fmt --all -- --check; }
-clippy() { cargo clippy --workspace --all-targets --all-features -- -D warnings; }
+# benches/ is its own workspace (the peer libraries stay out of the main lockfile).
+BENCHES=(--manifest-path benches/Cargo.toml)
+fmt() {
+  cargo fmt --all -- --check
+  cargo fmt "${BENCHES[@]}" --all -- --check
+}
+clippy() {
+  cargo clippy --workspace --all-targets --all-features -- -D warnings
+  cargo clippy "${BENCHES[@]}" --all-targets -- -D warnings
+}
 docs() { cargo doc --workspace --no-deps --all-features; }
 tests() { cargo test --workspace --all-features; }
+# Child processes send snapshots over pipes; the parent's merge must equal the sum.
+cross_process() { cargo run --release -p tally --example cross_process -- 8; }
+# The Python package (crates/tally-py): built into a virtualenv with maturin, then its
+# pytest suite, the example, and the benchmark in test mode.
+python_binding() {
+  local venv="$ROOT/target/py-venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check maturin pytest prometheus_client
+  (cd crates/tally-py && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop --release --quiet)
+  "$venv/bin/python" -m pytest -q crates/tally-py/tests
+  "$venv/bin/python" examples/python/inference_manager.py >/dev/null
+  "$venv/bin/python" crates/tally-py/bench/bench.py --test >/dev/null
+}
 # The coherence suite with 10^6 histogram snapshots (debug builds take fewer).
 coherence_release() { cargo test --release -p tally --test coherence; }
 benches_test_mode() {
-  cargo bench -p tally-benches --bench throughput -- --test
-  cargo bench -p tally-benches --bench epochs -- --test
   cargo bench -p tally-sync --all-features --bench lock_overhead -- --test
-  cargo bench -p tally-prometheus --bench encode -- --test
+  cargo bench -p tally-http --bench scrape -- --test
+  cargo bench -p tally-metrics --bench facade_overhead -- --test
+  # Every bench of benches/ once (exact counts checked, peers included) with the unit tests
+  # of its library and report binary, its doc example, and the report end to end, tiny,
+  # writing nothing. No LTO here: a test pass, not a measurement.
+  CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
+    cargo bench "${BENCHES[@]}" -- --test
+  CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
+    cargo test "${BENCHES[@]}" --profile bench --doc
+  CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
+    cargo run "${BENCHES[@]}" --profile bench --bin report -- --test
 }
 # The models in crates/tally-core/src/loom_tests.rs (the #[ignore]d long ones excepted).
 loom() {
-  RUSTFLAGS="--cfg loom -Dwarnings" LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" \
+  # No LTO and parallel codegen: the models run the same, the build is minutes shorter.
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    RUSTFLAGS="--cfg loom -Dwarnings" LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" \
     CARGO_TARGET_DIR="$ROOT/target/loom" \
     cargo test -p tally-core --lib --release loom
 }
@@ -94,6 +127,9 @@ tsan() {
     tsan_test -p tally --tests
   fi
 }
+# The README's run command, shortened: exits non-zero if a count was lost or an invariant
+# broke; --port 0 so that a busy 9464 on the CI machine does not matter.
+main_job() { cargo run --release -p tally-demo -- --duration 3s --port 0; }
 # The cargo-fuzz targets (fuzz/, its own workspace): lint, build once, then run each for a
 # short fixed time over its committed seeds (new inputs go to a scratch corpus). Needs
 # nightly; cargo-fuzz is installed if missing. fuzz/README.md has the long runs.
@@ -130,7 +166,7 @@ fuzz_targets() {
 }
 check_32bit() {
   # powerpc-unknown-linux-gnu has std but no native 64-bit atomics: portable-atomic's path.
-  CARGO_TARGET_DIR="$ROOT/target/ppc" cargo check -p tally-core -p tally-snapshot --target powerpc-unknown-linux-gnu
+  CARGO_TARGET_DIR="$ROOT/target/ppc" cargo check -p tally-core -p tally-snapshot -p tally-epoch --target powerpc-unknown-linux-gnu
 }
 
 step "install rustup components, targets and external parsers" install
@@ -138,6 +174,8 @@ step "cargo fmt --check" fmt
 step "clippy -D warnings (all targets, all features)" clippy
 step "rustdoc -D warnings" docs
 step "tests (debug, all features)" tests
+step "cross-process example (8 children, merged totals exact)" cross_process
+step "python: maturin build, pytest, example, benchmark in test mode" python_binding
 # heavy VAR NAME FN: step NAME unless $VAR is set.
 heavy() {
   local var=$1 name=$2
@@ -145,6 +183,7 @@ heavy() {
   if [ -z "${!var:-}" ]; then step "$name" "$@"; else skip "$name" "$var"; fi
 }
 heavy TALLY_SKIP_COHERENCE "coherence under concurrency (release, 10^6 snapshots per test)" coherence_release
+heavy TALLY_SKIP_DEMO "the main job (release, 3 s, checks every count and snapshot)" main_job
 heavy TALLY_SKIP_BENCHES "benchmarks in test mode (each contender once, counts checked)" benches_test_mode
 heavy TALLY_SKIP_LOOM "loom models (preemption bound ${LOOM_MAX_PREEMPTIONS:-2})" loom
 heavy TALLY_SKIP_MIRI "Miri on the core's threaded unit tests" miri

@@ -2,8 +2,8 @@
 //! families and the histogram field kind.
 //!
 //! ```text
-//! cargo bench -p tally-benches --bench epochs            # measure (~1 min), print tables
-//! cargo bench -p tally-benches --bench epochs -- --test  # each measurement once, tiny (CI)
+//! cargo bench --manifest-path benches/Cargo.toml --bench epochs            # measure (~1 min), print tables
+//! cargo bench --manifest-path benches/Cargo.toml --bench epochs -- --test  # each measurement once, tiny (CI)
 //! ```
 //!
 //! Every figure is a median of repeated runs, compared with a baseline taken in the same run.

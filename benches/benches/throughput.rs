@@ -26,9 +26,9 @@
 //! and both partitions add up; anything lost is reported in the table and fails the run.
 //!
 //! ```text
-//! cargo bench -p tally-benches --bench throughput                      # measure
-//! cargo bench -p tally-benches --bench throughput -- --markdown out.md # and write a table
-//! cargo bench -p tally-benches --bench throughput -- --test            # quick check (CI)
+//! cargo bench --manifest-path benches/Cargo.toml --bench throughput                      # measure
+//! cargo bench --manifest-path benches/Cargo.toml --bench throughput -- --markdown out.md # and write a table
+//! cargo bench --manifest-path benches/Cargo.toml --bench throughput -- --test            # quick check (CI)
 //! ```
 //!
 //! Options: `--reps N` (7), `--target-ms N` (300), `--threads 1,2,4`, `--contenders

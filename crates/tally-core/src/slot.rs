@@ -208,8 +208,11 @@ impl Drop for ForThisCall {
     }
 }
 
-/// How many thread slots exist: the peak number of threads that recorded at once (over the
-/// process's life), which bounds the number of shards of every metric set.
+/// How many thread slots exist, which bounds the number of shards of every metric set.
+///
+/// This is the peak number of threads that recorded at once over the process's life, plus
+/// one extra slot per race lost: a thread walking the free list can pass a slot just
+/// before its owner releases it, and then creates a new slot rather than walk again.
 pub fn thread_slots_created() -> usize {
     registry().created.load(Ordering::Relaxed)
 }

@@ -16,7 +16,9 @@
 //! built), and by the `published` mutex (blocking waiters; see `wait.rs`).
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+// portable-atomic: 64-bit tickets on targets without native 64-bit atomics (32-bit PowerPC,
+// MIPS), where std has no `AtomicU64`.
+use portable_atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -197,6 +199,27 @@ impl<S: Send + Sync + 'static> Publisher<S> {
     /// [`with_latest`](Self::with_latest) to read without touching the count.
     pub fn latest(&self) -> Arc<Epoch<S>> {
         self.shared.latest.load_full()
+    }
+
+    /// The publisher's clock now: the time stamp a collection starting now would get.
+    ///
+    /// Compare it with [`Epoch::collected_at`] to know how old an epoch is, for instance to
+    /// [`refresh`](Self::refresh) only when [`latest`](Self::latest) is older than some
+    /// bound (as the `tally-http` endpoint does). Only this publisher's epochs are stamped
+    /// by this clock.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tally_epoch::{ManualClock, Publisher};
+    ///
+    /// let clock = ManualClock::new();
+    /// let publisher = Publisher::builder(|| 0u64).clock(clock.clone()).build();
+    /// clock.advance(Duration::from_secs(3));
+    /// let age = publisher.now().saturating_sub(publisher.latest().collected_at());
+    /// assert_eq!(age, Duration::from_secs(3));
+    /// ```
+    pub fn now(&self) -> Duration {
+        self.shared.clock.now()
     }
 
     /// Calls `f` with the newest published epoch, without cloning its `Arc`: an

@@ -43,7 +43,8 @@
 //!
 //! **Names.** Each field of each registered metric becomes one metric family named
 //! `<registered name>_<field name>` ([`family_name`]): the field `total_inferences` of the
-//! set registered as `inference` is the family `inference_total_inferences`. Counters get
+//! set registered as `inference` is the family `inference_total_inferences`. A field named
+//! like its metric (the one-field sets of `tally-metrics`) is named by the field alone. Counters get
 //! the `_total` sample suffix (`inference_total_inferences_total`), in both formats, so the
 //! series have the same names whichever format a scraper negotiates; a counter field already
 //! named `…_total` is not doubled (`requests_total` → family `…_requests`, sample
@@ -109,7 +110,8 @@
 //! labels escaped once per series, integers formatted without `f64`. It is checked against
 //! `promtool`, Prometheus' own OpenMetrics parser and the Python client's two parsers (see
 //! the crate's tests), and encodes the same 10,000 series about 3× faster than
-//! `prometheus-client` (the `encode` benchmark: `cargo bench -p tally-prometheus`).
+//! `prometheus-client` (the `encode` benchmark, in the separate `benches/` workspace:
+//! `cargo bench --manifest-path benches/Cargo.toml --bench encode`).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

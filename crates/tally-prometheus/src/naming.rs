@@ -10,7 +10,10 @@ use crate::EncodeOptions;
 ///
 /// The rules, in order:
 /// 1. `<metric>_<field>`: the registered name, `_`, the field's name
-///    (`inference` + `total_inferences` → `inference_total_inferences`).
+///    (`inference` + `total_inferences` → `inference_total_inferences`). A field named
+///    exactly like its metric is the metric itself and is not prefixed: the one-field sets
+///    of `tally-metrics` (`http_requests_total` + `http_requests_total` →
+///    `http_requests_total`, then rule 2).
 /// 2. A **counter** whose name already ends in `_total` loses it here, so that its sample,
 ///    `<family>_total`, does not say it twice (`api` + `requests_total` → family
 ///    `api_requests`, sample `api_requests_total`).
@@ -30,12 +33,17 @@ use crate::EncodeOptions;
 /// assert_eq!(family_name("api", "requests_total", FieldKind::Gauge, &o), "api_requests_total");
 /// let h = FieldKind::Histogram(HistogramConfig::DEFAULT);
 /// assert_eq!(family_name("inference", "latency_ns", h, &o), "inference_latency_seconds");
+/// // A self-named field.
+/// assert_eq!(family_name("http_requests_total", "http_requests_total", FieldKind::Counter, &o), "http_requests");
+/// assert_eq!(family_name("rpc_latency_ns", "rpc_latency_ns", h, &o), "rpc_latency_seconds");
 /// assert_eq!(family_name("inference", "latency_ns", h, &o.ns_as_seconds(false)), "inference_latency_ns");
 /// ```
 pub fn family_name(metric: &str, field: &str, kind: FieldKind, options: &EncodeOptions) -> String {
     let mut name = String::with_capacity(metric.len() + 1 + field.len() + 4);
-    name.push_str(metric);
-    name.push('_');
+    if field != metric {
+        name.push_str(metric);
+        name.push('_');
+    }
     match kind {
         FieldKind::Counter => name.push_str(field.strip_suffix("_total").unwrap_or(field)),
         FieldKind::Histogram(_) if options.is_ns_as_seconds() && field.ends_with("_ns") => {

@@ -1,5 +1,7 @@
 //! Several worker threads record inference events while a reader checks live snapshots;
 //! prints a coherent summary. Run with `cargo run --release -p tally --example inference`.
+//! The smallest version of the main job (`cargo run --release -p tally-demo`), in one file
+//! with no dependency but tally.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;

@@ -62,6 +62,15 @@ pub enum RegistryError {
         #[source]
         source: FamilyError,
     },
+    /// No metric is registered under this name.
+    #[error(
+        "no metric named {name:?} is registered: register it first (describing a metric \
+         changes its help text and unit, it does not create it)"
+    )]
+    NotRegistered {
+        /// The name.
+        name: String,
+    },
 }
 
 /// Whether `name` is a valid Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`, not
@@ -293,9 +302,7 @@ impl Registration<'_> {
             return Err(RegistryError::InvalidName { name: self.name });
         }
         if let Some(unit) = &self.unit {
-            if !unit.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return Err(RegistryError::InvalidUnit { unit: unit.clone() });
-            }
+            check_unit(unit)?;
         }
         let mut metrics = self.registry.metrics.write().unwrap_or_else(|e| e.into_inner());
         if metrics.contains_key(&self.name) {
@@ -303,6 +310,14 @@ impl Registration<'_> {
         }
         metrics.insert(self.name, Entry { help: self.help, unit: self.unit, metric });
         Ok(())
+    }
+}
+
+fn check_unit(unit: &str) -> Result<(), RegistryError> {
+    if unit.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Ok(())
+    } else {
+        Err(RegistryError::InvalidUnit { unit: unit.to_owned() })
     }
 }
 
@@ -331,6 +346,45 @@ impl Registry {
     /// [`RegistryError`] if `name` is invalid or taken; nothing is registered then.
     pub fn register<S: MetricSet>(&self, name: &str, help: &str) -> Result<Arc<S>, RegistryError> {
         self.metric(name).help(help).set()
+    }
+
+    /// Replaces the help text of the metric registered as `name` and, when `unit` is
+    /// `Some`, its unit; later snapshots carry them. For help that arrives after
+    /// registration (the `metrics` crate's `describe_counter!` may run after the first
+    /// `counter!`).
+    ///
+    /// ```
+    /// let registry = tally::Registry::new();
+    /// registry.register::<tally::InferenceStats>("inference", "").unwrap();
+    /// registry.describe("inference", "The model server.", Some("requests")).unwrap();
+    /// let snap = registry.snapshot();
+    /// assert_eq!(snap.metrics["inference"].help, "The model server.");
+    /// assert_eq!(snap.metrics["inference"].unit.as_deref(), Some("requests"));
+    /// assert!(registry.describe("nothing", "", None).is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::NotRegistered`] for an unknown name, [`RegistryError::InvalidUnit`]
+    /// for a bad unit; nothing changes then.
+    pub fn describe(
+        &self,
+        name: &str,
+        help: &str,
+        unit: Option<&str>,
+    ) -> Result<(), RegistryError> {
+        if let Some(unit) = unit {
+            check_unit(unit)?;
+        }
+        let mut metrics = self.metrics.write().unwrap_or_else(|e| e.into_inner());
+        let entry = metrics
+            .get_mut(name)
+            .ok_or_else(|| RegistryError::NotRegistered { name: name.to_owned() })?;
+        help.clone_into(&mut entry.help);
+        if let Some(unit) = unit {
+            entry.unit = Some(unit.to_owned());
+        }
+        Ok(())
     }
 
     /// The registered names, in order.

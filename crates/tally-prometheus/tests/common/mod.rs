@@ -27,14 +27,17 @@ pub fn expected(snapshot: &RegistrySnapshot, format: Format) -> Vec<Family> {
         let mut series: Vec<&SeriesSnapshot> = metric.series.iter().collect();
         series.sort_by(|a, b| a.labels.cmp(&b.labels));
         for (j, field) in first.snapshot.fields().iter().enumerate() {
-            let base = format!("{metric_name}_{}", field.name);
+            // A field named like its metric is the metric itself.
+            let prefix =
+                if field.name == *metric_name { String::new() } else { format!("{metric_name}_") };
+            let base = format!("{prefix}{}", field.name);
             let ns = field.name.strip_suffix("_ns");
             let (family, kind, scaled) = match (field.kind, ns) {
                 (FieldKind::Counter, _) => {
                     (base.strip_suffix("_total").unwrap_or(&base).to_owned(), "counter", false)
                 }
                 (FieldKind::Histogram(_), Some(stem)) => {
-                    (format!("{metric_name}_{stem}_seconds"), "histogram", true)
+                    (format!("{prefix}{stem}_seconds"), "histogram", true)
                 }
                 (FieldKind::Histogram(_), None) => (base, "histogram", false),
                 _ => (base, "gauge", false),

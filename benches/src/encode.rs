@@ -1,21 +1,12 @@
-//! tally's encoder against `prometheus-client`'s on the same series.
+//! Encoding 10,000 series: tally's encoder against `prometheus-client`'s on the same data.
 //!
-//! Two workloads of 10,000 series, one per label value of a `model` label:
-//! - `counters`: 5 counters and 1 gauge per series (60,000 samples);
-//! - `histogram`: the same plus a latency histogram with the 22 default bounds (310,000
-//!   samples).
-//!
-//! tally: a `Family` registered in a `tally::Registry`, collected into a `RegistrySnapshot`
-//! once, then encoded (`encode`, the steady-state cost of a scrape's formatting) and also
-//! collected and encoded together (`snapshot+encode`, what a scrape costs end to end).
-//! prometheus-client: the same series in a `prometheus_client::registry::Registry` of six
-//! (seven) `Family<Vec<(String, String)>, _>`s, encoded with `encoding::text::encode` (which
-//! reads the live atomics, so it is collection and encoding at once; it writes OpenMetrics
-//! only). Buffers are reused across iterations in both.
-//!
-//! `cargo bench -p tally-prometheus` prints the table; `cargo bench -p tally-prometheus --
-//! --test` runs each case once on 100 series and checks that both encoders wrote the same
-//! number of samples.
+//! Two workloads, one series per value of a `model` label: 5 counters and a gauge (60,000
+//! samples), and the same plus a latency histogram with the 22 default bounds (310,000
+//! samples). tally: a `Family` in a `Registry`, collected into a `RegistrySnapshot` once
+//! and then encoded (a scrape's formatting), and collected and encoded together (a scrape
+//! end to end). `prometheus-client`: the same series in six (seven) `Family`s, encoded with
+//! `encoding::text::encode`, which reads the live atomics (collection and encoding at once;
+//! OpenMetrics only). Buffers are reused across iterations in both.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -76,15 +67,14 @@ fn latency_ns(i: usize, k: usize) -> u64 {
     (10_000u64 << ((i + k) % 17)) + (i as u64 * 7919) % 10_000
 }
 
-fn tally_registry(series: usize, histogram: bool) -> Registry {
+/// tally's side of the workload: `series` series of [`Requests`] (or [`Timed`] with
+/// `histogram`) in a family labelled `model`, registered as `app`.
+pub fn tally_registry(series: usize, histogram: bool) -> Registry {
     let registry = Registry::new();
+    let metric = registry.metric("app").cardinality_limit(series + 1);
     if histogram {
-        let family = registry
-            .metric("app")
-            .help("Timed requests.")
-            .cardinality_limit(series + 1)
-            .family::<Timed>(&["model"])
-            .unwrap();
+        let family =
+            metric.help("Timed requests.").family::<Timed>(&["model"]).expect("valid labels");
         for i in 0..series {
             family
                 .with(&[&model(i)], |s| {
@@ -100,15 +90,10 @@ fn tally_registry(series: usize, histogram: bool) -> Registry {
                         }
                     })
                 })
-                .unwrap();
+                .expect("one value for one label");
         }
     } else {
-        let family = registry
-            .metric("app")
-            .help("Requests.")
-            .cardinality_limit(series + 1)
-            .family::<Requests>(&["model"])
-            .unwrap();
+        let family = metric.help("Requests.").family::<Requests>(&["model"]).expect("valid labels");
         for i in 0..series {
             family
                 .with(&[&model(i)], |s| {
@@ -121,13 +106,14 @@ fn tally_registry(series: usize, histogram: bool) -> Registry {
                         e.in_flight().add(i as i64 % 5);
                     })
                 })
-                .unwrap();
+                .expect("one value for one label");
         }
     }
     registry
 }
 
-fn peer_registry(series: usize, histogram: bool) -> prometheus_client::registry::Registry {
+/// `prometheus-client`'s side: the same series and values.
+pub fn peer_registry(series: usize, histogram: bool) -> prometheus_client::registry::Registry {
     let mut registry = prometheus_client::registry::Registry::default();
     let counters: Vec<Family<Labels, Counter>> = (0..5).map(|_| Family::default()).collect();
     let gauge = Family::<Labels, Gauge>::default();
@@ -159,9 +145,8 @@ fn peer_registry(series: usize, histogram: bool) -> prometheus_client::registry:
     registry
 }
 
-/// Times each case `runs` times, the cases interleaved round by round (so that load from
-/// other processes falls on all of them alike), after one warm-up round; returns the
-/// minimum and the median of each.
+/// Times each case `runs` times, the cases interleaved round by round, after one warm-up
+/// round; returns the minimum and the median of each.
 fn time_cases(runs: usize, cases: &mut [&mut dyn FnMut()]) -> Vec<(Duration, Duration)> {
     for case in cases.iter_mut() {
         case();
@@ -187,19 +172,21 @@ fn sample_lines(exposition: &str) -> usize {
     exposition.lines().filter(|l| !l.starts_with('#')).count()
 }
 
-fn main() {
-    let test_mode = std::env::args().any(|a| a == "--test");
-    let series = if test_mode { 100 } else { 10_000 };
-    let runs = if test_mode { 1 } else { 31 };
-    println!(
-        "{series} series, {runs} runs of each case, interleaved; speed-up = prometheus-client's \
-         time / this one's (of the minimum, and of the median)"
-    );
-    println!();
-    println!(
-        "| workload | encoder | min per encode | ns/series (min) | ns/series (median) | speed-up (min) | speed-up (median) |"
-    );
-    println!("|---|---|---:|---:|---:|---:|---:|");
+/// One workload's timings: (minimum, median) per encode of each case.
+#[derive(Debug, Clone)]
+pub struct EncodeTimes {
+    /// The workload.
+    pub workload: &'static str,
+    /// Series in it.
+    pub series: usize,
+    /// Case name and (min, median) time per encode; the first is `prometheus-client`.
+    pub cases: Vec<(&'static str, Duration, Duration)>,
+}
+
+/// Both workloads at `series` series, `runs` interleaved runs each. Panics if the two
+/// encoders do not write the same number of samples (both wrote every series).
+pub fn encode_compare(series: usize, runs: usize) -> Vec<EncodeTimes> {
+    let mut out = Vec::new();
     for histogram in [false, true] {
         let workload =
             if histogram { "5 counters + gauge + histogram" } else { "5 counters + gauge" };
@@ -207,7 +194,6 @@ fn main() {
         let snapshot: RegistrySnapshot = registry.snapshot();
         let peer = peer_registry(series, histogram);
         let options = EncodeOptions::default();
-
         let (mut peer_out, mut om_out, mut text_out, mut e2e_out) =
             (String::new(), String::new(), String::new(), String::new());
         let times = time_cases(
@@ -216,7 +202,7 @@ fn main() {
                 &mut || {
                     peer_out.clear();
                     prometheus_client::encoding::text::encode(&mut peer_out, black_box(&peer))
-                        .unwrap();
+                        .expect("writing to a String cannot fail");
                 },
                 &mut || {
                     om_out.clear();
@@ -248,43 +234,27 @@ fn main() {
                 },
             ],
         );
-        // The same series, written whole by each.
         let peer_samples = sample_lines(&peer_out);
         for out in [&om_out, &text_out, &e2e_out] {
-            assert_eq!(
-                sample_lines(out),
-                peer_samples,
-                "{workload}: both encoders write every sample"
-            );
+            assert_eq!(sample_lines(out), peer_samples, "{workload}: both write every sample");
         }
         assert!(
             om_out.len() <= peer_out.len() * 11 / 10,
-            "{} vs {} bytes",
+            "tally's OpenMetrics is {} bytes against prometheus-client's {}",
             om_out.len(),
             peer_out.len()
         );
-
         let names = [
             "prometheus-client 0.25 `text::encode` (OpenMetrics)",
             "tally `encode`, OpenMetrics",
             "tally `encode`, text 0.0.4",
             "tally `snapshot` + `encode`, OpenMetrics",
         ];
-        let per_series = |t: Duration| t.as_nanos() as f64 / series as f64;
-        let (peer_min, peer_median) = times[0];
-        for (name, (min, median)) in names.iter().zip(&times) {
-            println!(
-                "| {workload} | {name} | {:.2} ms | {:.0} | {:.0} | {:.1}× | {:.1}× |",
-                min.as_secs_f64() * 1e3,
-                per_series(*min),
-                per_series(*median),
-                peer_min.as_secs_f64() / min.as_secs_f64(),
-                peer_median.as_secs_f64() / median.as_secs_f64(),
-            );
-        }
+        out.push(EncodeTimes {
+            workload,
+            series,
+            cases: names.iter().zip(times).map(|(n, (min, med))| (*n, min, med)).collect(),
+        });
     }
-    if test_mode {
-        println!();
-        println!("test mode: 1 run of each case on {series} series; both encoders agree");
-    }
+    out
 }

@@ -1,0 +1,250 @@
+//! The entry point and its options.
+
+use std::fmt;
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::time::Duration;
+
+use tally_epoch::Publisher;
+use tally_prometheus::EncodeOptions;
+use tally_snapshot::RegistrySnapshot;
+use tokio::net::TcpListener;
+
+use crate::handle::ServerHandle;
+use crate::{ServeError, serve};
+
+/// The address served unless told otherwise: loopback only, port 9464 (the OpenTelemetry
+/// Prometheus exporter's default port).
+pub const DEFAULT_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9464);
+
+/// The `/metrics` endpoint of a [`Publisher`] of registry snapshots.
+///
+/// Not constructed itself: [`MetricsServer::builder`] gives a [`MetricsServerBuilder`],
+/// which either [`spawn`](MetricsServerBuilder::spawn)s the server on its own thread or
+/// [`run`](MetricsServerBuilder::run)s it inside an existing tokio runtime.
+///
+/// # Examples
+///
+/// ```
+/// use tally::{InferenceStats, Registry};
+/// use tally_http::MetricsServer;
+///
+/// let registry = std::sync::Arc::new(Registry::new());
+/// let stats = registry.register::<InferenceStats>("inference", "The model server.")?;
+/// let source = std::sync::Arc::clone(&registry);
+/// let publisher = tally::epoch::Publisher::new(move || source.snapshot());
+///
+/// let server = MetricsServer::builder(publisher).bind("127.0.0.1:0".parse()?).spawn()?;
+/// stats.record_inference(true, false);
+/// println!("scrape http://{}/metrics", server.local_addr());
+/// server.shutdown()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct MetricsServer {
+    _not_constructed: (),
+}
+
+impl MetricsServer {
+    /// A builder serving `publisher`'s epochs, with the defaults listed on
+    /// [`MetricsServerBuilder`].
+    pub fn builder(publisher: Publisher<RegistrySnapshot>) -> MetricsServerBuilder {
+        MetricsServerBuilder { publisher, addr: DEFAULT_ADDR, config: Config::default() }
+    }
+}
+
+/// The limits and policies of one server (everything but the publisher and the address).
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) max_age: Duration,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_header_bytes: usize,
+    pub(crate) max_connections: usize,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) encode_options: EncodeOptions,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_age: Duration::from_secs(1),
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            max_connections: 64,
+            shutdown_grace: Duration::from_secs(5),
+            encode_options: EncodeOptions::default(),
+        }
+    }
+}
+
+/// The smallest header buffer hyper accepts.
+const MIN_HEADER_BYTES: usize = 8192;
+
+/// Configures and starts a metrics endpoint (from [`MetricsServer::builder`]).
+///
+/// | option | default | what it bounds |
+/// | --- | --- | --- |
+/// | [`bind`](Self::bind) | `127.0.0.1:9464` | where it listens ([`DEFAULT_ADDR`]) |
+/// | [`max_age`](Self::max_age) | 1 s | how old a served epoch may be before a scrape collects a new one |
+/// | [`header_read_timeout`](Self::header_read_timeout) | 10 s | the time to send a request head (also the keep-alive idle time) |
+/// | [`request_timeout`](Self::request_timeout) | 10 s | collecting and encoding, then writing the response |
+/// | [`max_header_bytes`](Self::max_header_bytes) | 16 KiB | a request head's size (larger: 431) |
+/// | [`max_connections`](Self::max_connections) | 64 | connections served at once (more wait to be accepted) |
+/// | [`shutdown_grace`](Self::shutdown_grace) | 5 s | how long shutdown waits for in-flight responses |
+/// | [`encode_options`](Self::encode_options) | [`EncodeOptions::default`] | histogram buckets, `_ns` as seconds |
+#[must_use = "a builder does nothing until `spawn` or `run` is called"]
+pub struct MetricsServerBuilder {
+    publisher: Publisher<RegistrySnapshot>,
+    addr: SocketAddr,
+    config: Config,
+}
+
+impl MetricsServerBuilder {
+    /// Listens on `addr` (default [`DEFAULT_ADDR`], `127.0.0.1:9464`) when
+    /// [`spawn`](Self::spawn)ed. Port 0 picks a free port: read it from
+    /// [`ServerHandle::local_addr`]. Bind `0.0.0.0` only where the metrics may be read by
+    /// anyone who can reach the machine.
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Serves the publisher's latest epoch while it is younger than `max_age` (by the
+    /// publisher's clock, from the start of its collection); a scrape that finds it older
+    /// refreshes the publisher first. Concurrent scrapes that find it stale share one
+    /// collection. Zero makes every scrape collect. Default 1 s.
+    ///
+    /// A publisher refreshed elsewhere (by its
+    /// [`spawn_refresher`](tally_epoch::Publisher::spawn_refresher)) with a period below
+    /// `max_age` is never collected by the server.
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.config.max_age = max_age;
+        self
+    }
+
+    /// The time a client has to send a whole request head, from when its connection is
+    /// accepted or its previous response was written; the connection is then closed
+    /// without a response. This also closes idle keep-alive connections, and connections
+    /// that send nothing or send their head a byte at a time. Default 10 s; at least 1 ms.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.header_read_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The time a request may take once its head is read: collecting and encoding get this
+    /// long (then the answer is `503 Service Unavailable`; a collection still running goes
+    /// on in the background and serves the next scrape), and writing the response gets this
+    /// long again (a client that reads slower is disconnected). Default 10 s; at least
+    /// 1 ms.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.config.request_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The largest request head (request line and headers) read, in bytes; a larger one
+    /// is answered `431 Request Header Fields Too Large` and its connection closed.
+    /// Default 16 KiB; values below 8 KiB (hyper's minimum buffer) are raised to 8 KiB.
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_header_bytes = bytes.max(MIN_HEADER_BYTES);
+        self
+    }
+
+    /// The most connections served at once. Further connections are **queued, not
+    /// refused**: they are not accepted until a connection ends, so they wait in the
+    /// kernel's listen backlog (and their clients' own connect timeouts apply), and their
+    /// header-read timeout starts when they are accepted. A client holding a connection
+    /// without using it is closed after the [header-read
+    /// timeout](Self::header_read_timeout), which frees its slot. Default 64; at least 1.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.config.max_connections =
+            connections.clamp(1, tokio::sync::Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+        self
+    }
+
+    /// How long shutdown waits for in-flight responses to finish before closing their
+    /// connections. Default 5 s.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.shutdown_grace = grace;
+        self
+    }
+
+    /// The encoder's options (histogram bucket bounds, `_ns` histograms in seconds) for
+    /// both text formats.
+    pub fn encode_options(mut self, options: EncodeOptions) -> Self {
+        self.config.encode_options = options;
+        self
+    }
+
+    /// Binds the address and serves on a thread of its own (named `tally-http`) with a
+    /// single-threaded tokio runtime, until [`ServerHandle::shutdown`] or the handle's
+    /// drop.
+    ///
+    /// The socket is bound before this returns, so a bind error is returned here, and the
+    /// server accepts connections as soon as it has returned `Ok`.
+    ///
+    /// # Errors
+    ///
+    /// [`ServeError::Bind`] if the address cannot be bound (in use, privileged, not this
+    /// machine's), [`ServeError::Runtime`] or [`ServeError::Thread`] if the runtime or
+    /// thread cannot be made.
+    pub fn spawn(self) -> Result<ServerHandle, ServeError> {
+        let addr = self.addr;
+        let bind = |source| ServeError::Bind { addr, source };
+        let listener = StdListener::bind(addr).map_err(bind)?;
+        listener.set_nonblocking(true).map_err(bind)?;
+        let local_addr = listener.local_addr().map_err(bind)?;
+        ServerHandle::spawn(listener, local_addr, self.publisher, self.config)
+    }
+
+    /// Serves on `listener` inside the current tokio runtime until `shutdown` completes,
+    /// then stops accepting, lets in-flight responses finish (for up to the
+    /// [grace](Self::shutdown_grace)) and returns.
+    ///
+    /// The address set with [`bind`](Self::bind) is not used: the listener is already
+    /// bound. Collections and encodings run on the runtime's blocking pool
+    /// (`spawn_blocking`), so they never hold up the runtime's other tasks; the
+    /// runtime needs its IO and time drivers enabled.
+    ///
+    /// # Errors
+    ///
+    /// [`ServeError::Accept`] if the listener itself fails (not for one client's error).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tally_http::MetricsServer;
+    ///
+    /// let publisher = tally::epoch::Publisher::new(tally::RegistrySnapshot::default);
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let server = tokio::spawn(
+    ///     MetricsServer::builder(publisher).run(listener, async { let _ = stopped.await; }),
+    /// );
+    /// // ... serve until the application stops:
+    /// stop.send(()).unwrap();
+    /// server.await??;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        serve::serve(listener, self.publisher, self.config, shutdown).await
+    }
+}
+
+impl fmt::Debug for MetricsServerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsServerBuilder")
+            .field("addr", &self.addr)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,63 @@
+//! One connection: hyper's HTTP/1 server, watched by the connection's deadline and the
+//! server's shutdown signal.
+
+use std::sync::Arc;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, watch};
+
+use crate::builder::Config;
+use crate::deadline::{Deadline, WatchedIo};
+use crate::routes::{App, handle};
+
+/// Serves `stream` until the client closes it, a deadline passes, an error occurs, or
+/// (after `shutdown` turns true) its in-flight response is written. Errors concern this
+/// client only and end its connection; nothing is reported.
+///
+/// `_permit` is one of the server's connection slots, given back when this returns.
+pub(crate) async fn serve_connection(
+    stream: TcpStream,
+    app: Arc<App>,
+    config: Arc<Config>,
+    mut shutdown: watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let (deadline, mut due) = Deadline::new(config.header_read_timeout, config.request_timeout);
+    let service = service_fn({
+        let deadline = Arc::clone(&deadline);
+        move |request| handle(Arc::clone(&app), Arc::clone(&deadline), request)
+    });
+    // hyper parses and writes HTTP/1.1 (and 1.0); its own timers are not used: the
+    // deadline below covers the head read, and more (idle keep-alive, slow readers).
+    let connection = http1::Builder::new()
+        .max_buf_size(config.max_header_bytes)
+        .keep_alive(true)
+        .serve_connection(WatchedIo::new(TokioIo::new(stream), Arc::clone(&deadline)), service);
+    tokio::pin!(connection);
+    drop(deadline);
+    let mut shutting_down = false;
+    loop {
+        let current = *due.borrow_and_update();
+        tokio::select! {
+            // Ok or an error (bad request, reset, head too large: hyper has answered what
+            // can be answered): either way this connection is done.
+            _ = connection.as_mut() => return,
+            // Moved by the service, the response body and the socket's wrapper; never
+            // closed while `connection` (whose service and IO hold the sender) lives.
+            _ = due.changed() => {}
+            // Past the deadline: dropping the connection closes the socket (a response in
+            // flight is abandoned; its blocking work, if any, runs on and is discarded).
+            () = tokio::time::sleep_until(current.unwrap_or_else(tokio::time::Instant::now)),
+                if current.is_some() => return,
+            // Also when the server dropped the sender: it is gone either way.
+            _ = shutdown.wait_for(|stop| *stop), if !shutting_down => {
+                shutting_down = true;
+                // Finishes a response in flight, then closes; closes an idle connection now.
+                connection.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}

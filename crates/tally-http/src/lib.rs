@@ -1,0 +1,106 @@
+//! The `/metrics` HTTP endpoint for tally: a registry's published epochs as Prometheus
+//! text, OpenMetrics or JSON, on hyper, with bounded requests and a graceful shutdown.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use tally::{InferenceStats, Registry};
+//! use tally_http::MetricsServer;
+//!
+//! let registry = Arc::new(Registry::new());
+//! let stats = registry.register::<InferenceStats>("inference", "The model server.")?;
+//! let source = Arc::clone(&registry);
+//! let publisher = tally::epoch::Publisher::new(move || source.snapshot());
+//!
+//! // Its own thread and a small tokio runtime; 127.0.0.1:9464 unless told otherwise.
+//! let server = MetricsServer::builder(publisher)
+//!     .bind("127.0.0.1:0".parse()?) // port 0: the system picks a free one
+//!     // Serve an epoch up to this old, else collect first (default 1 s; zero: every
+//!     // scrape collects, so the scrape below sees the record made just before it).
+//!     .max_age(Duration::ZERO)
+//!     .spawn()?;
+//! stats.record_inference(true, false);
+//!
+//! // What a scraper reads (any HTTP client; a bare socket here).
+//! use std::io::{Read, Write};
+//! let mut scrape = std::net::TcpStream::connect(server.local_addr())?;
+//! scrape.write_all(b"GET /metrics HTTP/1.1\r\nHost: tally\r\nConnection: close\r\n\r\n")?;
+//! let mut response = String::new();
+//! scrape.read_to_string(&mut response)?;
+//! assert!(response.starts_with("HTTP/1.1 200 OK\r\n"));
+//! assert!(response.contains("content-type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+//! assert!(response.contains("\ninference_total_inferences_total 1\n"));
+//!
+//! server.shutdown()?; // graceful: in-flight responses finish, then the thread is joined
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The main items:
+//! - [`MetricsServer::builder`] takes a [`Publisher`](tally_epoch::Publisher) of
+//!   [`RegistrySnapshot`](tally_snapshot::RegistrySnapshot)s and gives a
+//!   [`MetricsServerBuilder`], whose options bound the server (table on the builder);
+//!   [`spawn`](MetricsServerBuilder::spawn) serves on a thread of its own and returns a
+//!   [`ServerHandle`] ([`local_addr`](ServerHandle::local_addr),
+//!   [`shutdown`](ServerHandle::shutdown), or drop);
+//!   [`run`](MetricsServerBuilder::run) serves inside an existing tokio runtime until a
+//!   future completes.
+//! - [`ServeError`]: what can stop a server (a bind error says which address and what to
+//!   do).
+//!
+//! # Routes
+//!
+//! | request | response |
+//! | --- | --- |
+//! | `GET /metrics` | Prometheus text 0.0.4 or OpenMetrics 1.0, chosen by the `Accept` header ([`tally_prometheus::Format::from_accept`]), with its `Content-Type` |
+//! | `GET /metrics.json` | the serde [`RegistrySnapshot`](tally_snapshot::RegistrySnapshot), `application/json` |
+//! | `HEAD` of either | the same headers, no body |
+//! | another method on either | `405 Method Not Allowed`, `Allow: GET, HEAD` |
+//! | any other path | `404 Not Found` |
+//!
+//! # Freshness
+//!
+//! A scrape is served the publisher's latest epoch while it is younger than
+//! [`max_age`](MetricsServerBuilder::max_age) (measured on the publisher's clock, from
+//! the start of the epoch's collection); a scrape that finds it older collects a new one
+//! with [`Publisher::refresh`](tally_epoch::Publisher::refresh) first. Scrapes that find
+//! it stale together share one collection. So scrapers never cost more than one
+//! collection per `max_age` between them, and a publisher refreshed elsewhere (a
+//! [`spawn_refresher`](tally_epoch::Publisher::spawn_refresher)) more often than that is
+//! never collected by the server at all. Collections and encodings run on the tokio
+//! blocking pool, never on the threads that drive connections.
+//!
+//! # Bounds
+//!
+//! Every connection has a deadline: its request head must arrive within the
+//! [header-read timeout](MetricsServerBuilder::header_read_timeout) (from accept, or from
+//! the end of the previous response on a keep-alive connection), the response must be
+//! ready within the [request timeout](MetricsServerBuilder::request_timeout) (else `503`)
+//! and written within it again; a connection past its deadline is closed. Heads above
+//! [`max_header_bytes`](MetricsServerBuilder::max_header_bytes) get `431` and are closed;
+//! malformed ones get `400` and are closed (hyper's parser decides). Request bodies are
+//! never read. At most [`max_connections`](MetricsServerBuilder::max_connections) are
+//! served at once; more wait in the listen backlog until one ends. Only HTTP/1.x is
+//! spoken.
+//!
+//! # Shutdown
+//!
+//! [`ServerHandle::shutdown`] (or the handle's drop, or `run`'s shutdown future) closes
+//! the listening socket, so new connections are refused; responses in flight are
+//! finished and idle connections closed, for up to the
+//! [grace](MetricsServerBuilder::shutdown_grace), after which what is left is closed.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod builder;
+mod connection;
+mod deadline;
+mod error;
+mod freshness;
+mod handle;
+mod routes;
+mod serve;
+
+pub use builder::{DEFAULT_ADDR, MetricsServer, MetricsServerBuilder};
+pub use error::ServeError;
+pub use handle::ServerHandle;
+pub use routes::JSON_CONTENT_TYPE;

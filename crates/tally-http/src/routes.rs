@@ -1,0 +1,145 @@
+//! What each request gets: routing, content negotiation, encoding.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, VARY};
+use hyper::{Method, Request, Response, StatusCode};
+use tally_prometheus::{EncodeOptions, Format};
+use tally_snapshot::RegistrySnapshot;
+
+use crate::deadline::{Deadline, ResponseBody};
+use crate::freshness::Fresh;
+
+/// The `Content-Type` of `/metrics.json`.
+pub const JSON_CONTENT_TYPE: &str = "application/json";
+
+/// What every connection of one server shares.
+pub(crate) struct App {
+    pub(crate) fresh: Fresh,
+    pub(crate) encode_options: EncodeOptions,
+}
+
+/// The routes. Only the head of a request is read: bodies are never read (a request that
+/// sends one has its connection closed after the response, as hyper cannot reuse it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// `/metrics`: Prometheus text or OpenMetrics.
+    Metrics,
+    /// `/metrics.json`: the serde [`RegistrySnapshot`].
+    Json,
+}
+
+/// What a route renders, decided from the request before any blocking work.
+#[derive(Debug, Clone, Copy)]
+enum Render {
+    Exposition(Format),
+    Json,
+}
+
+/// Answers one request. Never fails: every outcome is a response.
+pub(crate) async fn handle<B>(
+    app: Arc<App>,
+    deadline: Arc<Deadline>,
+    request: Request<B>,
+) -> Result<Response<ResponseBody>, std::convert::Infallible> {
+    deadline.handling();
+    let response = respond(&app, &deadline, &request).await;
+    deadline.writing();
+    let (parts, bytes) = response.into_parts();
+    Ok(Response::from_parts(parts, ResponseBody::new(bytes, deadline)))
+}
+
+async fn respond<B>(app: &Arc<App>, deadline: &Deadline, request: &Request<B>) -> Response<Bytes> {
+    let route = match request.uri().path() {
+        "/metrics" => Route::Metrics,
+        "/metrics.json" => Route::Json,
+        _ => {
+            return plain(
+                StatusCode::NOT_FOUND,
+                "not found: the metrics are at /metrics (Prometheus text or OpenMetrics, by \
+                 the Accept header) and /metrics.json\n",
+            );
+        }
+    };
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        let mut response =
+            plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: use GET (or HEAD)\n");
+        response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    let render = match route {
+        Route::Json => Render::Json,
+        Route::Metrics => {
+            // A header that is not visible ASCII is read as absent (so: the text format).
+            let accept = request.headers().get_all(ACCEPT).iter().filter_map(|v| v.to_str().ok());
+            Render::Exposition(Format::from_accept(&accept.collect::<Vec<_>>().join(",")))
+        }
+    };
+    // On the blocking pool: a collection runs the source (every shard of every metric)
+    // and encoding 10,000 series takes milliseconds; either would stall every other
+    // connection of a single-threaded runtime, and every other task of an application's
+    // runtime under `run`. A scrape is rare, so the hand-off costs nothing that matters.
+    let work = tokio::task::spawn_blocking({
+        let app = Arc::clone(app);
+        move || render_body(&app, render)
+    });
+    match tokio::time::timeout(deadline.request_timeout(), work).await {
+        Ok(Ok((content_type, body))) => {
+            let mut response = Response::new(body);
+            let headers = response.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            if let Render::Exposition(_) = render {
+                // The body depends on the Accept header: caches must key on it.
+                headers.insert(VARY, HeaderValue::from_static("accept"));
+            }
+            response
+        }
+        Ok(Err(join)) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            if join.is_panic() {
+                "collecting or encoding the metrics panicked (see the server's stderr); \
+                 the next scrape tries again\n"
+            } else {
+                "the server is shutting down\n"
+            },
+        ),
+        // The blocking task runs on; if it was collecting, its epoch serves the next scrape.
+        Err(_elapsed) => plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "collecting or encoding the metrics took longer than the request timeout; a \
+             collection in progress goes on and serves the next scrape\n",
+        ),
+    }
+}
+
+/// The fresh epoch, rendered. Runs on a blocking thread.
+fn render_body(app: &App, render: Render) -> (&'static str, Bytes) {
+    let epoch = app.fresh.epoch();
+    let snapshot: &RegistrySnapshot = epoch.snapshot();
+    match render {
+        Render::Exposition(format) => {
+            let mut out = String::new();
+            // What the encoder skips (name clashes) is reported in its return value; the
+            // encoder's docs say what is skipped and why, and the output stays valid.
+            tally_prometheus::encode(snapshot, format, &app.encode_options, &mut out);
+            (format.content_type(), Bytes::from(out))
+        }
+        Render::Json => {
+            // A `RegistrySnapshot` is maps, strings and numbers: serializing it to memory
+            // cannot fail.
+            let json = serde_json::to_vec(snapshot).expect("a RegistrySnapshot serializes");
+            (JSON_CONTENT_TYPE, Bytes::from(json))
+        }
+    }
+}
+
+fn plain(status: StatusCode, message: &'static str) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from_static(message.as_bytes()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}

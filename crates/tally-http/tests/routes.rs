@@ -1,0 +1,193 @@
+//! The routes: content negotiation between Prometheus text, OpenMetrics and JSON, each
+//! equal to the registry's snapshot; HEAD; 404 and 405.
+
+mod common;
+
+use std::time::Duration;
+
+use tally::RegistrySnapshot;
+use tally_http::{JSON_CONTENT_TYPE, MetricsServer};
+use tally_prometheus::{EncodeOptions, Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
+
+use common::{Metrics, get, request};
+
+/// What Prometheus 2.x sends when it scrapes.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,\
+    application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+fn encoded(snapshot: &RegistrySnapshot, format: Format) -> String {
+    let mut out = String::new();
+    tally_prometheus::encode(snapshot, format, &EncodeOptions::default(), &mut out);
+    out
+}
+
+/// A server that collects on every scrape, over a registry no one records into while the
+/// test reads it: each response must equal the registry's own snapshot, byte for byte.
+#[test]
+fn each_format_is_the_registry_snapshot_with_its_content_type() {
+    let metrics = Metrics::new();
+    let server = MetricsServer::builder(metrics.publisher.clone())
+        .bind("127.0.0.1:0".parse().unwrap())
+        .max_age(Duration::ZERO)
+        .spawn()
+        .unwrap();
+    let addr = server.local_addr();
+    metrics.record(5);
+    let expected = metrics.registry.snapshot();
+
+    for (accept, format) in [
+        (None, Format::Text),
+        (Some("*/*"), Format::Text),
+        (Some("text/plain;version=0.0.4"), Format::Text),
+        (Some(PROMETHEUS_ACCEPT), Format::OpenMetrics),
+        (Some("application/openmetrics-text; version=1.0.0"), Format::OpenMetrics),
+    ] {
+        let reply = get(addr, "/metrics", accept);
+        assert_eq!(reply.status, 200, "Accept {accept:?}: {}", reply.text());
+        assert_eq!(reply.header("content-type"), Some(format.content_type()), "Accept {accept:?}");
+        assert_eq!(reply.header("vary"), Some("accept"));
+        assert_eq!(reply.text(), encoded(&expected, format), "Accept {accept:?}");
+    }
+    // The values are the recorded ones (3 at start, then 5; even `i` in `eu`): not just any
+    // equal encoding.
+    let text = get(addr, "/metrics", None);
+    assert!(text.text().contains("\ninference_total_inferences_total 8\n"), "{}", text.text());
+    assert!(text.text().contains("model_requests_total{model=\"llama\",region=\"eu\"} 5\n"));
+    assert!(text.text().contains(
+        "model_requests_total{model=\"llama\",region=\"quote\\\"back\\\\slash\\nnewline ü\"} 3\n"
+    ));
+    let open = get(addr, "/metrics", Some(PROMETHEUS_ACCEPT));
+    assert_eq!(open.header("content-type"), Some(OPENMETRICS_CONTENT_TYPE));
+    assert!(open.text().ends_with("# EOF\n"));
+    assert_eq!(text.header("content-type"), Some(TEXT_CONTENT_TYPE));
+
+    let json = get(addr, "/metrics.json", Some(PROMETHEUS_ACCEPT));
+    assert_eq!(json.status, 200);
+    assert_eq!(json.header("content-type"), Some(JSON_CONTENT_TYPE));
+    let served: RegistrySnapshot = serde_json::from_slice(&json.body).unwrap();
+    assert_eq!(served, expected);
+
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn head_answers_the_get_headers_without_a_body() {
+    let metrics = Metrics::new();
+    let server = MetricsServer::builder(metrics.publisher.clone())
+        .bind("127.0.0.1:0".parse().unwrap())
+        .max_age(Duration::from_secs(3600))
+        .spawn()
+        .unwrap();
+    let addr = server.local_addr();
+    for (path, accept) in
+        [("/metrics", "text/plain"), ("/metrics", PROMETHEUS_ACCEPT), ("/metrics.json", "")]
+    {
+        let got = request(addr, "GET", path, &[("accept", accept)]);
+        let head = request(addr, "HEAD", path, &[("accept", accept)]);
+        assert_eq!((head.status, got.status), (200, 200), "{path}");
+        assert!(head.body.is_empty(), "{path}: HEAD sent a body");
+        assert_eq!(head.header("content-type"), got.header("content-type"), "{path}");
+        assert_eq!(
+            head.header("content-length"),
+            Some(got.body.len().to_string().as_str()),
+            "{path}: HEAD's length is GET's"
+        );
+    }
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn other_paths_are_404_and_other_methods_405_with_allow() {
+    let metrics = Metrics::new();
+    let server = MetricsServer::builder(metrics.publisher.clone())
+        .bind("127.0.0.1:0".parse().unwrap())
+        .spawn()
+        .unwrap();
+    let addr = server.local_addr();
+    for path in ["/", "/metric", "/metrics/", "/metrics.json/x", "/favicon.ico"] {
+        let reply = get(addr, path, None);
+        assert_eq!(reply.status, 404, "{path}");
+        assert!(reply.text().contains("/metrics"), "{path}: the 404 says where to look");
+    }
+    for method in ["POST", "PUT", "DELETE", "OPTIONS", "PATCH"] {
+        for path in ["/metrics", "/metrics.json"] {
+            let reply = request(addr, method, path, &[]);
+            assert_eq!(reply.status, 405, "{method} {path}");
+            assert_eq!(reply.header("allow"), Some("GET, HEAD"), "{method} {path}");
+        }
+    }
+    // A query string does not change the route.
+    assert_eq!(get(addr, "/metrics?debug=1", None).status, 200);
+    // Nor do HTTP/1.0 and the absolute form of the target.
+    for raw in [
+        &b"GET /metrics HTTP/1.0\r\n\r\n"[..],
+        b"GET http://tally/metrics HTTP/1.1\r\nHost: tally\r\nConnection: close\r\n\r\n",
+    ] {
+        let response = common::raw_exchange(addr, raw);
+        assert_eq!(
+            common::raw_status(&response).or_else(|| {
+                // HTTP/1.0 requests get HTTP/1.0 responses.
+                std::str::from_utf8(&response)
+                    .ok()?
+                    .strip_prefix("HTTP/1.0 ")?
+                    .get(..3)?
+                    .parse()
+                    .ok()
+            }),
+            Some(200),
+            "{}",
+            String::from_utf8_lossy(&response)
+        );
+    }
+    // The server is still there after all that.
+    assert_eq!(get(addr, "/metrics", None).status, 200);
+    server.shutdown().unwrap();
+}
+
+/// `run` serves inside an application's runtime, and returns when its future completes.
+#[test]
+fn run_serves_inside_an_existing_runtime_until_its_shutdown_future() {
+    let metrics = Metrics::new();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime.spawn(
+        MetricsServer::builder(metrics.publisher.clone()).max_age(Duration::ZERO).run(
+            listener,
+            async {
+                let _ = stopped.await;
+            },
+        ),
+    );
+    metrics.record(1);
+    let reply = get(addr, "/metrics", None);
+    assert_eq!(reply.status, 200);
+    assert!(reply.text().contains("\ninference_total_inferences_total 4\n"));
+    stop.send(()).unwrap();
+    runtime.block_on(server).unwrap().unwrap();
+    assert!(std::net::TcpStream::connect(addr).is_err(), "still accepting after run returned");
+}
+
+#[test]
+fn encode_options_reach_the_encoder() {
+    let metrics = Metrics::new();
+    let options = EncodeOptions::new().ns_as_seconds(false).buckets([1e5, 1e6]);
+    let server = MetricsServer::builder(metrics.publisher.clone())
+        .bind("127.0.0.1:0".parse().unwrap())
+        .max_age(Duration::ZERO)
+        .encode_options(options.clone())
+        .spawn()
+        .unwrap();
+    let reply = get(server.local_addr(), "/metrics", None);
+    let mut expected = String::new();
+    tally_prometheus::encode(&metrics.registry.snapshot(), Format::Text, &options, &mut expected);
+    assert_eq!(reply.text(), expected);
+    assert!(
+        reply.text().contains("inference_latency_ns_bucket{le=\"100000.0\"} 2\n"),
+        "{}",
+        reply.text()
+    );
+    server.shutdown().unwrap();
+}

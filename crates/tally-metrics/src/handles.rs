@@ -1,0 +1,226 @@
+//! The handles `register_counter`, `register_gauge` and `register_histogram` return: each
+//! is one series, so recording is one shard update with no lookup.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+use metrics::{CounterFn, GaugeFn, HistogramFn};
+use tally::{FieldId, RawSet};
+
+use crate::scale::{Scale, gauge_level};
+use crate::stats::RecorderStats;
+
+/// What a metric shares with its series: its name, the stats, and which problems were
+/// logged already.
+#[derive(Debug)]
+pub(crate) struct Meta {
+    pub(crate) name: String,
+    pub(crate) stats: Arc<RecorderStats>,
+    warned: AtomicU8,
+}
+
+/// The problems logged once per metric.
+#[derive(Debug, Clone, Copy)]
+#[repr(u8)]
+pub(crate) enum Problem {
+    LabelConflict = 1,
+    RejectedValue = 2,
+    KindConflict = 4,
+    LateSeconds = 8,
+}
+
+impl Meta {
+    pub(crate) fn new(name: String, stats: Arc<RecorderStats>) -> Self {
+        Meta { name, stats, warned: AtomicU8::new(0) }
+    }
+
+    /// Whether `problem` is reported for the first time for this metric (then log it).
+    /// Relaxed: the flag only dedups log lines; no data is published through it.
+    pub(crate) fn first(&self, problem: Problem) -> bool {
+        self.warned.fetch_or(problem as u8, Ordering::Relaxed) & problem as u8 == 0
+    }
+
+    fn reject_value(&self, value: f64) {
+        self.stats.rejected_values().inc();
+        if self.first(Problem::RejectedValue) {
+            log::warn!(
+                "tally-metrics: metric `{}`: value {value} cannot be recorded (histograms hold \
+                 finite non-negative values, gauges finite ones): dropped, and counted in \
+                 `tally_metrics_rejected_values_total` (logged once per metric)",
+                self.name
+            );
+        }
+    }
+}
+
+/// One series of one metric: the family's set for its label values, the field, and the
+/// series' shared state (a counter's absolute high-water mark, a gauge's `f64` level).
+#[derive(Debug)]
+pub(crate) struct Series {
+    pub(crate) raw: Arc<RawSet>,
+    pub(crate) field: FieldId,
+    pub(crate) scale: Scale,
+    /// Counters: the highest `absolute` value seen. Gauges: the level's `f64` bits.
+    aux: AtomicU64,
+    pub(crate) meta: Arc<Meta>,
+}
+
+impl Series {
+    pub(crate) fn new(set: Arc<RawSet>, field: FieldId, scale: Scale, meta: Arc<Meta>) -> Self {
+        Series { raw: set, field, scale, aux: AtomicU64::new(0), meta }
+    }
+}
+
+/// The counter `field` of `raw`, for a lone update: one word added on the thread's shard,
+/// the fast path `metric_set!`'s `inc()` takes (`Kind::field` is what its generated
+/// accessors call), rather than a `record` closure. `field` is a counter of `raw`'s
+/// layout (made in `recorder.rs` from that layout).
+#[inline(always)]
+fn counter(raw: &RawSet, field: FieldId) -> tally::CounterRef<'_, RawSet> {
+    debug_assert_eq!(field.kind(), tally::FieldKind::Counter);
+    <tally::Counter as tally::Kind>::field(raw, field)
+}
+
+/// The gauge `field` of `raw`, as [`counter`].
+#[inline(always)]
+fn gauge(raw: &RawSet, field: FieldId) -> tally::GaugeRef<'_, RawSet> {
+    debug_assert_eq!(field.kind(), tally::FieldKind::Gauge);
+    <tally::Gauge as tally::Kind>::field(raw, field)
+}
+
+// A series is its own handle: `register_*` returns `Counter::from_arc(series.clone())`, a
+// reference count, no allocation. A series has one kind, so only one of the three traits
+// is ever called on it.
+
+impl CounterFn for Series {
+    fn increment(&self, value: u64) {
+        counter(&self.raw, self.field).add(value);
+    }
+
+    /// Raises the counter by how far `value` is above the highest absolute value seen
+    /// (a decrease is ignored: a counter never goes backwards).
+    fn absolute(&self, value: u64) {
+        // Relaxed: `fetch_max` is one read-modify-write on one atomic, so the calls are
+        // totally ordered on it and their raises add up to the highest value exactly;
+        // nothing else is published through it.
+        let high = self.aux.fetch_max(value, Ordering::Relaxed);
+        if value > high {
+            counter(&self.raw, self.field).add(value - high);
+        }
+    }
+}
+
+impl Series {
+    /// Moves the level from `old` to `new` in the tally field: adds the difference of the
+    /// two rounded levels. The differences of all updates telescope, so once updates stop
+    /// the field equals the rounded level of the last one exactly.
+    fn moved(&self, old: f64, new: f64) {
+        let delta = gauge_level(new).wrapping_sub(gauge_level(old));
+        if delta != 0 {
+            gauge(&self.raw, self.field).add(delta);
+        }
+    }
+
+    fn add(&self, by: f64) {
+        // Relaxed throughout: the read-modify-writes are totally ordered on this one
+        // atomic, which is all the telescoping needs; the shard carries the data.
+        let mut bits = self.aux.load(Ordering::Relaxed);
+        loop {
+            let old = f64::from_bits(bits);
+            let new = old + by;
+            if !new.is_finite() {
+                self.meta.reject_value(by);
+                return;
+            }
+            match self.aux.compare_exchange_weak(
+                bits,
+                new.to_bits(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return self.moved(old, new),
+                Err(now) => bits = now,
+            }
+        }
+    }
+}
+
+impl GaugeFn for Series {
+    fn increment(&self, value: f64) {
+        self.add(value);
+    }
+
+    fn decrement(&self, value: f64) {
+        self.add(-value);
+    }
+
+    fn set(&self, value: f64) {
+        if !value.is_finite() {
+            return self.meta.reject_value(value);
+        }
+        // Relaxed: see `add`.
+        let old = f64::from_bits(self.aux.swap(value.to_bits(), Ordering::Relaxed));
+        self.moved(old, value);
+    }
+}
+
+impl HistogramFn for Series {
+    fn record(&self, value: f64) {
+        match self.scale.histogram_value(value) {
+            Some(v) => self.raw.record(|e| e.observe(self.field, v)),
+            None => self.meta.reject_value(value),
+        }
+    }
+
+    /// `count` observations of `value`, as one event.
+    fn record_many(&self, value: f64, count: usize) {
+        match self.scale.histogram_value(value) {
+            Some(v) => self.raw.record(|e| {
+                for _ in 0..count {
+                    e.observe(self.field, v);
+                }
+            }),
+            None => self.meta.reject_value(value),
+        }
+    }
+}
+
+/// The handle of a metric that could not be registered: counts every update it drops.
+#[derive(Debug)]
+pub(crate) struct Rejected(pub(crate) Arc<Meta>);
+
+impl Rejected {
+    fn drop_one(&self) {
+        self.0.stats.rejected_updates().inc();
+    }
+}
+
+impl CounterFn for Rejected {
+    fn increment(&self, _: u64) {
+        self.drop_one();
+    }
+    fn absolute(&self, _: u64) {
+        self.drop_one();
+    }
+}
+
+impl GaugeFn for Rejected {
+    fn increment(&self, _: f64) {
+        self.drop_one();
+    }
+    fn decrement(&self, _: f64) {
+        self.drop_one();
+    }
+    fn set(&self, _: f64) {
+        self.drop_one();
+    }
+}
+
+impl HistogramFn for Rejected {
+    fn record(&self, _: f64) {
+        self.drop_one();
+    }
+    fn record_many(&self, _: f64, _: usize) {
+        self.drop_one();
+    }
+}

@@ -1,0 +1,536 @@
+//! [`TallyRecorder`]: the `metrics::Recorder` that registers one tally family per metric
+//! name and hands out handles bound to its series.
+//!
+//! Lookups are lock-free, as in `tally::Family`: the name → metric map and each metric's
+//! key → series map are immutable `hashbrown` maps behind `ArcSwap`s, copied with the new
+//! entry on a miss under a mutex. Misses are rare by construction: one per metric name,
+//! and one per label-value combination up to the cardinality limit.
+
+use std::collections::HashMap as StdHashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use arc_swap::ArcSwap;
+use hashbrown::HashMap;
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
+use tally::{
+    Family, FieldDesc, FieldKind, HistogramConfig, Layout, RawSet, Registry, RegistryError,
+};
+
+use crate::handles::{Meta, Problem, Rejected, Series};
+use crate::naming::{nanoseconds_name, sanitize_label_name, sanitize_metric_name};
+use crate::scale::Scale;
+use crate::stats::{RecorderStats, RecorderStatsSnapshot};
+
+/// The name the recorder registers its own [`RecorderStats`] under.
+pub const STATS_METRIC: &str = "tally_metrics";
+
+/// What went wrong building a recorder.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecorderError {
+    /// The registry already has a metric named [`STATS_METRIC`]: another recorder uses it.
+    #[error(
+        "this registry already has a metric named `{STATS_METRIC}`, so another tally-metrics \
+         recorder records into it: build one recorder per registry and clone it (clones \
+         share everything)"
+    )]
+    AlreadyUsed(#[source] RegistryError),
+    /// The cardinality limit is zero.
+    #[error(
+        "a cardinality limit must be at least 1 (the default is {})",
+        tally::DEFAULT_CARDINALITY_LIMIT
+    )]
+    ZeroLimit,
+}
+
+/// The three kinds of `metrics` metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+enum Target {
+    Global,
+    Shared(Arc<Registry>),
+}
+
+impl Target {
+    fn get(&self) -> &Registry {
+        match self {
+            Target::Global => tally::global(),
+            Target::Shared(r) => r,
+        }
+    }
+}
+
+/// What `describe_*` said about a metric name.
+struct Description {
+    /// Which `describe_*` it came from.
+    kind: Kind,
+    help: String,
+    unit: Option<Unit>,
+}
+
+/// A metric name's entry: a registered family, or why there is none.
+enum Entry {
+    Live(Metric),
+    /// Registration failed; its updates are dropped and counted.
+    Failed {
+        meta: Arc<Meta>,
+    },
+}
+
+/// One registered family and its series.
+struct Metric {
+    kind: Kind,
+    meta: Arc<Meta>,
+    /// The name in the registry (differs from the sanitized name for nanosecond histograms).
+    registered: String,
+    label_names: Box<[String]>,
+    family: Arc<Family<RawSet>>,
+    field: tally::FieldId,
+    scale: Scale,
+    limit: usize,
+    /// Keys seen before → their series (only keys whose labels are exactly the metric's).
+    series: ArcSwap<HashMap<Key, Arc<Series>>>,
+    /// Under this lock: every series of the family, by label values in the family's order
+    /// (the family's own map, mirrored: only the recorder binds its families).
+    by_values: Mutex<StdHashMap<Vec<String>, Arc<Series>>>,
+    overflow: OnceLock<Arc<Series>>,
+}
+
+struct Inner {
+    target: Target,
+    limit: usize,
+    /// By `metrics` name as given, and by sanitized name (both point at one entry).
+    metrics: ArcSwap<HashMap<String, Arc<Entry>>>,
+    insert: Mutex<()>,
+    descriptions: Mutex<StdHashMap<String, Description>>,
+    stats: Arc<RecorderStats>,
+}
+
+/// A [`metrics::Recorder`] that records `counter!`, `gauge!` and `histogram!` into tally
+/// families in a [`tally::Registry`] (see the [crate docs](crate) for the mapping).
+///
+/// Cheap to clone: clones share the registry, the metrics and the stats.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tally_metrics::TallyRecorder;
+///
+/// let registry = Arc::new(tally::Registry::new());
+/// let recorder = TallyRecorder::builder().registry(registry.clone()).build().unwrap();
+/// metrics::with_local_recorder(&recorder, || {
+///     metrics::counter!("jobs_total", "queue" => "fast").increment(2);
+/// });
+/// let snap = registry.snapshot();
+/// let jobs = &snap.metrics["jobs_total"];
+/// assert_eq!(jobs.label_names, ["queue"]);
+/// assert_eq!(jobs.series[0].snapshot.get("jobs_total"), Some(&tally::Value::Counter(2)));
+/// ```
+#[derive(Clone)]
+pub struct TallyRecorder {
+    inner: Arc<Inner>,
+}
+
+/// Configures a [`TallyRecorder`]. From [`TallyRecorder::builder`].
+#[must_use = "a builder does nothing until .build()"]
+pub struct Builder {
+    target: Target,
+    limit: usize,
+}
+
+impl Builder {
+    /// Records into `registry` instead of [`tally::global()`].
+    pub fn registry(mut self, registry: Arc<Registry>) -> Self {
+        self.target = Target::Shared(registry);
+        self
+    }
+
+    /// The cardinality limit of every family the recorder registers (default
+    /// [`tally::DEFAULT_CARDINALITY_LIMIT`]): label-value combinations past it record into
+    /// the family's overflow series (label values [`tally::OVERFLOW_LABEL`]).
+    pub fn cardinality_limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Builds the recorder and registers its [`RecorderStats`] as [`STATS_METRIC`].
+    ///
+    /// # Errors
+    ///
+    /// [`RecorderError::AlreadyUsed`] when the registry already has a recorder (its stats
+    /// name is taken), [`RecorderError::ZeroLimit`] for a zero cardinality limit.
+    pub fn build(self) -> Result<TallyRecorder, RecorderError> {
+        if self.limit == 0 {
+            return Err(RecorderError::ZeroLimit);
+        }
+        let stats = self
+            .target
+            .get()
+            .metric(STATS_METRIC)
+            .help("What the tally-metrics recorder could not record as asked.")
+            .set::<RecorderStats>()
+            .map_err(RecorderError::AlreadyUsed)?;
+        Ok(TallyRecorder {
+            inner: Arc::new(Inner {
+                target: self.target,
+                limit: self.limit,
+                metrics: ArcSwap::from_pointee(HashMap::new()),
+                insert: Mutex::new(()),
+                descriptions: Mutex::new(StdHashMap::new()),
+                stats,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("global", &matches!(self.target, Target::Global))
+            .field("cardinality_limit", &self.limit)
+            .finish()
+    }
+}
+
+impl TallyRecorder {
+    /// A recorder on the global registry ([`tally::global()`]) with the default limit.
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::build`].
+    pub fn new() -> Result<Self, RecorderError> {
+        Self::builder().build()
+    }
+
+    /// Starts configuring a recorder.
+    pub fn builder() -> Builder {
+        Builder { target: Target::Global, limit: tally::DEFAULT_CARDINALITY_LIMIT }
+    }
+
+    /// The registry the recorder records into.
+    pub fn registry(&self) -> &Registry {
+        self.inner.target.get()
+    }
+
+    /// What the recorder could not record as asked, so far.
+    pub fn stats(&self) -> RecorderStatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    fn register(&self, kind: Kind, key: &Key) -> Result<Arc<Series>, Arc<Meta>> {
+        {
+            // Resolved under the guard: no reference count taken on the entry.
+            let map = self.inner.metrics.load();
+            if let Some(entry) = map.get(key.name()) {
+                return resolve(entry, kind, key);
+            }
+        }
+        resolve(&self.inner.insert_entry(kind, key), kind, key)
+    }
+}
+
+/// The series `key` records into, or the stats-keeper of a metric it cannot record into.
+fn resolve(entry: &Entry, kind: Kind, key: &Key) -> Result<Arc<Series>, Arc<Meta>> {
+    match entry {
+        Entry::Failed { meta } => Err(meta.clone()),
+        Entry::Live(metric) if metric.kind != kind => {
+            if metric.meta.first(Problem::KindConflict) {
+                log::warn!(
+                    "tally-metrics: `{}` is a {} but was used as a {}: those updates are \
+                         dropped and counted in `tally_metrics_rejected_updates_total` (logged \
+                         once per metric)",
+                    key.name(),
+                    metric.kind.as_str(),
+                    kind.as_str()
+                );
+            }
+            Err(metric.meta.clone())
+        }
+        Entry::Live(metric) => Ok(metric.series_of(key)),
+    }
+}
+
+impl TallyRecorder {
+    fn describe(&self, kind: Kind, name: &KeyName, unit: Option<Unit>, help: SharedString) {
+        let inner = &self.inner;
+        let sanitized = sanitize_metric_name(name.as_str()).into_owned();
+        let mut descriptions = inner.descriptions.lock().unwrap_or_else(|e| e.into_inner());
+        descriptions.insert(sanitized.clone(), Description { kind, help: help.to_string(), unit });
+        drop(descriptions);
+        // Registered already: update the registry's help and unit now.
+        let _guard = inner.insert.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(entry) = inner.metrics.load().get(&sanitized).cloned() else { return };
+        let Entry::Live(metric) = &*entry else { return };
+        if kind == Kind::Histogram
+            && metric.kind == Kind::Histogram
+            && metric.scale == Scale::Whole
+            && unit == Some(Unit::Seconds)
+            && metric.meta.first(Problem::LateSeconds)
+        {
+            log::warn!(
+                "tally-metrics: histogram `{}` was described in seconds after its first use, \
+                 so it keeps recording rounded whole values: describe it before first use, or \
+                 name it `…_seconds`, to record nanoseconds",
+                name.as_str()
+            );
+        }
+        let unit = registry_unit(metric.kind, metric.scale, unit);
+        if let Err(e) = inner.target.get().describe(&metric.registered, &help, unit.as_deref()) {
+            log::warn!("tally-metrics: describing `{}`: {e}", name.as_str());
+        }
+    }
+}
+
+/// The unit stored in the registry: the unit's name (`bytes`, `seconds`), `nanoseconds`
+/// for a histogram recorded in nanoseconds.
+fn registry_unit(kind: Kind, scale: Scale, unit: Option<Unit>) -> Option<String> {
+    if kind == Kind::Histogram && scale == Scale::SecondsAsNanos {
+        return Some("nanoseconds".to_owned());
+    }
+    unit.map(|u| u.as_str().to_owned())
+}
+
+impl Inner {
+    /// The entry of `key`'s name, registering its family if it is new.
+    #[cold]
+    fn insert_entry(&self, kind: Kind, key: &Key) -> Arc<Entry> {
+        let name = key.name();
+        let _guard = self.insert.lock().unwrap_or_else(|e| e.into_inner());
+        let map = self.metrics.load();
+        if let Some(entry) = map.get(name) {
+            return entry.clone();
+        }
+        let sanitized = sanitize_metric_name(name).into_owned();
+        let entry = match map.get(&sanitized) {
+            Some(entry) => entry.clone(),
+            None => Arc::new(self.create(kind, &sanitized, key)),
+        };
+        let mut next = HashMap::with_capacity_and_hasher(map.len() + 2, map.hasher().clone());
+        next.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+        next.insert(sanitized, entry.clone());
+        next.insert(name.to_owned(), entry.clone());
+        self.metrics.store(Arc::new(next));
+        entry
+    }
+
+    /// Registers the family of a new metric: one field, named like the registered metric
+    /// (so that `tally-prometheus` exposes it under that name alone), with the label names
+    /// of its first key.
+    fn create(&self, kind: Kind, sanitized: &str, key: &Key) -> Entry {
+        let meta = Arc::new(Meta::new(sanitized.to_owned(), self.stats.clone()));
+        let descriptions = self.descriptions.lock().unwrap_or_else(|e| e.into_inner());
+        let description = descriptions.get(sanitized);
+        let unit = description.and_then(|d| d.unit);
+        let described_seconds =
+            description.is_some_and(|d| d.kind == Kind::Histogram && d.unit == Some(Unit::Seconds));
+        let scale =
+            if kind == Kind::Histogram && (sanitized.ends_with("_seconds") || described_seconds) {
+                Scale::SecondsAsNanos
+            } else {
+                Scale::Whole
+            };
+        let registered = match scale {
+            Scale::SecondsAsNanos => nanoseconds_name(sanitized),
+            Scale::Whole => sanitized.to_owned(),
+        };
+        let mut label_names: Vec<String> = Vec::new();
+        for label in key.labels() {
+            let name = label_name(kind, label.key());
+            if !label_names.contains(&name) {
+                label_names.push(name);
+            }
+        }
+        let field_kind = match kind {
+            Kind::Counter => FieldKind::Counter,
+            Kind::Gauge => FieldKind::Gauge,
+            Kind::Histogram => FieldKind::Histogram(HistogramConfig::DEFAULT),
+        };
+        let layout = Layout::new(vec![FieldDesc {
+            name: registered.clone().into(),
+            kind: field_kind,
+            help: "".into(),
+        }])
+        .expect("a sanitized name is a valid field name");
+        // Every set of a layout has its fields at the same places: ask a spare one.
+        let field =
+            RawSet::new(layout.clone()).field(&registered).expect("the layout's only field");
+        let unit = registry_unit(kind, scale, unit);
+        let mut registration = self
+            .target
+            .get()
+            .metric(&registered)
+            .help(description.map_or("", |d| &d.help))
+            .cardinality_limit(self.limit);
+        if let Some(unit) = &unit {
+            registration = registration.unit(unit);
+        }
+        let refs: Vec<&str> = label_names.iter().map(String::as_str).collect();
+        let family = match registration.raw_family(layout, &refs) {
+            Ok(family) => family,
+            Err(e) => {
+                log::error!(
+                    "tally-metrics: cannot register {} `{}` as `{registered}`: {e}; its updates \
+                     are dropped and counted in `tally_metrics_rejected_updates_total`",
+                    kind.as_str(),
+                    key.name()
+                );
+                return Entry::Failed { meta };
+            }
+        };
+        Entry::Live(Metric {
+            kind,
+            meta,
+            registered,
+            label_names: label_names.into(),
+            family,
+            field,
+            scale,
+            limit: self.limit,
+            series: ArcSwap::from_pointee(HashMap::new()),
+            by_values: Mutex::new(StdHashMap::new()),
+            overflow: OnceLock::new(),
+        })
+    }
+}
+
+/// The label name of a `metrics` label key: sanitized, and `le` renamed `_le` on
+/// histograms (the exposition's bucket label).
+fn label_name(kind: Kind, key: &str) -> String {
+    let name = sanitize_label_name(key);
+    if kind == Kind::Histogram && name == "le" { "_le".to_owned() } else { name.into_owned() }
+}
+
+impl Metric {
+    /// The series of `key`, bound on first use.
+    fn series_of(&self, key: &Key) -> Arc<Series> {
+        if let Some(series) = self.series.load().get(key) {
+            return series.clone();
+        }
+        self.bind(key)
+    }
+
+    #[cold]
+    fn bind(&self, key: &Key) -> Arc<Series> {
+        // The label values in the family's order, by sanitized name (the first of repeats).
+        let given: Vec<(String, &str)> =
+            key.labels().map(|l| (label_name(self.kind, l.key()), l.value())).collect();
+        let values: Vec<String> = self
+            .label_names
+            .iter()
+            .map(|n| given.iter().find(|(g, _)| g == n).map_or("", |(_, v)| *v).to_owned())
+            .collect();
+        let exact = given.len() == self.label_names.len()
+            && given.iter().map(|(g, _)| g).eq(self.label_names.iter());
+        let same_set = given.len() == self.label_names.len()
+            && given.iter().all(|(g, _)| self.label_names.contains(g));
+        if !same_set {
+            self.meta.stats.label_conflicts().inc();
+            if self.meta.first(Problem::LabelConflict) {
+                log::warn!(
+                    "tally-metrics: metric `{}` has labels {:?} (from its first use) but was used \
+                     with labels {:?}: recorded into the series {:?} (labels matched by name, \
+                     missing ones empty, extra ones dropped) and counted in \
+                     `tally_metrics_label_conflicts_total` (logged once per metric); give each \
+                     metric name one set of label keys",
+                    self.meta.name,
+                    self.label_names,
+                    given.iter().map(|(g, _)| g).collect::<Vec<_>>(),
+                    values,
+                );
+            }
+        }
+
+        let mut by_values = self.by_values.lock().unwrap_or_else(|e| e.into_inner());
+        let series = match by_values.get(&values) {
+            Some(series) => series.clone(),
+            None if by_values.len() >= self.limit => {
+                // Full: the family redirects this bind to its overflow series (and counts it).
+                let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+                let set = self.family.bind(&refs).expect("one value per label");
+                return self
+                    .overflow
+                    .get_or_init(|| {
+                        Arc::new(Series::new(set, self.field, self.scale, self.meta.clone()))
+                    })
+                    .clone();
+            }
+            None => {
+                let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+                let set = self.family.bind(&refs).expect("one value per label");
+                let series = Arc::new(Series::new(set, self.field, self.scale, self.meta.clone()));
+                by_values.insert(values, series.clone());
+                series
+            }
+        };
+        // Cache keys that name exactly the metric's labels (in its order, or another order
+        // up to a bound): those are bounded by the limit. Conflicting keys are not cached,
+        // so their extra labels cannot grow the map.
+        let map = self.series.load();
+        if same_set && (exact || map.len() < 2 * self.limit) && !map.contains_key(key) {
+            let mut next = HashMap::with_capacity_and_hasher(map.len() + 1, map.hasher().clone());
+            next.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+            next.insert(key.clone(), series.clone());
+            self.series.store(Arc::new(next));
+        }
+        series
+    }
+}
+
+impl metrics::Recorder for TallyRecorder {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.describe(Kind::Counter, &key, unit, description);
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.describe(Kind::Gauge, &key, unit, description);
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.describe(Kind::Histogram, &key, unit, description);
+    }
+
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        match self.register(Kind::Counter, key) {
+            Ok(series) => Counter::from_arc(series),
+            Err(meta) => Counter::from_arc(Arc::new(Rejected(meta))),
+        }
+    }
+
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        match self.register(Kind::Gauge, key) {
+            Ok(series) => Gauge::from_arc(series),
+            Err(meta) => Gauge::from_arc(Arc::new(Rejected(meta))),
+        }
+    }
+
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        match self.register(Kind::Histogram, key) {
+            Ok(series) => Histogram::from_arc(series),
+            Err(meta) => Histogram::from_arc(Arc::new(Rejected(meta))),
+        }
+    }
+}
+
+impl fmt::Debug for TallyRecorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TallyRecorder")
+            .field("global", &matches!(self.inner.target, Target::Global))
+            .field("cardinality_limit", &self.inner.limit)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,226 @@
+//! Every update through the `metrics` macros lands exactly once, from many threads at
+//! once, while snapshots are taken; counters never go backwards in those snapshots.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+
+use common::{counter, gauge, histogram, recorder};
+
+const THREADS: u64 = 8;
+const PER_THREAD: u64 = 20_000;
+
+#[test]
+fn counter_increments_from_many_threads_sum_exactly_and_never_go_backwards() {
+    let (registry, recorder) = recorder();
+    let done = AtomicBool::new(false);
+    thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut last = 0;
+            let mut seen = 0;
+            while !done.load(Ordering::Acquire) {
+                let snap = registry.snapshot();
+                let now = counter(&snap, "requests_total", &["even"])
+                    + counter(&snap, "requests_total", &["odd"]);
+                assert!(now >= last, "the total went back from {last} to {now}");
+                last = now;
+                seen += 1;
+            }
+            seen
+        });
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let recorder = &recorder;
+                s.spawn(move || {
+                    metrics::with_local_recorder(recorder, || {
+                        let parity = if t % 2 == 0 { "even" } else { "odd" };
+                        // Half through the macro on every call (a lookup each), half through
+                        // a handle bound once.
+                        for _ in 0..PER_THREAD / 2 {
+                            metrics::counter!("requests_total", "parity" => parity).increment(1);
+                        }
+                        let bound = metrics::counter!("requests_total", "parity" => parity);
+                        for _ in 0..PER_THREAD / 2 {
+                            bound.increment(1);
+                        }
+                    })
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        done.store(true, Ordering::Release);
+        assert!(reader.join().unwrap() > 0);
+    });
+    let snap = registry.snapshot();
+    assert_eq!(counter(&snap, "requests_total", &["even"]), THREADS / 2 * PER_THREAD);
+    assert_eq!(counter(&snap, "requests_total", &["odd"]), THREADS / 2 * PER_THREAD);
+    assert_eq!(snap.metrics["requests_total"].series.len(), 2);
+}
+
+#[test]
+fn histogram_observations_from_many_threads_are_all_counted_with_an_exact_sum() {
+    let (registry, recorder) = recorder();
+    let done = AtomicBool::new(false);
+    thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut last = 0;
+            while !done.load(Ordering::Acquire) {
+                let snap = registry.snapshot();
+                if let Some(m) = snap.metrics.get("work_ns") {
+                    let h = histogram(&snap, "work_ns", &[]);
+                    // Building the snapshot checked count == the buckets' sum. Count and sum
+                    // come from the same observations (each is 1000..=PER_THREAD × 1000 ns),
+                    // and the count never goes back.
+                    let (count, sum) = (u128::from(h.count()), h.sum());
+                    assert!(sum >= count * 1000 && sum <= count * u128::from(PER_THREAD) * 1000);
+                    assert!(h.count() >= last);
+                    last = h.count();
+                    assert_eq!(m.series.len(), 1);
+                }
+            }
+        });
+        let workers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let recorder = &recorder;
+                s.spawn(move || {
+                    metrics::with_local_recorder(recorder, || {
+                        for i in 1..=PER_THREAD {
+                            // i microseconds, in seconds: recorded as i × 1000 ns.
+                            metrics::histogram!("work_seconds").record(i as f64 * 1e-6);
+                        }
+                    })
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        done.store(true, Ordering::Release);
+        reader.join().unwrap();
+    });
+    let snap = registry.snapshot();
+    let h = histogram(&snap, "work_ns", &[]);
+    assert_eq!(h.count(), THREADS * PER_THREAD);
+    let per_thread: u128 = (1..=u128::from(PER_THREAD)).sum::<u128>() * 1000;
+    assert_eq!(h.sum(), u128::from(THREADS) * per_thread);
+    assert_eq!(h.min(), Some(1000));
+    assert_eq!(h.max(), Some(PER_THREAD * 1000));
+}
+
+#[test]
+fn gauge_moves_from_many_threads_add_up_to_the_level() {
+    let (registry, recorder) = recorder();
+    thread::scope(|s| {
+        for _ in 0..THREADS {
+            let recorder = &recorder;
+            s.spawn(move || {
+                metrics::with_local_recorder(recorder, || {
+                    let g = metrics::gauge!("in_flight");
+                    for _ in 0..PER_THREAD {
+                        g.increment(1.5);
+                        g.decrement(1.0);
+                    }
+                })
+            });
+        }
+    });
+    let snap = registry.snapshot();
+    // 0.5 per round, exact in binary floating point: 8 × 20_000 × 0.5.
+    assert_eq!(gauge(&snap, "in_flight", &[]), (THREADS * PER_THREAD / 2) as i64);
+}
+
+#[test]
+fn concurrent_gauge_sets_leave_the_last_level_once_quiet() {
+    let (registry, recorder) = recorder();
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let recorder = &recorder;
+            s.spawn(move || {
+                metrics::with_local_recorder(recorder, || {
+                    let g = metrics::gauge!("temperature");
+                    for i in 0..PER_THREAD {
+                        g.set((t * PER_THREAD + i) as f64 * 0.25);
+                        g.increment(0.25);
+                    }
+                })
+            });
+        }
+    });
+    metrics::with_local_recorder(&recorder, || metrics::gauge!("temperature").set(41.6));
+    assert_eq!(gauge(&registry.snapshot(), "temperature", &[]), 42);
+}
+
+#[test]
+fn absolute_counter_values_from_many_threads_reach_the_highest() {
+    let (registry, recorder) = recorder();
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let recorder = &recorder;
+            s.spawn(move || {
+                metrics::with_local_recorder(recorder, || {
+                    let c = metrics::counter!("bytes_read_total");
+                    // Interleaved, out of order, with decreases.
+                    for i in 0..PER_THREAD {
+                        c.absolute((i * THREADS + t) ^ 7);
+                    }
+                })
+            });
+        }
+    });
+    let highest = (0..THREADS)
+        .flat_map(|t| (0..PER_THREAD).map(move |i| (i * THREADS + t) ^ 7))
+        .max()
+        .unwrap();
+    assert_eq!(counter(&registry.snapshot(), "bytes_read_total", &[]), highest);
+}
+
+#[test]
+fn racing_first_uses_of_new_series_lose_nothing_and_keep_the_cap() {
+    const LIMIT: usize = 50;
+    const USERS: u64 = 200;
+    let (registry, recorder) = common::recorder_with_limit(LIMIT);
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let recorder = &recorder;
+            s.spawn(move || {
+                metrics::with_local_recorder(recorder, || {
+                    // Every thread creates the same series in a different order, so that first
+                    // uses race; past the cap, updates go to the overflow series.
+                    for i in 0..USERS {
+                        let user = ((i * 7 + t * 13) % USERS).to_string();
+                        metrics::counter!("logins_total", "user" => user.clone()).increment(1);
+                        metrics::histogram!("login_size", "user" => user).record(3.0);
+                    }
+                })
+            });
+        }
+    });
+    let snap = registry.snapshot();
+    for (metric, field_total) in
+        [("logins_total", THREADS * USERS), ("login_size", THREADS * USERS)]
+    {
+        let m = &snap.metrics[metric];
+        assert_eq!(m.series.len(), LIMIT + 1, "{metric}: the cap plus the overflow series");
+        let total: u64 = m
+            .series
+            .iter()
+            .map(|s| match s.snapshot.get(metric) {
+                Some(tally::Value::Counter(n)) => *n,
+                Some(tally::Value::Histogram(h)) => h.count(),
+                other => panic!("{other:?}"),
+            })
+            .sum();
+        assert_eq!(total, field_total, "{metric}: every update in some series");
+        // Each kept series got one update per thread; the rest went to the overflow series.
+        let overflow = m.series.last().unwrap();
+        assert_eq!(overflow.labels, [tally::OVERFLOW_LABEL]);
+        assert_eq!(m.overflow_redirects, THREADS * (USERS - LIMIT as u64));
+    }
+    assert_eq!(
+        counter(&snap, "logins_total", &[tally::OVERFLOW_LABEL]),
+        THREADS * (USERS - LIMIT as u64)
+    );
+}

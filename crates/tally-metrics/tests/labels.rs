@@ -1,0 +1,181 @@
+//! Labels become series; label keys that differ, names used as two kinds, names taken by
+//! other code and the cardinality cap are handled as documented: nothing silently lost,
+//! every deviation counted, the first per metric logged.
+
+mod common;
+
+use std::sync::{Mutex, Once};
+
+use common::{counter, gauge, recorder, recorder_with_limit};
+use tally::{InferenceStats, OVERFLOW_LABEL};
+
+/// Captures warnings, so that tests can count the lines about their own metric.
+struct Capture;
+
+static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        LINES.lock().unwrap().push(format!("{} {}", record.level(), record.args()));
+    }
+    fn flush(&self) {}
+}
+
+fn capture_logs() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        log::set_logger(&Capture).unwrap();
+        log::set_max_level(log::LevelFilter::Warn);
+    });
+}
+
+fn lines_about(metric: &str) -> Vec<String> {
+    LINES.lock().unwrap().iter().filter(|l| l.contains(&format!("`{metric}`"))).cloned().collect()
+}
+
+#[test]
+fn each_label_value_combination_is_one_series_in_label_order() {
+    let (registry, recorder) = recorder();
+    metrics::with_local_recorder(&recorder, || {
+        for (model, device, n) in [("bert", "gpu1", 2), ("resnet", "gpu0", 3), ("bert", "gpu0", 5)]
+        {
+            metrics::counter!("inferences_total", "model" => model, "device" => device)
+                .increment(n);
+        }
+        metrics::counter!("inferences_total", "model" => "bert", "device" => "gpu1").increment(1);
+    });
+    let snap = registry.snapshot();
+    let m = &snap.metrics["inferences_total"];
+    assert_eq!(m.label_names, ["model", "device"]);
+    let labels: Vec<_> = m.series.iter().map(|s| s.labels.clone()).collect();
+    assert_eq!(labels, [["bert", "gpu0"], ["bert", "gpu1"], ["resnet", "gpu0"]]);
+    assert_eq!(counter(&snap, "inferences_total", &["bert", "gpu1"]), 3);
+    assert_eq!(counter(&snap, "inferences_total", &["bert", "gpu0"]), 5);
+    assert_eq!(recorder.stats().label_conflicts, 0);
+}
+
+#[test]
+fn the_same_label_keys_in_another_order_are_the_same_series_and_no_conflict() {
+    let (registry, recorder) = recorder();
+    metrics::with_local_recorder(&recorder, || {
+        metrics::counter!("hits_total", "a" => "1", "b" => "2").increment(1);
+        for _ in 0..3 {
+            metrics::counter!("hits_total", "b" => "2", "a" => "1").increment(1);
+        }
+    });
+    let snap = registry.snapshot();
+    assert_eq!(snap.metrics["hits_total"].series.len(), 1);
+    assert_eq!(counter(&snap, "hits_total", &["1", "2"]), 4);
+    assert_eq!(recorder.stats().label_conflicts, 0);
+}
+
+#[test]
+fn differing_label_keys_record_into_the_metrics_own_labels_counted_and_logged_once() {
+    capture_logs();
+    let (registry, recorder) = recorder();
+    metrics::with_local_recorder(&recorder, || {
+        // The first use fixes the labels: [method].
+        metrics::counter!("conflicted_total", "method" => "GET").increment(1);
+        // Missing `method`: recorded with method="".
+        metrics::counter!("conflicted_total", "status" => "500").increment(10);
+        metrics::counter!("conflicted_total").increment(100);
+        // Extra `status`: recorded under method="GET", `status` dropped.
+        metrics::counter!("conflicted_total", "method" => "GET", "status" => "200").increment(1000);
+    });
+    let snap = registry.snapshot();
+    let m = &snap.metrics["conflicted_total"];
+    assert_eq!(m.label_names, ["method"]);
+    assert_eq!(counter(&snap, "conflicted_total", &[""]), 110);
+    assert_eq!(counter(&snap, "conflicted_total", &["GET"]), 1001);
+    // Nothing lost from the total.
+    let total: u64 =
+        m.series.iter().map(|s| counter(&snap, "conflicted_total", &[&s.labels[0]])).sum();
+    assert_eq!(total, 1111);
+    assert_eq!(recorder.stats().label_conflicts, 3);
+    assert_eq!(recorder.stats().rejected_updates, 0);
+    let lines = lines_about("conflicted_total");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("WARN") && lines[0].contains("label"), "{lines:?}");
+}
+
+#[test]
+fn a_name_used_as_two_kinds_drops_the_second_kind_counted_and_logged_once() {
+    capture_logs();
+    let (registry, recorder) = recorder();
+    metrics::with_local_recorder(&recorder, || {
+        metrics::counter!("two_kinds").increment(5);
+        let g = metrics::gauge!("two_kinds");
+        g.set(1.0);
+        g.increment(2.0);
+        metrics::histogram!("two_kinds").record(3.0);
+    });
+    let snap = registry.snapshot();
+    assert_eq!(counter(&snap, "two_kinds", &[]), 5);
+    assert_eq!(recorder.stats().rejected_updates, 3);
+    assert_eq!(lines_about("two_kinds").len(), 1, "{:?}", lines_about("two_kinds"));
+}
+
+#[test]
+fn a_name_registered_by_other_code_is_left_alone_and_its_updates_counted() {
+    capture_logs();
+    let (registry, recorder) = recorder();
+    let stats = registry.register::<InferenceStats>("inference", "The model server.").unwrap();
+    stats.record_inference(true, true);
+    metrics::with_local_recorder(&recorder, || {
+        metrics::counter!("inference").increment(1);
+        metrics::counter!("inference").increment(1);
+    });
+    let snap = registry.snapshot();
+    assert_eq!(
+        snap.metrics["inference"].series[0].snapshot.get("total_inferences"),
+        Some(&tally::Value::Counter(1))
+    );
+    assert_eq!(recorder.stats().rejected_updates, 2);
+    let lines = lines_about("inference");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("ERROR") && lines[0].contains("already registered"), "{lines:?}");
+    // The recorder's own stats are in the registry too.
+    assert!(snap.metrics.contains_key(tally_metrics::STATS_METRIC));
+}
+
+#[test]
+fn past_the_cardinality_limit_updates_go_to_the_overflow_series() {
+    let (registry, recorder) = recorder_with_limit(3);
+    metrics::with_local_recorder(&recorder, || {
+        for user in 0..10 {
+            let user = user.to_string();
+            metrics::counter!("per_user_total", "user" => user.clone()).increment(1);
+            metrics::gauge!("per_user_level", "user" => user).set(2.0);
+        }
+    });
+    let snap = registry.snapshot();
+    let m = &snap.metrics["per_user_total"];
+    let labels: Vec<_> = m.series.iter().map(|s| s.labels[0].clone()).collect();
+    assert_eq!(labels, ["0", "1", "2", OVERFLOW_LABEL]);
+    assert_eq!(counter(&snap, "per_user_total", &[OVERFLOW_LABEL]), 7);
+    assert_eq!(m.overflow_redirects, 7);
+    // The overflow series is one series: sets there set its level.
+    assert_eq!(gauge(&snap, "per_user_level", &["1"]), 2);
+    assert_eq!(gauge(&snap, "per_user_level", &[OVERFLOW_LABEL]), 2);
+}
+
+#[test]
+fn a_second_recorder_on_one_registry_is_refused_with_a_clear_error() {
+    let (registry, _recorder) = recorder();
+    let err = tally_metrics::TallyRecorder::builder().registry(registry).build().unwrap_err();
+    assert!(matches!(err, tally_metrics::RecorderError::AlreadyUsed(_)));
+    assert!(err.to_string().contains("one recorder per registry"), "{err}");
+}
+
+#[test]
+fn a_zero_cardinality_limit_is_refused() {
+    let err = tally_metrics::TallyRecorder::builder()
+        .registry(std::sync::Arc::new(tally::Registry::new()))
+        .cardinality_limit(0)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, tally_metrics::RecorderError::ZeroLimit));
+}

@@ -1,0 +1,119 @@
+//! `tally.serve`: the Rust `/metrics` endpoint (tally-http) in the background.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use tally::epoch::Publisher;
+use tally_http::{MetricsServer, ServeError, ServerHandle};
+
+use crate::registry::{RegRef, Registry};
+
+/// Starts the `/metrics` endpoint (Prometheus text or OpenMetrics by `Accept`, and
+/// `/metrics.json`) for `registry` (default: the global one) on its own thread, and
+/// returns its handle. Port 0 picks a free port (read `handle.port`). A scrape collects
+/// when the published snapshot is older than `max_age` seconds.
+///
+/// Raises OSError if the address cannot be bound.
+#[pyfunction]
+#[pyo3(signature = (port=9464, host="127.0.0.1", registry=None, max_age=1.0))]
+pub(crate) fn serve(
+    py: Python<'_>,
+    port: u16,
+    host: &str,
+    registry: Option<&Registry>,
+    max_age: f64,
+) -> PyResult<MetricsHandle> {
+    let ip: IpAddr = host.parse().map_err(|_| {
+        PyValueError::new_err(format!(
+            "host {host:?} is not an IP address: pass one such as \"127.0.0.1\" or \"::1\""
+        ))
+    })?;
+    if !(max_age.is_finite() && max_age >= 0.0) {
+        return Err(PyValueError::new_err(format!("max_age {max_age} must be seconds >= 0")));
+    }
+    let reg = registry.map(|r| r.inner.clone()).unwrap_or(RegRef::Global);
+    let publisher = Publisher::new(move || reg.get().snapshot());
+    let builder = MetricsServer::builder(publisher)
+        .bind(SocketAddr::new(ip, port))
+        .max_age(Duration::from_secs_f64(max_age));
+    let handle = py.detach(|| builder.spawn()).map_err(serve_error)?;
+    Ok(MetricsHandle { addr: handle.local_addr(), handle: Mutex::new(Some(handle)) })
+}
+
+fn serve_error(e: ServeError) -> PyErr {
+    match e {
+        ServeError::Bind { .. } => PyOSError::new_err(e.to_string()),
+        e => PyRuntimeError::new_err(e.to_string()),
+    }
+}
+
+/// A running `/metrics` endpoint: `stop()` stops it gracefully (idempotent); it is also a
+/// context manager (`with tally.serve(port=0) as server: ...`).
+#[pyclass(frozen, module = "tally._tally", name = "MetricsServer")]
+#[derive(Debug)]
+pub struct MetricsHandle {
+    addr: SocketAddr,
+    handle: Mutex<Option<ServerHandle>>,
+}
+
+#[pymethods]
+impl MetricsHandle {
+    /// The port served (the one picked, for port 0).
+    #[getter]
+    fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The host served.
+    #[getter]
+    fn host(&self) -> String {
+        self.addr.ip().to_string()
+    }
+
+    /// `http://host:port/metrics`.
+    #[getter]
+    fn url(&self) -> String {
+        format!("http://{}/metrics", self.addr)
+    }
+
+    /// Whether it is still serving.
+    #[getter]
+    fn running(&self) -> bool {
+        self.handle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|h| h.is_running())
+    }
+
+    /// Stops serving: in-flight responses finish, then the port is closed (idempotent).
+    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        let handle = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match handle {
+            Some(h) => py.detach(|| h.shutdown()).map_err(serve_error),
+            None => Ok(()),
+        }
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _t: Option<Py<PyAny>>,
+        _v: Option<Py<PyAny>>,
+        _tb: Option<Py<PyAny>>,
+    ) -> PyResult<bool> {
+        self.stop(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("MetricsServer(url={:?}, running={})", self.url(), self.running())
+    }
+}

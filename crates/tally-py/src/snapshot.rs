@@ -1,0 +1,413 @@
+//! Immutable snapshots of one metric set, and views of their histograms.
+
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use tally::epoch::Epoch;
+use tally::{HistogramSnapshot, SetSnapshot, Value, ratio_or_zero};
+
+use crate::errors::{decode_error, delta_error};
+
+/// Where a snapshot's data lives: its own, or a published epoch's (no copy).
+#[derive(Debug, Clone)]
+enum Data {
+    Owned(Arc<SetSnapshot>),
+    Epoch(Arc<Epoch<SetSnapshot>>),
+}
+
+/// An immutable, coherent snapshot of one metric set: every recorded event is in it whole
+/// or not at all.
+///
+/// Fields are attributes (`snap.total_inferences`); counters, gauges and last values are
+/// ints, histograms are `Histogram` objects. `to_dict()`, `to_json()` and `to_bytes()`
+/// export it; `Snapshot.from_json` / `from_bytes` read it back (checked); `merge` adds
+/// snapshots of the same fields exactly (say from several processes); `delta` subtracts.
+/// Snapshots pickle, so they travel over `multiprocessing` queues.
+#[pyclass(frozen, module = "tally._tally", name = "Snapshot")]
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    data: Data,
+}
+
+impl Snapshot {
+    pub(crate) fn owned(s: SetSnapshot) -> Snapshot {
+        Snapshot { data: Data::Owned(Arc::new(s)) }
+    }
+
+    pub(crate) fn of_epoch(e: Arc<Epoch<SetSnapshot>>) -> Snapshot {
+        Snapshot { data: Data::Epoch(e) }
+    }
+
+    pub(crate) fn inner(&self) -> &SetSnapshot {
+        match &self.data {
+            Data::Owned(s) => s,
+            Data::Epoch(e) => e.snapshot(),
+        }
+    }
+
+    fn counter(&self, name: &str) -> PyResult<u64> {
+        match self.inner().get(name) {
+            Some(Value::Counter(n)) => Ok(*n),
+            _ => Err(PyAttributeError::new_err(format!(
+                "this snapshot has no counter {name:?} (it is not an InferenceStats snapshot); \
+                 use ratio(numerator, denominator) with its own counters"
+            ))),
+        }
+    }
+
+    fn histogram(&self, field: Option<&str>) -> PyResult<&HistogramSnapshot> {
+        let snap = self.inner();
+        let mut histograms = snap.iter().filter_map(|(d, v)| match v {
+            Value::Histogram(h) => Some((&*d.name, &**h)),
+            _ => None,
+        });
+        match field {
+            Some(name) => match snap.get(name) {
+                Some(Value::Histogram(h)) => Ok(&**h),
+                Some(_) => Err(PyValueError::new_err(format!("field {name:?} is not a histogram"))),
+                None => Err(crate::errors::UnknownFieldError::new_err(format!(
+                    "this snapshot has no field {name:?}"
+                ))),
+            },
+            None => {
+                let first = histograms.next();
+                match (first, histograms.next()) {
+                    (Some((_, h)), None) => Ok(h),
+                    (None, _) => Err(PyValueError::new_err("this snapshot has no histogram field")),
+                    (Some(_), Some(_)) => Err(PyValueError::new_err(
+                        "this snapshot has several histograms: name one, quantile(q, field=...)",
+                    )),
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn value_to_py(py: Python<'_>, v: &Value) -> PyResult<Py<PyAny>> {
+    Ok(match v {
+        Value::Counter(n) => n.into_pyobject(py)?.into_any().unbind(),
+        Value::Gauge(n) => n.into_pyobject(py)?.into_any().unbind(),
+        Value::LastValue(l) => l.value.into_pyobject(py)?.into_any().unbind(),
+        Value::Histogram(h) => {
+            Py::new(py, Histogram { inner: Arc::new((**h).clone()) })?.into_any()
+        }
+    })
+}
+
+fn check_q(q: f64) -> PyResult<()> {
+    if (0.0..=1.0).contains(&q) {
+        Ok(())
+    } else {
+        Err(PyValueError::new_err(format!("quantile {q} is outside [0, 1]")))
+    }
+}
+
+/// `object.__getattribute__`, for the attributes that are not fields.
+static OBJECT_GETATTRIBUTE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+#[pymethods]
+impl Snapshot {
+    /// Fields first: with only `__getattr__`, every field read would first fail the
+    /// generic lookup, and building that AttributeError costs about a microsecond.
+    fn __getattribute__(slf: &Bound<'_, Self>, name: &Bound<'_, PyString>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let key = name.to_str()?;
+        if !key.starts_with("__") {
+            if let Some(v) = slf.get().inner().get(key) {
+                return value_to_py(py, v);
+            }
+        }
+        let generic = OBJECT_GETATTRIBUTE.get_or_try_init(py, || {
+            py.import("builtins")?.getattr("object")?.getattr("__getattribute__").map(Bound::unbind)
+        })?;
+        generic.bind(py).call1((slf, name)).map(Bound::unbind)
+    }
+
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        match self.inner().get(name) {
+            Some(v) => value_to_py(py, v),
+            None => Err(PyAttributeError::new_err(format!(
+                "this snapshot has no field {name:?}; its fields are {:?}",
+                self.fields()
+            ))),
+        }
+    }
+
+    fn __dir__(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.fields();
+        names.extend(crate::fields::RESERVED.iter().map(|s| s.to_string()));
+        names
+    }
+
+    /// The field names, in the set's order.
+    #[getter]
+    fn fields(&self) -> Vec<String> {
+        self.inner().fields().iter().map(|d| d.name.to_string()).collect()
+    }
+
+    /// The value of field `name` (like the attribute), or `default` if there is none.
+    #[pyo3(name = "get", signature = (name, default=None))]
+    fn get_field(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        default: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        match self.get_value(name) {
+            Some(v) => value_to_py(py, v),
+            None => Ok(default.unwrap_or_else(|| py.None())),
+        }
+    }
+
+    /// `successful_inferences / total_inferences` from this one snapshot (0.0 before the
+    /// first request). InferenceStats snapshots only.
+    #[getter]
+    fn success_rate(&self) -> PyResult<f64> {
+        Ok(ratio_or_zero(self.counter("successful_inferences")?, self.counter("total_inferences")?))
+    }
+
+    /// `cache_hits / total_inferences` from this one snapshot (0.0 before the first
+    /// request). InferenceStats snapshots only.
+    #[getter]
+    fn cache_hit_rate(&self) -> PyResult<f64> {
+        Ok(ratio_or_zero(self.counter("cache_hits")?, self.counter("total_inferences")?))
+    }
+
+    /// Whether both partitions of `total_inferences` add up (always true for snapshots of
+    /// `InferenceStats` recorded with `record_inference`). InferenceStats snapshots only.
+    fn is_coherent(&self) -> PyResult<bool> {
+        let total = self.counter("total_inferences")?;
+        let ok = self.counter("successful_inferences")?;
+        let failed = self.counter("failed_inferences")?;
+        let hits = self.counter("cache_hits")?;
+        let misses = self.counter("cache_misses")?;
+        Ok(ok.checked_add(failed) == Some(total) && hits.checked_add(misses) == Some(total))
+    }
+
+    /// `numerator / denominator` of two counters of this one snapshot (0.0 when the
+    /// denominator is 0).
+    fn ratio(&self, numerator: &str, denominator: &str) -> PyResult<f64> {
+        Ok(ratio_or_zero(self.counter(numerator)?, self.counter(denominator)?))
+    }
+
+    /// The `q`-quantile (q in [0, 1]) of the histogram field `field` (the set's only
+    /// histogram if omitted), in the unit it was recorded in; None if it is empty.
+    #[pyo3(signature = (q, field=None))]
+    fn quantile(&self, q: f64, field: Option<&str>) -> PyResult<Option<u64>> {
+        check_q(q)?;
+        Ok(self.histogram(field)?.quantile(q))
+    }
+
+    /// The `q`-quantile of request latency in seconds (InferenceStats snapshots), within
+    /// the histogram's relative error (2^-5); None before the first timed request.
+    fn latency_quantile(&self, q: f64) -> PyResult<Option<f64>> {
+        check_q(q)?;
+        Ok(self.histogram(Some("latency_ns"))?.quantile(q).map(|ns| ns as f64 / 1e9))
+    }
+
+    /// `{field: value}`: ints for counters, gauges and last values; for histograms a dict
+    /// with `count`, `sum`, `min`, `max` and `buckets` (`[low, high, count]` triples).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (desc, v) in self.inner().iter() {
+            match v {
+                Value::Histogram(h) => d.set_item(&*desc.name, histogram_dict(py, h)?)?,
+                v => d.set_item(&*desc.name, value_to_py(py, v)?)?,
+            }
+        }
+        Ok(d)
+    }
+
+    /// The snapshot as JSON (fields, kinds, help and values: everything, exactly).
+    fn to_json(&self) -> String {
+        serde_json::to_string(self.inner()).expect("snapshots serialize")
+    }
+
+    /// The snapshot as bytes (UTF-8 JSON), for queues and sockets.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &serde_json::to_vec(self.inner()).expect("snapshots serialize"))
+    }
+
+    /// Reads a snapshot written by `to_json` (checked: a malformed or inconsistent
+    /// snapshot raises DecodeError).
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<Snapshot> {
+        serde_json::from_str(text).map(Snapshot::owned).map_err(decode_error)
+    }
+
+    /// Reads a snapshot written by `to_bytes` (checked).
+    #[staticmethod]
+    fn from_bytes(data: &[u8]) -> PyResult<Snapshot> {
+        serde_json::from_slice(data).map(Snapshot::owned).map_err(decode_error)
+    }
+
+    /// A new snapshot with `other` added exactly: counters, gauges and histograms summed,
+    /// last values by newest write. Raises SnapshotMismatchError for different fields.
+    fn merge(&self, other: &Snapshot) -> PyResult<Snapshot> {
+        let mut merged = self.inner().clone();
+        merged.try_merge(other.inner()).map_err(delta_error)?;
+        Ok(Snapshot::owned(merged))
+    }
+
+    fn __add__(&self, other: &Bound<'_, PyAny>) -> PyResult<Snapshot> {
+        let other = other.cast::<Snapshot>().map_err(|_| {
+            PyTypeError::new_err("a Snapshot can only be added to another Snapshot")
+        })?;
+        self.merge(other.get())
+    }
+
+    /// `self - earlier`, field by field: what was recorded between the two. Raises
+    /// SnapshotMismatchError for different fields or a counter that went backwards (then
+    /// `earlier` is not earlier).
+    fn delta(&self, earlier: &Snapshot) -> PyResult<Snapshot> {
+        SetSnapshot::delta(self.inner(), earlier.inner()).map(Snapshot::owned).map_err(delta_error)
+    }
+
+    fn __sub__(&self, other: &Bound<'_, PyAny>) -> PyResult<Snapshot> {
+        let other = other.cast::<Snapshot>().map_err(|_| {
+            PyTypeError::new_err("a Snapshot can only be subtracted from another Snapshot")
+        })?;
+        self.delta(other.get())
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<Snapshot>().is_ok_and(|o| o.get().inner() == self.inner())
+    }
+
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let f = py.import("tally._tally")?.getattr("_snapshot_from_bytes")?;
+        Ok((f, (self.to_bytes(py),)))
+    }
+
+    fn __repr__(&self) -> String {
+        let parts: Vec<String> = self
+            .inner()
+            .iter()
+            .map(|(d, v)| match v {
+                Value::Counter(n) => format!("{}={n}", d.name),
+                Value::Gauge(n) => format!("{}={n}", d.name),
+                Value::LastValue(l) => format!("{}={}", d.name, l.value),
+                Value::Histogram(h) => format!("{}=<histogram count={}>", d.name, h.count()),
+            })
+            .collect();
+        format!("Snapshot({})", parts.join(", "))
+    }
+}
+
+impl Snapshot {
+    fn get_value(&self, name: &str) -> Option<&Value> {
+        self.inner().get(name)
+    }
+}
+
+/// Unpickles a snapshot (`Snapshot.__reduce__`).
+#[pyfunction]
+pub(crate) fn _snapshot_from_bytes(data: &[u8]) -> PyResult<Snapshot> {
+    Snapshot::from_bytes(data)
+}
+
+/// Merges snapshots of one set's fields (from several processes, say) exactly.
+#[pyfunction]
+pub(crate) fn merge(snapshots: &Bound<'_, PyAny>) -> PyResult<Snapshot> {
+    let mut merged: Option<SetSnapshot> = None;
+    for s in snapshots.try_iter()? {
+        let s = s?;
+        let s = s.cast::<Snapshot>().map_err(|_| PyTypeError::new_err("merge takes Snapshots"))?;
+        match &mut merged {
+            None => merged = Some(s.get().inner().clone()),
+            Some(m) => m.try_merge(s.get().inner()).map_err(delta_error)?,
+        }
+    }
+    merged
+        .map(Snapshot::owned)
+        .ok_or_else(|| PyValueError::new_err("merge needs at least one snapshot"))
+}
+
+fn histogram_dict<'py>(py: Python<'py>, h: &HistogramSnapshot) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("count", h.count())?;
+    d.set_item("sum", h.sum())?;
+    d.set_item("min", h.min())?;
+    d.set_item("max", h.max())?;
+    d.set_item("overflow", h.overflow())?;
+    let buckets = PyList::empty(py);
+    for (low, high, count) in h.buckets() {
+        buckets.append((low, high, count))?;
+    }
+    d.set_item("buckets", buckets)?;
+    Ok(d)
+}
+
+/// A histogram field of a snapshot: count, sum, min, max, mean and quantiles, in the unit
+/// the values were recorded in (nanoseconds for `latency_ns`).
+#[pyclass(frozen, module = "tally._tally", name = "Histogram")]
+#[derive(Debug)]
+pub struct Histogram {
+    inner: Arc<HistogramSnapshot>,
+}
+
+#[pymethods]
+impl Histogram {
+    /// Values recorded.
+    #[getter]
+    fn count(&self) -> u64 {
+        self.inner.count()
+    }
+    /// Their sum.
+    #[getter]
+    fn sum(&self) -> u128 {
+        self.inner.sum()
+    }
+    /// The smallest, or None if empty.
+    #[getter]
+    fn min(&self) -> Option<u64> {
+        self.inner.min()
+    }
+    /// The largest, or None if empty.
+    #[getter]
+    fn max(&self) -> Option<u64> {
+        self.inner.max()
+    }
+    /// The mean, or None if empty.
+    #[getter]
+    fn mean(&self) -> Option<f64> {
+        self.inner.mean()
+    }
+    /// Values past the histogram's range (counted, not bucketed).
+    #[getter]
+    fn overflow(&self) -> u64 {
+        self.inner.overflow()
+    }
+    /// The `q`-quantile (q in [0, 1]) within the relative error (2^-5), None if empty.
+    fn quantile(&self, q: f64) -> PyResult<Option<u64>> {
+        check_q(q)?;
+        Ok(self.inner.quantile(q))
+    }
+    /// The non-empty buckets as `(low, high, count)`.
+    fn buckets(&self) -> Vec<(u64, u64, u64)> {
+        self.inner.buckets().collect()
+    }
+    /// As in `Snapshot.to_dict()`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        histogram_dict(py, &self.inner)
+    }
+    fn __len__(&self) -> usize {
+        self.inner.count() as usize
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Histogram(count={}, min={:?}, max={:?}, p50={:?}, p99={:?})",
+            self.inner.count(),
+            self.inner.min(),
+            self.inner.max(),
+            self.inner.quantile(0.5),
+            self.inner.quantile(0.99)
+        )
+    }
+}
