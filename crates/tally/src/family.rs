@@ -19,8 +19,8 @@ use tally_snapshot::{SeriesSnapshot, SetSnapshot};
 use crate::registry::is_valid_label_name;
 
 /// The label value of every label of a family's overflow series. A lookup whose every value
-/// is this one is refused ([`FamilyError::ReservedLabelValues`]), so that no series of its
-/// own shares the overflow series' labels.
+/// is this one gets the overflow series itself (counted as a redirect), so that no series of
+/// its own shares the overflow series' labels.
 pub const OVERFLOW_LABEL: &str = "__overflow__";
 
 /// The cardinality limit of a family unless configured otherwise: the number of distinct
@@ -58,16 +58,6 @@ pub enum FamilyError {
         got: usize,
         /// The family's label names.
         names: Vec<String>,
-    },
-    /// Every label value is [`OVERFLOW_LABEL`]: those are the overflow series' labels, and a
-    /// series of its own with them would be collected twice under the same labels.
-    #[error(
-        "label values {values:?} are reserved for the overflow series (every value is \
-         {OVERFLOW_LABEL:?}): use another value for at least one label"
-    )]
-    ReservedLabelValues {
-        /// The rejected values.
-        values: Vec<String>,
     },
     /// The cardinality limit is zero.
     #[error(
@@ -213,9 +203,8 @@ impl<S: Send + Sync + 'static> Family<S> {
     ///
     /// # Errors
     ///
-    /// [`FamilyError::LabelCount`] when `values` has the wrong length,
-    /// [`FamilyError::ReservedLabelValues`] when every value is [`OVERFLOW_LABEL`]; `f` is
-    /// not called then, so nothing is recorded.
+    /// [`FamilyError::LabelCount`] when `values` has the wrong length; `f` is not called
+    /// then, so nothing is recorded.
     #[inline]
     pub fn with<R>(&self, values: &[&str], f: impl FnOnce(&S) -> R) -> Result<R, FamilyError> {
         self.check_arity(values.len())?;
@@ -225,7 +214,7 @@ impl<S: Send + Sync + 'static> Family<S> {
                 return Ok(f(set));
             }
         }
-        let set = self.insert_or_overflow(values)?;
+        let set = self.insert_or_overflow(values);
         Ok(f(&set))
     }
 
@@ -239,7 +228,7 @@ impl<S: Send + Sync + 'static> Family<S> {
         if let Some(set) = self.map.load().get(&Lookup(values)) {
             return Ok(set.clone());
         }
-        self.insert_or_overflow(values)
+        Ok(self.insert_or_overflow(values))
     }
 
     /// The number of series (not counting the overflow series).
@@ -271,13 +260,12 @@ impl<S: Send + Sync + 'static> Family<S> {
     }
 
     /// The miss path of a lookup: never reached for values that have a series, so the
-    /// reserved-values check costs the hit path nothing.
+    /// overflow-labels check costs the hit path nothing.
     #[cold]
-    fn insert_or_overflow(&self, values: &[&str]) -> Result<Arc<S>, FamilyError> {
+    fn insert_or_overflow(&self, values: &[&str]) -> Arc<S> {
         if !values.is_empty() && values.iter().all(|v| *v == OVERFLOW_LABEL) {
-            return Err(FamilyError::ReservedLabelValues {
-                values: values.iter().map(|v| (*v).to_owned()).collect(),
-            });
+            // The overflow series' own labels: that series, never a second one under them.
+            return self.redirect();
         }
         // A full map never takes another series, so a miss on it goes to the overflow
         // series without the lock: a flood of new label values costs no contention. The map
@@ -285,20 +273,20 @@ impl<S: Send + Sync + 'static> Family<S> {
         // map) since the caller missed them, and their records belong in that series.
         let map = self.map.load();
         if map.len() >= self.limit {
-            return Ok(match map.get(&Lookup(values)) {
+            return match map.get(&Lookup(values)) {
                 Some(set) => set.clone(),
                 None => self.redirect(),
-            });
+            };
         }
         drop(map);
         let _guard = self.insert.lock().unwrap_or_else(|e| e.into_inner());
         let map = self.map.load();
         if let Some(set) = map.get(&Lookup(values)) {
             // Another thread inserted it while we waited.
-            return Ok(set.clone());
+            return set.clone();
         }
         if map.len() >= self.limit {
-            return Ok(self.redirect());
+            return self.redirect();
         }
         let set = Arc::new((self.make)());
         let mut next = Map::with_capacity_and_hasher(map.len() + 1, map.hasher().clone());
@@ -307,7 +295,7 @@ impl<S: Send + Sync + 'static> Family<S> {
         debug_assert_eq!(next.hasher().hash_one(&key), next.hasher().hash_one(Lookup(values)));
         next.insert(key, set.clone());
         self.map.store(Arc::new(next));
-        Ok(set)
+        set
     }
 
     fn redirect(&self) -> Arc<S> {
