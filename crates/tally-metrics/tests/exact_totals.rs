@@ -69,7 +69,9 @@ fn histogram_observations_from_many_threads_are_all_counted_with_an_exact_sum() 
             let mut last = 0;
             while !done.load(Ordering::Acquire) {
                 let snap = registry.snapshot();
-                if let Some(m) = snap.metrics.get("work_ns") {
+                // The family is registered before its first series is inserted: a
+                // snapshot in between holds the metric with no series yet.
+                if let Some(m) = snap.metrics.get("work_ns").filter(|m| !m.series.is_empty()) {
                     let h = histogram(&snap, "work_ns", &[]);
                     // Building the snapshot checked count == the buckets' sum. Count and sum
                     // come from the same observations (each is 1000..=PER_THREAD × 1000 ns),
