@@ -86,11 +86,10 @@ python_binding() {
 coherence_release() { cargo test --release -p tally --test coherence; }
 benches_test_mode() {
   cargo bench -p tally-sync --all-features --bench lock_overhead -- --test
-  cargo bench -p tally-http --bench scrape -- --test
   cargo bench -p tally-metrics --bench facade_overhead -- --test
-  # Every bench of benches/ once (exact counts checked, peers included) with the unit tests
-  # of its library and report binary, its doc example, and the report end to end, tiny,
-  # writing nothing. No LTO here: a test pass, not a measurement.
+  # Every bench of benches/ once (exact counts checked, peers and tally-http's scrape bench
+  # included) with the unit tests of its library and report binary, its doc example, and
+  # the report end to end, tiny, writing nothing. No LTO here: a test pass, not a measurement.
   CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
     cargo bench "${BENCHES[@]}" -- --test
   CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \

@@ -9,7 +9,7 @@
 //! OpenMetrics only). Buffers are reused across iterations in both.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -17,6 +17,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use tally::{Registry, RegistrySnapshot};
 use tally_prometheus::{DEFAULT_LATENCY_BUCKETS_NS, EncodeOptions, Format};
+
+use crate::time_cases;
 
 tally::metric_set! {
     /// Five counters and a gauge.
@@ -143,29 +145,6 @@ pub fn peer_registry(series: usize, histogram: bool) -> prometheus_client::regis
         registry.register("app_latency_seconds", "Request latency.", latency);
     }
     registry
-}
-
-/// Times each case `runs` times, the cases interleaved round by round, after one warm-up
-/// round; returns the minimum and the median of each.
-fn time_cases(runs: usize, cases: &mut [&mut dyn FnMut()]) -> Vec<(Duration, Duration)> {
-    for case in cases.iter_mut() {
-        case();
-    }
-    let mut times = vec![Vec::with_capacity(runs); cases.len()];
-    for _ in 0..runs {
-        for (case, times) in cases.iter_mut().zip(&mut times) {
-            let start = Instant::now();
-            case();
-            times.push(start.elapsed());
-        }
-    }
-    times
-        .into_iter()
-        .map(|mut t| {
-            t.sort();
-            (t[0], t[t.len() / 2])
-        })
-        .collect()
 }
 
 fn sample_lines(exposition: &str) -> usize {

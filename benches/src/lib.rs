@@ -34,6 +34,7 @@ mod contenders;
 mod encode;
 mod event;
 mod harness;
+mod interleave;
 mod memory;
 mod tables;
 
@@ -46,6 +47,7 @@ pub use harness::{
     Loss, ReaderCell, ReaderRun, ThroughputCell, calibrate, median, readers, run_fixed,
     run_with_readers, throughput,
 };
+pub use interleave::time_cases;
 pub use memory::{
     MEMORY_CHILD_VAR, MemoryOf, bytes_per_series_thread, memory_child_main, memory_in_child,
     resident_bytes,

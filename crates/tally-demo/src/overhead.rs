@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tally::InferenceStats;
 
+use crate::service::finish_request;
+
 /// How long a burst of records should take: long enough to dwarf the clock's resolution
 /// and a context switch or two, short enough to repeat (and to keep debug builds quick).
 const BURST: Duration = Duration::from_millis(4);
@@ -66,21 +68,7 @@ pub fn measure() -> RecordCost {
                 let (ok, hit, latency) = input(black_box(i));
                 overall.record(|e| e.in_flight().inc());
                 model.record_inference_with_latency(ok, hit, latency);
-                overall.record(|e| {
-                    e.in_flight().dec();
-                    e.total_inferences().inc();
-                    if ok {
-                        e.successful_inferences().inc();
-                    } else {
-                        e.failed_inferences().inc();
-                    }
-                    if hit {
-                        e.cache_hits().inc();
-                    } else {
-                        e.cache_misses().inc();
-                    }
-                    e.latency_ns().record(latency.as_nanos() as u64);
-                });
+                finish_request(&overall, ok, hit, latency);
             }
         })
     };

@@ -87,22 +87,7 @@ impl Service {
         // family after the overall set (the registry collects in name order) therefore
         // never shows a request overall that is missing from the per-model breakdown.
         self.models[model].record_inference_with_latency(success, hit, latency);
-        let latency_ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
-        self.stats.record(|e| {
-            e.in_flight().dec();
-            e.total_inferences().inc();
-            if success {
-                e.successful_inferences().inc();
-            } else {
-                e.failed_inferences().inc();
-            }
-            if hit {
-                e.cache_hits().inc();
-            } else {
-                e.cache_misses().inc();
-            }
-            e.latency_ns().record(latency_ns);
-        });
+        finish_request(&self.stats, success, hit, latency);
         issued.count(model, success, hit);
     }
 
@@ -114,6 +99,28 @@ impl Service {
         }
         start.elapsed() / 16
     }
+}
+
+/// Records a request's end into the overall set as one event: the in-flight end with the
+/// counters and latency that `record_inference_with_latency` records.
+#[inline]
+pub(crate) fn finish_request(stats: &InferenceStats, success: bool, hit: bool, latency: Duration) {
+    let latency_ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+    stats.record(|e| {
+        e.in_flight().dec();
+        e.total_inferences().inc();
+        if success {
+            e.successful_inferences().inc();
+        } else {
+            e.failed_inferences().inc();
+        }
+        if hit {
+            e.cache_hits().inc();
+        } else {
+            e.cache_misses().inc();
+        }
+        e.latency_ns().record(latency_ns);
+    });
 }
 
 /// The stand-in for a model: `rounds` dependent multiply-adds.

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use tally_http::{MetricsServer, ServerHandle};
+use tally_http::ServerHandle;
 
 use common::{Metrics, connect, get, raw_exchange, raw_status, read_until_closed};
 
@@ -21,8 +21,8 @@ use common::{Metrics, connect, get, raw_exchange, raw_status, read_until_closed}
 const HEADER_TIMEOUT: Duration = Duration::from_millis(300);
 
 fn server(metrics: &Metrics) -> ServerHandle {
-    MetricsServer::builder(metrics.publisher.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
+    metrics
+        .server()
         .header_read_timeout(HEADER_TIMEOUT)
         .request_timeout(Duration::from_secs(5))
         .spawn()
@@ -68,11 +68,7 @@ fn malformed_requests_get_400_and_the_connection_is_closed() {
 #[test]
 fn an_oversized_head_gets_431_or_is_closed() {
     let metrics = Metrics::new();
-    let server = MetricsServer::builder(metrics.publisher.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
-        .max_header_bytes(16 * 1024)
-        .spawn()
-        .unwrap();
+    let server = metrics.server().max_header_bytes(16 * 1024).spawn().unwrap();
     let addr = server.local_addr();
     let long_value =
         format!("GET /metrics HTTP/1.1\r\nHost: a\r\nX-Long: {}\r\n\r\n", "a".repeat(64 * 1024));
@@ -178,8 +174,8 @@ fn a_client_that_stops_reading_is_disconnected_after_the_request_timeout() {
         metrics.models.with(&[&model, "eu"], |m| m.record(|e| e.requests().inc())).unwrap();
     }
     metrics.publisher.refresh();
-    let server = MetricsServer::builder(metrics.publisher.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
+    let server = metrics
+        .server()
         .max_age(Duration::from_secs(3600))
         .request_timeout(Duration::from_millis(300))
         .spawn()
@@ -262,8 +258,8 @@ fn bad_clients_all_at_once_do_not_stop_good_ones() {
 #[test]
 fn connections_beyond_the_limit_wait_for_a_slot() {
     let metrics = Metrics::new();
-    let server = MetricsServer::builder(metrics.publisher.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
+    let server = metrics
+        .server()
         .header_read_timeout(Duration::from_secs(600))
         .max_connections(1)
         .spawn()

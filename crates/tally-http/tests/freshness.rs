@@ -5,14 +5,13 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tally::Registry;
 use tally::epoch::{ManualClock, Publisher};
-use tally_http::MetricsServer;
 
-use common::{Gate, Metrics, get};
+use common::{Metrics, get, local_server};
 
 fn total(body: &str) -> u64 {
     let line = body
@@ -26,11 +25,7 @@ fn total(body: &str) -> u64 {
 fn a_scrape_within_max_age_does_not_collect_and_one_after_it_does() {
     let clock = ManualClock::new();
     let metrics = Metrics::with_clock(&clock);
-    let server = MetricsServer::builder(metrics.publisher.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
-        .max_age(Duration::from_secs(1))
-        .spawn()
-        .unwrap();
+    let server = metrics.server().max_age(Duration::from_secs(1)).spawn().unwrap();
     let addr = server.local_addr();
     assert_eq!(metrics.collections(), 1); // epoch 0, by Publisher::build
 
@@ -67,11 +62,7 @@ fn a_scrape_within_max_age_does_not_collect_and_one_after_it_does() {
 fn a_publisher_refreshed_elsewhere_is_not_collected_by_the_server() {
     let clock = ManualClock::new();
     let metrics = Metrics::with_clock(&clock);
-    let server = MetricsServer::builder(metrics.publisher.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
-        .max_age(Duration::from_secs(5))
-        .spawn()
-        .unwrap();
+    let server = metrics.server().max_age(Duration::from_secs(5)).spawn().unwrap();
     for round in 0..3u64 {
         clock.advance(Duration::from_secs(4));
         metrics.record(1);
@@ -88,42 +79,25 @@ fn a_publisher_refreshed_elsewhere_is_not_collected_by_the_server() {
 fn stale_scrapes_arriving_together_share_one_collection() {
     const SCRAPERS: usize = 6;
     let clock = ManualClock::new();
-    let registry = Arc::new(Registry::new());
-    let stats = registry.register::<tally::InferenceStats>("inference", "Model.").unwrap();
-    let gate = Arc::new(Gate::default());
-    let collections = Arc::new(AtomicU64::new(0));
-    let publisher = Publisher::builder({
-        let (registry, gate, collections) =
-            (Arc::clone(&registry), Arc::clone(&gate), Arc::clone(&collections));
-        move || {
-            collections.fetch_add(1, Ordering::SeqCst);
-            gate.pass();
-            registry.snapshot()
-        }
-    })
-    .clock(clock.clone())
-    .build();
-    let server = MetricsServer::builder(publisher)
-        .bind("127.0.0.1:0".parse().unwrap())
-        .max_age(Duration::from_secs(1))
-        .spawn()
-        .unwrap();
+    let metrics = Metrics::with_clock(&clock);
+    let server = metrics.server().max_age(Duration::from_secs(1)).spawn().unwrap();
     let addr = server.local_addr();
 
-    stats.record_inference(true, true);
+    metrics.record(1);
     clock.advance(Duration::from_secs(2));
-    gate.set(true);
+    metrics.gate.set(true);
     let scrapers: Vec<_> = (0..SCRAPERS)
         .map(|_| std::thread::spawn(move || total(get(addr, "/metrics", None).text())))
         .collect();
     // One scrape is collecting (held at the gate); give the others time to arrive and find
     // the epoch stale too. However long they take, none may start a second collection.
-    gate.wait_until_waiting();
+    metrics.gate.wait_until_waiting();
     std::thread::sleep(Duration::from_millis(200));
-    gate.set(false);
+    metrics.gate.set(false);
     let totals: Vec<u64> = scrapers.into_iter().map(|t| t.join().unwrap()).collect();
-    assert_eq!(totals, vec![1; SCRAPERS]);
-    assert_eq!(collections.load(Ordering::SeqCst), 2, "epoch 0 and one shared collection");
+    // 3 by `Metrics::with_clock`, 1 here: every scraper got the one new collection.
+    assert_eq!(totals, vec![4; SCRAPERS]);
+    assert_eq!(metrics.collections(), 2, "epoch 0 and one shared collection");
     server.shutdown().unwrap();
 }
 
@@ -131,8 +105,8 @@ fn stale_scrapes_arriving_together_share_one_collection() {
 fn a_collection_slower_than_the_request_timeout_gets_503_and_serves_the_next_scrape() {
     let clock = ManualClock::new();
     let metrics = Metrics::with_clock(&clock);
-    let server = MetricsServer::builder(metrics.publisher.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
+    let server = metrics
+        .server()
         .max_age(Duration::from_secs(1))
         .request_timeout(Duration::from_millis(300))
         .spawn()
@@ -166,11 +140,7 @@ fn a_panicking_source_gets_500_and_the_next_scrape_collects_again() {
     })
     .clock(clock.clone())
     .build();
-    let server = MetricsServer::builder(publisher)
-        .bind("127.0.0.1:0".parse().unwrap())
-        .max_age(Duration::from_secs(1))
-        .spawn()
-        .unwrap();
+    let server = local_server(publisher).max_age(Duration::from_secs(1)).spawn().unwrap();
     let addr = server.local_addr();
     stats.record_inference(true, false);
     clock.advance(Duration::from_secs(2));

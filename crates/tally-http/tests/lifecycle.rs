@@ -42,8 +42,8 @@ fn binding_a_port_in_use_says_which_address_and_what_to_do() {
 #[test]
 fn shutdown_finishes_the_response_in_flight_and_refuses_new_connections() {
     let metrics = Metrics::new();
-    let server = MetricsServer::builder(metrics.publisher.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
+    let server = metrics
+        .server()
         .max_age(Duration::ZERO)
         .shutdown_grace(Duration::from_secs(60))
         .spawn()
@@ -71,8 +71,8 @@ fn shutdown_finishes_the_response_in_flight_and_refuses_new_connections() {
 #[test]
 fn shutdown_closes_idle_connections_without_waiting_for_the_grace() {
     let metrics = Metrics::new();
-    let server = MetricsServer::builder(metrics.publisher.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
+    let server = metrics
+        .server()
         .header_read_timeout(Duration::from_secs(600))
         .shutdown_grace(Duration::from_secs(600))
         .spawn()
@@ -101,8 +101,8 @@ fn shutdown_closes_idle_connections_without_waiting_for_the_grace() {
 #[test]
 fn shutdown_does_not_wait_past_the_grace() {
     let metrics = Metrics::new();
-    let server = MetricsServer::builder(metrics.publisher.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
+    let server = metrics
+        .server()
         .max_age(Duration::ZERO)
         .request_timeout(Duration::from_secs(600))
         .shutdown_grace(Duration::from_millis(200))
@@ -122,10 +122,7 @@ fn shutdown_does_not_wait_past_the_grace() {
 #[test]
 fn dropping_the_handle_shuts_the_server_down() {
     let metrics = Metrics::new();
-    let server = MetricsServer::builder(metrics.publisher.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
-        .spawn()
-        .unwrap();
+    let server = metrics.server().spawn().unwrap();
     let addr = server.local_addr();
     assert!(server.is_running());
     let mut raw = connect(addr);

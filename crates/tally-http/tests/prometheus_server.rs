@@ -14,8 +14,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tally_http::MetricsServer;
-
 use common::{Metrics, get};
 
 fn required() -> bool {
@@ -183,10 +181,7 @@ fn a_prometheus_server_scrapes_the_recorded_values() {
         return;
     }
     let metrics = Metrics::new(); // 3 inferences recorded
-    let server = MetricsServer::builder(metrics.publisher.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
-        .spawn()
-        .unwrap();
+    let server = metrics.server().spawn().unwrap();
     let dir = TempDir::new(test);
     let mut prometheus = Prometheus::start(&dir, server.local_addr());
 

@@ -26,11 +26,7 @@ fn encoded(snapshot: &RegistrySnapshot, format: Format) -> String {
 #[test]
 fn each_format_is_the_registry_snapshot_with_its_content_type() {
     let metrics = Metrics::new();
-    let server = MetricsServer::builder(metrics.publisher.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
-        .max_age(Duration::ZERO)
-        .spawn()
-        .unwrap();
+    let server = metrics.server().max_age(Duration::ZERO).spawn().unwrap();
     let addr = server.local_addr();
     metrics.record(5);
     let expected = metrics.registry.snapshot();
@@ -73,11 +69,7 @@ fn each_format_is_the_registry_snapshot_with_its_content_type() {
 #[test]
 fn head_answers_the_get_headers_without_a_body() {
     let metrics = Metrics::new();
-    let server = MetricsServer::builder(metrics.publisher.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
-        .max_age(Duration::from_secs(3600))
-        .spawn()
-        .unwrap();
+    let server = metrics.server().max_age(Duration::from_secs(3600)).spawn().unwrap();
     let addr = server.local_addr();
     for (path, accept) in
         [("/metrics", "text/plain"), ("/metrics", PROMETHEUS_ACCEPT), ("/metrics.json", "")]
@@ -99,10 +91,7 @@ fn head_answers_the_get_headers_without_a_body() {
 #[test]
 fn other_paths_are_404_and_other_methods_405_with_allow() {
     let metrics = Metrics::new();
-    let server = MetricsServer::builder(metrics.publisher.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
-        .spawn()
-        .unwrap();
+    let server = metrics.server().spawn().unwrap();
     let addr = server.local_addr();
     for path in ["/", "/metric", "/metrics/", "/metrics.json/x", "/favicon.ico"] {
         let reply = get(addr, path, None);
@@ -174,12 +163,8 @@ fn run_serves_inside_an_existing_runtime_until_its_shutdown_future() {
 fn encode_options_reach_the_encoder() {
     let metrics = Metrics::new();
     let options = EncodeOptions::new().ns_as_seconds(false).buckets([1e5, 1e6]);
-    let server = MetricsServer::builder(metrics.publisher.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
-        .max_age(Duration::ZERO)
-        .encode_options(options.clone())
-        .spawn()
-        .unwrap();
+    let server =
+        metrics.server().max_age(Duration::ZERO).encode_options(options.clone()).spawn().unwrap();
     let reply = get(server.local_addr(), "/metrics", None);
     let mut expected = String::new();
     tally_prometheus::encode(&metrics.registry.snapshot(), Format::Text, &options, &mut expected);

@@ -6,10 +6,23 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
+use tally_metrics::TallyRecorder;
+
 use common::{counter, gauge, histogram, recorder};
 
 const THREADS: u64 = 8;
 const PER_THREAD: u64 = 20_000;
+
+/// Runs `work(t)` on `THREADS` threads at once (`t` in `0..THREADS`), each with `recorder`
+/// as its local recorder.
+fn on_every_thread(recorder: &TallyRecorder, work: impl Fn(u64) + Sync) {
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let work = &work;
+            s.spawn(move || metrics::with_local_recorder(recorder, || work(t)));
+        }
+    });
+}
 
 #[test]
 fn counter_increments_from_many_threads_sum_exactly_and_never_go_backwards() {
@@ -115,18 +128,11 @@ fn histogram_observations_from_many_threads_are_all_counted_with_an_exact_sum() 
 #[test]
 fn gauge_moves_from_many_threads_add_up_to_the_level() {
     let (registry, recorder) = recorder();
-    thread::scope(|s| {
-        for _ in 0..THREADS {
-            let recorder = &recorder;
-            s.spawn(move || {
-                metrics::with_local_recorder(recorder, || {
-                    let g = metrics::gauge!("in_flight");
-                    for _ in 0..PER_THREAD {
-                        g.increment(1.5);
-                        g.decrement(1.0);
-                    }
-                })
-            });
+    on_every_thread(&recorder, |_| {
+        let g = metrics::gauge!("in_flight");
+        for _ in 0..PER_THREAD {
+            g.increment(1.5);
+            g.decrement(1.0);
         }
     });
     let snap = registry.snapshot();
@@ -137,18 +143,11 @@ fn gauge_moves_from_many_threads_add_up_to_the_level() {
 #[test]
 fn concurrent_gauge_sets_leave_the_last_level_once_quiet() {
     let (registry, recorder) = recorder();
-    thread::scope(|s| {
-        for t in 0..THREADS {
-            let recorder = &recorder;
-            s.spawn(move || {
-                metrics::with_local_recorder(recorder, || {
-                    let g = metrics::gauge!("temperature");
-                    for i in 0..PER_THREAD {
-                        g.set((t * PER_THREAD + i) as f64 * 0.25);
-                        g.increment(0.25);
-                    }
-                })
-            });
+    on_every_thread(&recorder, |t| {
+        let g = metrics::gauge!("temperature");
+        for i in 0..PER_THREAD {
+            g.set((t * PER_THREAD + i) as f64 * 0.25);
+            g.increment(0.25);
         }
     });
     metrics::with_local_recorder(&recorder, || metrics::gauge!("temperature").set(41.6));
@@ -158,18 +157,11 @@ fn concurrent_gauge_sets_leave_the_last_level_once_quiet() {
 #[test]
 fn absolute_counter_values_from_many_threads_reach_the_highest() {
     let (registry, recorder) = recorder();
-    thread::scope(|s| {
-        for t in 0..THREADS {
-            let recorder = &recorder;
-            s.spawn(move || {
-                metrics::with_local_recorder(recorder, || {
-                    let c = metrics::counter!("bytes_read_total");
-                    // Interleaved, out of order, with decreases.
-                    for i in 0..PER_THREAD {
-                        c.absolute((i * THREADS + t) ^ 7);
-                    }
-                })
-            });
+    on_every_thread(&recorder, |t| {
+        let c = metrics::counter!("bytes_read_total");
+        // Interleaved, out of order, with decreases.
+        for i in 0..PER_THREAD {
+            c.absolute((i * THREADS + t) ^ 7);
         }
     });
     let highest = (0..THREADS)
@@ -184,20 +176,13 @@ fn racing_first_uses_of_new_series_lose_nothing_and_keep_the_cap() {
     const LIMIT: usize = 50;
     const USERS: u64 = 200;
     let (registry, recorder) = common::recorder_with_limit(LIMIT);
-    thread::scope(|s| {
-        for t in 0..THREADS {
-            let recorder = &recorder;
-            s.spawn(move || {
-                metrics::with_local_recorder(recorder, || {
-                    // Every thread creates the same series in a different order, so that first
-                    // uses race; past the cap, updates go to the overflow series.
-                    for i in 0..USERS {
-                        let user = ((i * 7 + t * 13) % USERS).to_string();
-                        metrics::counter!("logins_total", "user" => user.clone()).increment(1);
-                        metrics::histogram!("login_size", "user" => user).record(3.0);
-                    }
-                })
-            });
+    on_every_thread(&recorder, |t| {
+        // Every thread creates the same series in a different order, so that first
+        // uses race; past the cap, updates go to the overflow series.
+        for i in 0..USERS {
+            let user = ((i * 7 + t * 13) % USERS).to_string();
+            metrics::counter!("logins_total", "user" => user.clone()).increment(1);
+            metrics::histogram!("login_size", "user" => user).record(3.0);
         }
     });
     let snap = registry.snapshot();

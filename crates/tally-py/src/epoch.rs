@@ -1,7 +1,7 @@
 //! Published epochs of a set: `latest()`, `refresh()`, waits (blocking and awaitable),
 //! background refreshers, and rates between two epochs.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -10,6 +10,7 @@ use pyo3::types::PyDict;
 use tally::SetSnapshot;
 use tally::epoch::{Epoch as RustEpoch, Publisher, Rate, RefresherHandle, Window as RustWindow};
 
+use crate::background::Background;
 use crate::errors::{epoch_error, wait_error};
 use crate::snapshot::{Snapshot, value_to_py};
 
@@ -213,7 +214,7 @@ fn per_second(rate: &Rate<'_>) -> Option<f64> {
 #[pyclass(frozen, module = "tally._tally", name = "Refresher")]
 #[derive(Debug)]
 pub struct Refresher {
-    handle: Mutex<Option<RefresherHandle>>,
+    handle: Background<RefresherHandle>,
     period: Duration,
 }
 
@@ -228,7 +229,7 @@ impl Refresher {
         let handle = publisher
             .spawn_refresher(period)
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        Ok(Refresher { handle: Mutex::new(Some(handle)), period })
+        Ok(Refresher { handle: Background::new(handle), period })
     }
 }
 
@@ -243,20 +244,12 @@ impl Refresher {
     /// Whether the thread is running.
     #[getter]
     fn running(&self) -> bool {
-        self.handle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .is_some_and(|h| h.is_running())
+        self.handle.running(RefresherHandle::is_running)
     }
 
     /// Stops the thread and waits for it (idempotent).
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
-        let handle = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take();
-        match handle {
-            Some(h) => py.detach(|| h.stop()).map_err(|e| PyRuntimeError::new_err(e.to_string())),
-            None => Ok(()),
-        }
+        self.handle.stop(py, |h| h.stop().map_err(|e| PyRuntimeError::new_err(e.to_string())))
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

@@ -1,7 +1,6 @@
 //! `tally.serve`: the Rust `/metrics` endpoint (tally-http) in the background.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
@@ -9,6 +8,7 @@ use pyo3::prelude::*;
 use tally::epoch::Publisher;
 use tally_http::{MetricsServer, ServeError, ServerHandle};
 
+use crate::background::Background;
 use crate::registry::{RegRef, Registry};
 
 /// Starts the `/metrics` endpoint (Prometheus text or OpenMetrics by `Accept`, and
@@ -40,7 +40,7 @@ pub(crate) fn serve(
         .bind(SocketAddr::new(ip, port))
         .max_age(Duration::from_secs_f64(max_age));
     let handle = py.detach(|| builder.spawn()).map_err(serve_error)?;
-    Ok(MetricsHandle { addr: handle.local_addr(), handle: Mutex::new(Some(handle)) })
+    Ok(MetricsHandle { addr: handle.local_addr(), handle: Background::new(handle) })
 }
 
 fn serve_error(e: ServeError) -> PyErr {
@@ -56,7 +56,7 @@ fn serve_error(e: ServeError) -> PyErr {
 #[derive(Debug)]
 pub struct MetricsHandle {
     addr: SocketAddr,
-    handle: Mutex<Option<ServerHandle>>,
+    handle: Background<ServerHandle>,
 }
 
 #[pymethods]
@@ -82,20 +82,12 @@ impl MetricsHandle {
     /// Whether it is still serving.
     #[getter]
     fn running(&self) -> bool {
-        self.handle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .is_some_and(|h| h.is_running())
+        self.handle.running(ServerHandle::is_running)
     }
 
     /// Stops serving: in-flight responses finish, then the port is closed (idempotent).
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
-        let handle = self.handle.lock().unwrap_or_else(|e| e.into_inner()).take();
-        match handle {
-            Some(h) => py.detach(|| h.shutdown()).map_err(serve_error),
-            None => Ok(()),
-        }
+        self.handle.stop(py, |h| h.shutdown().map_err(serve_error))
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

@@ -15,6 +15,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tally::epoch::{ManualClock, Publisher};
 use tally::{Family, InferenceStats, Registry, RegistrySnapshot};
+use tally_http::{MetricsServer, MetricsServerBuilder};
 
 tally::metric_set! {
     /// A model's requests.
@@ -103,6 +104,16 @@ impl Metrics {
     pub fn collections(&self) -> u64 {
         self.collections.load(Ordering::SeqCst)
     }
+
+    /// A server for this publisher, bound to a free port on 127.0.0.1.
+    pub fn server(&self) -> MetricsServerBuilder {
+        local_server(self.publisher.clone())
+    }
+}
+
+/// A server for `publisher`, bound to a free port on 127.0.0.1.
+pub fn local_server(publisher: Publisher<RegistrySnapshot>) -> MetricsServerBuilder {
+    MetricsServer::builder(publisher).bind("127.0.0.1:0".parse().unwrap())
 }
 
 /// A response, as a hyper client read it.

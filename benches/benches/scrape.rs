@@ -9,13 +9,20 @@
 //! - HTTP `GET /metrics` within `max_age`: encodes the published epoch and sends it.
 //!
 //! The HTTP cases use hyper's client on one keep-alive connection, and include reading the
-//! whole body. `cargo bench -p tally-http --bench scrape` prints the table; with `-- --test`
-//! it runs each case once on 100 series and checks that every response holds every sample.
+//! whole body. The series are [`tally_registry`]'s (the `encode` bench's first workload).
+//!
+//! ```text
+//! cargo bench --manifest-path benches/Cargo.toml --bench scrape            # the table
+//! cargo bench --manifest-path benches/Cargo.toml --bench scrape -- --test  # 100 series, once
+//! ```
+//!
+//! With `--test` it runs each case once on 100 series and checks that every response holds
+//! every sample.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -23,78 +30,13 @@ use hyper::Request;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use tally::RegistrySnapshot;
 use tally::epoch::Publisher;
-use tally::{Registry, RegistrySnapshot};
+use tally_benches::{tally_registry, time_cases};
 use tally_http::MetricsServer;
 use tally_prometheus::{EncodeOptions, Format};
 
-tally::metric_set! {
-    /// Five counters and a gauge.
-    pub struct Requests {
-        /// Requests received.
-        requests: Counter,
-        /// Requests answered.
-        ok: Counter,
-        /// Requests that failed.
-        failed: Counter,
-        /// Cache hits.
-        hits: Counter,
-        /// Cache misses.
-        misses: Counter,
-        /// Requests in flight.
-        in_flight: Gauge,
-    }
-}
-
 const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
-
-fn registry(series: usize) -> Arc<Registry> {
-    let registry = Arc::new(Registry::new());
-    let family = registry
-        .metric("app")
-        .help("Requests.")
-        .cardinality_limit(series + 1)
-        .family::<Requests>(&["model"])
-        .unwrap();
-    for i in 0..series {
-        family
-            .with(&[&format!("model-{i:05}")], |s| {
-                s.record(|e| {
-                    e.requests().add(i as u64 + 10);
-                    e.ok().add(i as u64 + 7);
-                    e.failed().add(3);
-                    e.hits().add(i as u64);
-                    e.misses().add(10);
-                    e.in_flight().add(i as i64 % 5);
-                })
-            })
-            .unwrap();
-    }
-    registry
-}
-
-/// Times each case `runs` times, interleaved, after one warm-up round; the minimum and
-/// the median of each.
-fn time_cases(runs: usize, cases: &mut [&mut dyn FnMut()]) -> Vec<(Duration, Duration)> {
-    for case in cases.iter_mut() {
-        case();
-    }
-    let mut times = vec![Vec::with_capacity(runs); cases.len()];
-    for _ in 0..runs {
-        for (case, times) in cases.iter_mut().zip(&mut times) {
-            let start = Instant::now();
-            case();
-            times.push(start.elapsed());
-        }
-    }
-    times
-        .into_iter()
-        .map(|mut t| {
-            t.sort();
-            (t[0], t[t.len() / 2])
-        })
-        .collect()
-}
 
 struct Scraper {
     runtime: tokio::runtime::Runtime,
@@ -129,7 +71,7 @@ fn main() {
     let test_mode = std::env::args().any(|a| a == "--test");
     let series = if test_mode { 100 } else { 10_000 };
     let runs = if test_mode { 1 } else { 31 };
-    let registry = registry(series);
+    let registry = Arc::new(tally_registry(series, false));
     let source = Arc::clone(&registry);
     let publisher = Publisher::new(move || source.snapshot());
     let bind = "127.0.0.1:0".parse().unwrap();
