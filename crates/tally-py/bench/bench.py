@@ -7,7 +7,7 @@ prometheus_client's three ``Counter.inc()`` and a ``Histogram.observe()``), the 
 one snapshot (a read of every figure), and the share of torn snapshots a concurrent
 reader sees (``ok + failed != total`` or ``hits + misses != total``).
 
-    python crates/tally-py/bench/bench.py            # writes docs/perf/python.md
+    python crates/tally-py/bench/bench.py            # rewrites its region of docs/PERFORMANCE.md
     python crates/tally-py/bench/bench.py --test     # each contender once, quickly
 
 Times are process CPU time per event over all threads (with the GIL, threads share one
@@ -288,7 +288,7 @@ def fmt_ns(ns):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--test", action="store_true", help="each contender once, small counts, no file written")
-    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "perf", "python.md"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "PERFORMANCE.md"))
     args = ap.parse_args()
     per_thread, repeats, reads, seconds = (2_000, 1, 100, 0.1) if args.test else (20_000, 15, 2_000, 1.0)
     thread_counts = (1, 2, 4)
@@ -356,12 +356,32 @@ def main():
     print()
     print(text)
     if not args.test:
-        os.makedirs(os.path.dirname(args.out), exist_ok=True)
-        with open(args.out, "w") as f:
-            f.write(text)
-        print(f"wrote {args.out}")
+        splice(args.out, text)
+        print(f"wrote the python region of {args.out}")
     # The guarantees the numbers rest on: tally never tears, whatever the timings.
     assert all(by[c][2] == 0 for c in (Tally, TallyWrapped, TallyGeneric, TallyKwargs))
+
+
+BEGIN = "<!-- BEGIN generated:python -->"
+END = "<!-- END generated:python -->"
+
+
+def splice(path, text):
+    """Replaces the text between the `generated:python` markers of `path` (appending the
+    markers if the file has none), leaving the rest of the file as it is."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = ""
+    region = f"{BEGIN}\n{text.rstrip()}\n{END}"
+    start, end = old.find(BEGIN), old.find(END)
+    if start != -1 and end > start:
+        new = old[:start] + region + old[end + len(END):]
+    else:
+        new = old.rstrip() + "\n\n" + region + "\n"
+    with open(path, "w") as f:
+        f.write(new)
 
 
 def prom_version():
