@@ -1,6 +1,7 @@
 //! Support for the code `metric_set!` generates. Not public API.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -8,6 +9,114 @@ use tally_snapshot::{FieldKind, HistogramConfig, HistogramSnapshot, Last, Value}
 
 pub use pastey;
 pub use serde;
+
+use crate::{Event, FieldDesc, FieldId, Kind, Layout, RawSet};
+
+/// A field list known at compile time: what `metric_set!` declares for each set.
+pub trait StaticLayout: 'static {
+    /// The fields, in declaration order.
+    const FIELDS: &'static [FieldDesc];
+}
+
+/// Whether a handle of kind `handle` may record into a field declared as `declared`
+/// (histograms match whatever their configuration).
+const fn same_class(handle: FieldKind, declared: FieldKind) -> bool {
+    matches!(
+        (handle, declared),
+        (FieldKind::Counter, FieldKind::Counter)
+            | (FieldKind::Gauge, FieldKind::Gauge)
+            | (FieldKind::LastValue, FieldKind::LastValue)
+            | (FieldKind::Histogram(_), FieldKind::Histogram(_))
+    )
+}
+
+/// Field `I` of `L`, for a handle of kind `K`; a compile-time error if it is not one.
+const fn static_field<L: StaticLayout, K: Kind>(index: usize) -> FieldId {
+    assert!(index < L::FIELDS.len(), "metric_set!: field index out of range");
+    assert!(same_class(K::KIND, L::FIELDS[index].kind), "metric_set!: handle of the wrong kind");
+    FieldId::of_fields(L::FIELDS, index)
+}
+
+/// The set inside a `metric_set!` struct: a [`RawSet`] built from `L::FIELDS`, whose field
+/// handles are computed from the same `L::FIELDS` at compile time. Both come from one
+/// list, so every handle it gives is a field of its layout: the promise of
+/// [`Kind::field`], held by construction, whatever the caller does.
+pub struct Typed<L> {
+    raw: RawSet,
+    _layout: PhantomData<fn() -> L>,
+}
+
+impl<L: StaticLayout> Typed<L> {
+    /// A new set, every field zero.
+    pub fn new() -> Self {
+        Typed { raw: RawSet::new(Layout::from_static(L::FIELDS)), _layout: PhantomData }
+    }
+
+    /// The handle of field `I`, of kind `K` (checked at compile time).
+    #[inline(always)]
+    pub fn field<K: Kind, const I: usize>(&self) -> K::Field<'_, RawSet> {
+        let id = const { static_field::<L, K>(I) };
+        // SAFETY: `raw` was built from `L::FIELDS` (`new`, the only constructor) and `id` is
+        // field `I` of `L::FIELDS`, of `K`'s kind, with the offsets `Layout::new` gives it.
+        unsafe { K::field(&self.raw, id) }
+    }
+
+    /// Records one event (see [`RawSet::record`]).
+    #[inline(always)]
+    pub fn record<R>(&self, f: impl FnOnce(TypedEvent<'_, L>) -> R) -> R {
+        self.raw.record(|event| f(TypedEvent { event, _layout: PhantomData }))
+    }
+
+    /// The untyped set.
+    #[inline(always)]
+    pub fn raw(&self) -> &RawSet {
+        &self.raw
+    }
+}
+
+impl<L: StaticLayout> Default for Typed<L> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<L> fmt::Debug for Typed<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Typed").field("shards", &self.raw.shard_count()).finish()
+    }
+}
+
+/// An event of a [`Typed`] set: only `Typed::<L>::record` makes one, so its events are of
+/// a set built from `L::FIELDS`.
+pub struct TypedEvent<'a, L> {
+    event: &'a Event<'a>,
+    _layout: PhantomData<fn() -> L>,
+}
+
+impl<L> Clone for TypedEvent<'_, L> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<L> Copy for TypedEvent<'_, L> {}
+
+impl<L> fmt::Debug for TypedEvent<'_, L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.event.fmt(f)
+    }
+}
+
+impl<'a, L: StaticLayout> TypedEvent<'a, L> {
+    /// The handle of field `I`, of kind `K` (checked at compile time), in this event.
+    #[inline(always)]
+    pub fn field<K: Kind, const I: usize>(self) -> K::Field<'a, Event<'a>> {
+        let id = const { static_field::<L, K>(I) };
+        // SAFETY: the event is of a set built from `L::FIELDS` (only `Typed::<L>::record`
+        // makes a `TypedEvent<L>`), and `id` is field `I` of `L::FIELDS`, of `K`'s kind.
+        unsafe { K::field(self.event, id) }
+    }
+}
 
 /// Doc comments arrive with leading spaces; help text should not.
 pub const fn trim_doc(s: &'static str) -> &'static str {

@@ -29,13 +29,42 @@ mod sealed {
 
 /// Where a field handle's updates go: a set (each update its own event) or an open
 /// [`Event`]. Sealed.
+///
+/// The methods write shard words without a bounds check (the handles' hot path), so they
+/// are `unsafe`: the caller promises the words belong to the sink's layout. Handles made by
+/// [`Kind::field`] carry that promise; safe code records through handles, or through the
+/// checked [`Event::add_counter`] family.
 pub trait Sink: sealed::Sealed {
+    /// Adds `delta` to a counter word, saturating at `u64::MAX` (a counter never goes
+    /// backwards).
+    ///
+    /// # Safety
+    ///
+    /// `word` is the word of a [`Counter`] field of the sink's layout.
     #[doc(hidden)]
-    fn add_word(&self, word: usize, delta: u64);
+    unsafe fn add_count(&self, word: usize, delta: u64);
+    /// Adds `delta` (wrapping, two's complement) to a gauge word.
+    ///
+    /// # Safety
+    ///
+    /// `word` is the word of a [`Gauge`] field of the sink's layout.
     #[doc(hidden)]
-    fn set_pair(&self, word: usize, first: u64, second: u64);
+    unsafe fn add_level(&self, word: usize, delta: u64);
+    /// Stores the two words of a last-value field.
+    ///
+    /// # Safety
+    ///
+    /// `word` is the first word of a [`LastValue`] field of the sink's layout.
     #[doc(hidden)]
-    fn observe_value(&self, field: FieldId, value: u64);
+    unsafe fn set_pair(&self, word: usize, first: u64, second: u64);
+    /// Records `value` into a histogram field.
+    ///
+    /// # Safety
+    ///
+    /// `field` is a [`Histogram`] field of the sink's layout (its words, pages and
+    /// configuration as the layout gives them).
+    #[doc(hidden)]
+    unsafe fn observe_value(&self, field: FieldId, value: u64);
 }
 
 /// A field kind: how many shard words it takes, what its snapshot value is and what its
@@ -47,8 +76,16 @@ pub trait Kind: sealed::Sealed {
     type Value: Clone + Default + PartialEq + core::fmt::Debug + Merge + Delta;
     /// The handle that records into the field.
     type Field<'a, S: Sink + ?Sized + 'a>;
+    /// The handle of field `id` of `sink`. Not public API: typed sets call it through
+    /// `metric_set!`'s generated accessors, run-time sets through [`RawSet::counter`] and
+    /// [`RawSet::gauge`], which check the id.
+    ///
+    /// # Safety
+    ///
+    /// `id` is a field of this kind in the layout of `sink` (the handle writes its words
+    /// unchecked). A [`FieldId`] of another layout, or of another kind, breaks this.
     #[doc(hidden)]
-    fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> Self::Field<'_, S>;
+    unsafe fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> Self::Field<'_, S>;
     /// The value, dynamically typed.
     fn to_value(value: Self::Value) -> Value;
     /// The typed value, if `value` is of this kind.
@@ -79,7 +116,7 @@ impl Kind for Counter {
     type Value = u64;
     type Field<'a, S: Sink + ?Sized + 'a> = CounterRef<'a, S>;
     #[inline(always)]
-    fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> CounterRef<'_, S> {
+    unsafe fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> CounterRef<'_, S> {
         CounterRef { sink, word: id.word() }
     }
     fn to_value(value: u64) -> Value {
@@ -98,7 +135,7 @@ impl Kind for Gauge {
     type Value = i64;
     type Field<'a, S: Sink + ?Sized + 'a> = GaugeRef<'a, S>;
     #[inline(always)]
-    fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> GaugeRef<'_, S> {
+    unsafe fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> GaugeRef<'_, S> {
         GaugeRef { sink, word: id.word() }
     }
     fn to_value(value: i64) -> Value {
@@ -117,7 +154,7 @@ impl Kind for LastValue {
     type Value = Last;
     type Field<'a, S: Sink + ?Sized + 'a> = LastValueRef<'a, S>;
     #[inline(always)]
-    fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> LastValueRef<'_, S> {
+    unsafe fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> LastValueRef<'_, S> {
         LastValueRef { sink, word: id.word() }
     }
     fn to_value(value: Last) -> Value {
@@ -136,7 +173,7 @@ impl Kind for Histogram {
     type Value = HistogramSnapshot;
     type Field<'a, S: Sink + ?Sized + 'a> = HistogramRef<'a, S>;
     #[inline(always)]
-    fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> HistogramRef<'_, S> {
+    unsafe fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> HistogramRef<'_, S> {
         HistogramRef { sink, id }
     }
     fn to_value(value: HistogramSnapshot) -> Value {
@@ -171,13 +208,16 @@ impl<S: Sink + ?Sized> CounterRef<'_, S> {
     /// Adds 1.
     #[inline(always)]
     pub fn inc(&self) {
-        self.sink.add_word(self.word, 1);
+        self.add(1);
     }
 
-    /// Adds `n`.
+    /// Adds `n`. A counter saturates at `u64::MAX` instead of wrapping: it never goes
+    /// backwards (an `add` that would pass the maximum leaves it at the maximum).
     #[inline(always)]
     pub fn add(&self, n: u64) {
-        self.sink.add_word(self.word, n);
+        // SAFETY: `word` is a counter of the sink's layout: the contract of `Kind::field`,
+        // the only constructor.
+        unsafe { self.sink.add_count(self.word, n) }
     }
 }
 
@@ -215,7 +255,9 @@ impl<S: Sink + ?Sized> GaugeRef<'_, S> {
     /// Adds `n` (which may be negative).
     #[inline(always)]
     pub fn add(&self, n: i64) {
-        self.sink.add_word(self.word, n as u64);
+        // SAFETY: `word` is a gauge of the sink's layout: the contract of `Kind::field`,
+        // the only constructor.
+        unsafe { self.sink.add_level(self.word, n as u64) }
     }
 
     /// Subtracts `n` (wrapping, like the sum).
@@ -246,7 +288,9 @@ impl<S: Sink + ?Sized> LastValueRef<'_, S> {
     /// Sets the value, stamped with the current time (about 20 ns for the clock read).
     #[inline]
     pub fn set(&self, value: i64) {
-        self.sink.set_pair(self.word, value as u64, crate::clock::stamp_ns());
+        // SAFETY: `word` is a last-value field of the sink's layout: the contract of
+        // `Kind::field`, the only constructor.
+        unsafe { self.sink.set_pair(self.word, value as u64, crate::clock::stamp_ns()) }
     }
 }
 
@@ -285,7 +329,9 @@ impl<'a, S: Sink + ?Sized> HistogramRef<'a, S> {
     /// overflow bucket, and in count, sum, min and max exactly).
     #[inline(always)]
     pub fn record(&self, value: u64) {
-        self.sink.observe_value(self.id, value);
+        // SAFETY: `id` is a histogram of the sink's layout: the contract of `Kind::field`,
+        // the only constructor (timers copy it from a handle).
+        unsafe { self.sink.observe_value(self.id, value) }
     }
 
     /// Records a duration in nanoseconds (saturating at `u64::MAX`, about 584 years).
@@ -356,35 +402,56 @@ impl<S: Sink + ?Sized> Drop for Timer<'_, S> {
     }
 }
 
+// Every method below passes the caller's promise (the `Sink` contract) down unchanged:
+// the words are the field's words in this set's layout, and the shard of this set (or the
+// event's shard) was built from that layout, so they are inside it.
 impl Sink for RawSet {
     #[inline(always)]
-    fn add_word(&self, word: usize, delta: u64) {
-        self.add_one(word, delta);
+    unsafe fn add_count(&self, word: usize, delta: u64) {
+        // SAFETY: the caller's promise (see above).
+        unsafe { self.add_one::<true>(word, delta) }
+    }
+    #[inline(always)]
+    unsafe fn add_level(&self, word: usize, delta: u64) {
+        // SAFETY: the caller's promise (see above).
+        unsafe { self.add_one::<false>(word, delta) }
     }
     #[inline]
-    fn set_pair(&self, word: usize, first: u64, second: u64) {
-        self.record(|e| e.set_pair(word, first, second));
+    unsafe fn set_pair(&self, word: usize, first: u64, second: u64) {
+        // SAFETY: the caller's promise (see above); the event is of this set.
+        self.record(|e| unsafe { e.set_pair(word, first, second) });
     }
     #[inline]
-    fn observe_value(&self, field: FieldId, value: u64) {
-        self.record(|e| e.observe_value(field, value));
+    unsafe fn observe_value(&self, field: FieldId, value: u64) {
+        // SAFETY: the caller's promise (see above); the event is of this set.
+        self.record(|e| unsafe { e.observe_value(field, value) });
     }
 }
 
 impl Sink for Event<'_> {
     #[inline(always)]
-    fn add_word(&self, word: usize, delta: u64) {
-        self.add(word, delta);
+    unsafe fn add_count(&self, word: usize, delta: u64) {
+        // SAFETY: the caller's promise (see above).
+        unsafe { self.add_saturating(word, delta) }
     }
     #[inline(always)]
-    fn set_pair(&self, word: usize, first: u64, second: u64) {
-        self.set(word, first);
-        self.set(word + 1, second);
+    unsafe fn add_level(&self, word: usize, delta: u64) {
+        // SAFETY: the caller's promise (see above).
+        unsafe { self.add(word, delta) }
     }
     #[inline(always)]
-    fn observe_value(&self, field: FieldId, value: u64) {
+    unsafe fn set_pair(&self, word: usize, first: u64, second: u64) {
+        // SAFETY: the caller's promise (see above): a last-value field has two words.
+        unsafe {
+            self.set(word, first);
+            self.set(word + 1, second);
+        }
+    }
+    #[inline(always)]
+    unsafe fn observe_value(&self, field: FieldId, value: u64) {
         if let FieldKind::Histogram(config) = field.kind() {
-            self.observe_at(field.word(), field.page_base(), config, value);
+            // SAFETY: the caller's promise (see above).
+            unsafe { self.observe_at(field.word(), field.page_base(), config, value) }
         }
     }
 }

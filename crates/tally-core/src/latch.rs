@@ -137,19 +137,14 @@ impl Shard {
         }
     }
 
-    /// Whether the first `words` words of a copy and the first `pages` pages exist.
-    #[inline(always)]
-    pub(crate) fn fits(&self, words: usize, pages: usize) -> bool {
-        words <= self.width && pages <= self.pages.len()
-    }
-
     /// Word `i` of the shard.
     ///
     /// Callers pass `i < 3 + 2 × width`: the header words, or `DATA + copy × width + w`
     /// with `w < width`. That holds by construction: field offsets come from the set's
-    /// layout (`metric_set!` computes them at compile time from the same layout; raw
-    /// `FieldId`s are checked against the shard by `Event::check_fits`), so the hot path
-    /// skips the bounds check.
+    /// layout (`metric_set!`'s `__private::Typed` computes them at compile time from the same
+    /// field list it builds the layout from; raw `FieldId`s are checked against the layout by
+    /// `Layout::check`; the unchecked entry points are `unsafe fn`s with this contract), so
+    /// the hot path skips the bounds check.
     #[inline(always)]
     fn word(&self, i: usize) -> &AtomicU64 {
         debug_assert!(i < DATA + 2 * self.width, "word {i} past a shard of width {}", self.width);
@@ -203,6 +198,16 @@ impl Shard {
     pub(crate) fn add0(&self, field_word: usize, delta: u64) -> u64 {
         let w = self.copy0(field_word);
         let v = w.load(Ordering::Relaxed).wrapping_add(delta);
+        w.store(v, DATA_STORE);
+        v
+    }
+
+    /// Adds `delta` to a word of copy 0, saturating at `u64::MAX`, and returns the new
+    /// value (counters: never backwards).
+    #[inline(always)]
+    pub(crate) fn add0_saturating(&self, field_word: usize, delta: u64) -> u64 {
+        let w = self.copy0(field_word);
+        let v = w.load(Ordering::Relaxed).saturating_add(delta);
         w.store(v, DATA_STORE);
         v
     }

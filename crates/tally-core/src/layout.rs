@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tally_snapshot::{FieldDesc, FieldKind};
+use tally_snapshot::{FieldDesc, FieldKind, is_valid_field_name};
 
 /// Shard words a field of `kind` takes in each copy.
 pub const fn words_of(kind: FieldKind) -> usize {
@@ -52,13 +52,6 @@ pub enum LayoutError {
     },
 }
 
-/// Whether `name` can name a field: `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub fn is_valid_field_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
 /// The fields of a metric set and their word offsets in a shard copy.
 ///
 /// Sets declared with [`metric_set!`](crate::metric_set) build theirs at compile time;
@@ -81,6 +74,9 @@ pub struct Layout {
     page_bases: Arc<[usize]>,
     width: usize,
     pages: usize,
+    /// A hash of the field names and kinds: [`FieldId`](crate::FieldId)s carry it, so that
+    /// a set refuses the ids of a set with another field list.
+    fingerprint: u64,
 }
 
 impl Layout {
@@ -107,7 +103,16 @@ impl Layout {
             width += words_of(f.kind);
             pages += pages_of(f.kind);
         }
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::hash::DefaultHasher::new();
+            for f in &fields {
+                (&f.name, f.kind).hash(&mut h);
+            }
+            h.finish()
+        };
         Ok(Layout {
+            fingerprint,
             fields: fields.into(),
             offsets: offsets.into(),
             page_bases: page_bases.into(),
@@ -142,6 +147,11 @@ impl Layout {
     /// First bucket page of field `index` in a shard's page table.
     pub fn page_base(&self, index: usize) -> usize {
         self.page_bases[index]
+    }
+
+    /// The fingerprint of the field list (names and kinds).
+    pub(crate) fn fingerprint(&self) -> u64 {
+        self.fingerprint
     }
 
     /// Words per copy.

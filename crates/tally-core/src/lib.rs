@@ -81,12 +81,12 @@ pub use field::{
     Counter, CounterRef, Gauge, GaugeRef, Histogram, HistogramRef, Kind, LastValue, LastValueRef,
     Sink, Timer,
 };
-pub use layout::{Layout, LayoutError, is_valid_field_name, pages_of, words_of};
+pub use layout::{Layout, LayoutError, pages_of, words_of};
 pub use set::{FieldId, RawSet};
 pub use slot::{thread_slots_created, thread_slots_in_use};
 pub use traits::{MetricSet, Snapshot};
 
 pub use tally_snapshot::{
     Delta, DeltaError, FieldDesc, FieldKind, HistogramConfig, HistogramSnapshot, Last, Merge,
-    SetSnapshot, Value, ratio, ratio_or_zero,
+    SetSnapshot, Value, is_valid_field_name, ratio, ratio_or_zero,
 };

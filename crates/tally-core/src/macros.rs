@@ -62,7 +62,14 @@ macro_rules! metric_set {
         $crate::__private::pastey::paste! {
             $(#[$meta])*
             $vis struct $name {
-                raw: $crate::RawSet,
+                raw: $crate::__private::Typed<[<__ $name Layout>]>,
+            }
+
+            #[doc(hidden)]
+            $vis struct [<__ $name Layout>];
+
+            impl $crate::__private::StaticLayout for [<__ $name Layout>] {
+                const FIELDS: &'static [$crate::FieldDesc] = $name::FIELDS;
             }
 
             #[doc = "A coherent snapshot of a [`" $name "`]: each event recorded into it is here whole or not at all."]
@@ -76,7 +83,7 @@ macro_rules! metric_set {
 
             #[doc = "One event being recorded into a [`" $name "`]; see [`" $name "::record`]."]
             #[derive(Debug, Clone, Copy)]
-            $vis struct [<$name Event>]<'a>(&'a $crate::Event<'a>);
+            $vis struct [<$name Event>]<'a>($crate::__private::TypedEvent<'a, [<__ $name Layout>]>);
 
             #[allow(non_camel_case_types, dead_code, clippy::upper_case_acronyms)]
             #[derive(Clone, Copy)]
@@ -106,7 +113,7 @@ macro_rules! metric_set {
 
                 /// A new set, every field zero.
                 pub fn new() -> Self {
-                    $name { raw: $crate::RawSet::new($crate::Layout::from_static(Self::FIELDS)) }
+                    $name { raw: $crate::__private::Typed::new() }
                 }
 
                 /// Records one event: everything `f` records through the event is in a
@@ -122,16 +129,14 @@ macro_rules! metric_set {
                     /// Each update through this handle is an event of its own.
                     #[inline(always)]
                     pub fn $field(&self) -> <$crate::$kind as $crate::Kind>::Field<'_, $crate::RawSet> {
-                        const ID: $crate::FieldId =
-                            $crate::FieldId::__of($name::KINDS, [<__ $name Index>]::$field as usize);
-                        <$crate::$kind as $crate::Kind>::field(&self.raw, ID)
+                        self.raw.field::<$crate::$kind, { [<__ $name Index>]::$field as usize }>()
                     }
                 )*
 
                 /// A coherent snapshot: for every thread, a prefix of its events, each
                 /// whole. Never waits for a writer.
                 pub fn snapshot(&self) -> [<$name Snapshot>] {
-                    let mut values = self.raw.collect_values().into_iter();
+                    let mut values = self.raw.raw().collect_values().into_iter();
                     [<$name Snapshot>] {
                         $(
                             $field: values
@@ -144,7 +149,7 @@ macro_rules! metric_set {
 
                 /// The untyped set underneath.
                 pub fn raw(&self) -> &$crate::RawSet {
-                    &self.raw
+                    self.raw.raw()
                 }
             }
 
@@ -157,7 +162,7 @@ macro_rules! metric_set {
             impl ::core::fmt::Debug for $name {
                 fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                     f.debug_struct(stringify!($name))
-                        .field("shards", &self.raw.shard_count())
+                        .field("shards", &self.raw.raw().shard_count())
                         .field("snapshot", &self.snapshot())
                         .finish()
                 }
@@ -173,7 +178,7 @@ macro_rules! metric_set {
                     $name::snapshot(self)
                 }
                 fn raw(&self) -> &$crate::RawSet {
-                    &self.raw
+                    self.raw.raw()
                 }
             }
 
@@ -183,9 +188,7 @@ macro_rules! metric_set {
                     $(#[doc = $doc])*
                     #[inline(always)]
                     pub fn $field(&self) -> <$crate::$kind as $crate::Kind>::Field<'a, $crate::Event<'a>> {
-                        const ID: $crate::FieldId =
-                            $crate::FieldId::__of($name::KINDS, [<__ $name Index>]::$field as usize);
-                        <$crate::$kind as $crate::Kind>::field(self.0, ID)
+                        self.0.field::<$crate::$kind, { [<__ $name Index>]::$field as usize }>()
                     }
                 )*
             }

@@ -3,6 +3,7 @@
 use tally_snapshot::{FieldKind, HistogramConfig, HistogramSnapshot, Last, SetSnapshot, Value};
 
 use crate::event::Event;
+use crate::field::{Counter, CounterRef, Gauge, GaugeRef, Kind};
 use crate::latch::{Opened, mask_bit};
 use crate::layout::{Layout, PAGE_BUCKETS};
 use crate::slot::with_thread_slot;
@@ -45,26 +46,105 @@ pub struct RawSet {
     table: ShardTable,
 }
 
-/// A field of a [`RawSet`]: where it lives in a shard, and its kind. Obtained from
-/// [`RawSet::field`] (checked against the layout) or built by `metric_set!`.
+/// A field of a [`RawSet`]: which field of its layout, where it lives in a shard, and its
+/// kind. Obtained from [`RawSet::field`].
+///
+/// Every use checks the id against the layout of the set it is used on: a set accepts the
+/// ids of sets with an identical field list (names and kinds: they mean the same fields)
+/// and refuses others with a panic that says so, never writing outside its own fields.
+///
+/// ```
+/// use tally_core::{FieldDesc, FieldKind, Layout, RawSet};
+/// let counters = |names: &[&str]| {
+///     let fields = names
+///         .iter()
+///         .map(|n| FieldDesc { name: n.to_string().into(), kind: FieldKind::Counter, help: "".into() })
+///         .collect();
+///     RawSet::new(Layout::new(fields).unwrap())
+/// };
+/// let (a, b) = (counters(&["hits", "misses"]), counters(&["ok", "failed"]));
+/// let misses = a.field("misses").unwrap();
+/// // Same kind at the same place, but another set's field: refused.
+/// let refused = std::panic::catch_unwind(|| b.record(|e| e.add_counter(misses, 1)));
+/// assert!(refused.is_err());
+/// // A set of the same field list accepts it.
+/// let a2 = counters(&["hits", "misses"]);
+/// a2.record(|e| e.add_counter(misses, 1));
+/// ```
+///
+/// Typed sets hand out no ids, only handles, and an event of one set cannot be passed off
+/// as an event of another:
+///
+/// ```compile_fail,E0308
+/// tally_core::metric_set! { struct Narrow { hits: Counter } }
+/// tally_core::metric_set! { struct Wide { a: Counter, b: Counter, c: Counter } }
+/// let narrow = Narrow::new();
+/// // error: a `Narrow` event is not a `Wide` event (mismatched types)
+/// narrow.record(|e| WideEvent(e.0).c().inc());
+/// ```
+///
+/// Its compiling twin, with the set's own event type:
+///
+/// ```
+/// tally_core::metric_set! { struct Narrow { hits: Counter } }
+/// let narrow = Narrow::new();
+/// narrow.record(|e| NarrowEvent(e.0).hits().inc());
+/// assert_eq!(narrow.snapshot().hits, 1);
+/// ```
+///
+/// And the unchecked entry point the handles use is `unsafe`, so safe code cannot hand it
+/// a foreign id:
+///
+/// ```compile_fail,E0133
+/// use tally_core::{Counter, FieldDesc, FieldKind, Kind, Layout, RawSet};
+/// let fields = |n: usize| {
+///     (0..n)
+///         .map(|i| FieldDesc { name: format!("f{i}").into(), kind: FieldKind::Counter, help: "".into() })
+///         .collect()
+/// };
+/// let (wide, narrow) = (RawSet::new(Layout::new(fields(8)).unwrap()), RawSet::new(Layout::new(fields(1)).unwrap()));
+/// // error[E0133]: call to unsafe function requires an unsafe block
+/// <Counter as Kind>::field(&narrow, wide.field("f7").unwrap()).inc();
+/// ```
+///
+/// Its twin, through the checked accessor:
+///
+/// ```
+/// use tally_core::{FieldDesc, FieldKind, Layout, RawSet};
+/// let fields = |n: usize| {
+///     (0..n)
+///         .map(|i| FieldDesc { name: format!("f{i}").into(), kind: FieldKind::Counter, help: "".into() })
+///         .collect()
+/// };
+/// let narrow = RawSet::new(Layout::new(fields(1)).unwrap());
+/// narrow.counter(narrow.field("f0").unwrap()).inc();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldId {
+    /// The fingerprint of the layout it was taken from (0 for the ids `metric_set!`
+    /// computes at compile time, which are never checked: see `__private::Typed`).
+    layout: u64,
+    index: usize,
     word: usize,
     page_base: usize,
     kind: FieldKind,
 }
 
 impl FieldId {
-    /// Field `index` of a set whose fields have `kinds`, in order. For `metric_set!`.
-    #[doc(hidden)]
-    pub const fn __of(kinds: &[FieldKind], index: usize) -> FieldId {
+    /// Field `index` of a set whose fields are `fields`, in order: the word and page
+    /// offsets [`Layout::new`] gives it.
+    ///
+    /// # Panics
+    ///
+    /// If `index` is out of range (at compile time, where evaluated in a `const`).
+    pub(crate) const fn of_fields(fields: &[tally_snapshot::FieldDesc], index: usize) -> FieldId {
         let (mut word, mut page_base, mut i) = (0, 0, 0);
         while i < index {
-            word += crate::layout::words_of(kinds[i]);
-            page_base += crate::layout::pages_of(kinds[i]);
+            word += crate::layout::words_of(fields[i].kind);
+            page_base += crate::layout::pages_of(fields[i].kind);
             i += 1;
         }
-        FieldId { word, page_base, kind: kinds[index] }
+        FieldId { layout: 0, index, word, page_base, kind: fields[index].kind }
     }
 
     /// The field's kind.
@@ -97,10 +177,45 @@ impl RawSet {
     pub fn field(&self, name: &str) -> Option<FieldId> {
         let index = self.layout.index_of(name)?;
         Some(FieldId {
+            layout: self.layout.fingerprint(),
+            index,
             word: self.layout.offset(index),
             page_base: self.layout.page_base(index),
             kind: self.layout.fields()[index].kind,
         })
+    }
+
+    /// The handle of counter `field`, whose updates are each an event of their own (the
+    /// fast path of a lone `inc`, as `metric_set!`'s accessors give).
+    ///
+    /// ```
+    /// use tally_core::{FieldDesc, FieldKind, Layout, RawSet, Value};
+    /// let set = RawSet::new(Layout::new(vec![FieldDesc::new("hits", FieldKind::Counter, "")]).unwrap());
+    /// let hits = set.field("hits").unwrap();
+    /// set.counter(hits).add(3);
+    /// assert_eq!(set.snapshot().get("hits"), Some(&Value::Counter(3)));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `field` is not a counter of this set's layout.
+    #[inline]
+    pub fn counter(&self, field: FieldId) -> CounterRef<'_, RawSet> {
+        self.layout.check(field, FieldKind::Counter);
+        // SAFETY: checked just above: a counter of this set's layout.
+        unsafe { <Counter as Kind>::field(self, field) }
+    }
+
+    /// The handle of gauge `field`, as [`counter`](Self::counter).
+    ///
+    /// # Panics
+    ///
+    /// If `field` is not a gauge of this set's layout.
+    #[inline]
+    pub fn gauge(&self, field: FieldId) -> GaugeRef<'_, RawSet> {
+        self.layout.check(field, FieldKind::Gauge);
+        // SAFETY: checked just above: a gauge of this set's layout.
+        unsafe { <Gauge as Kind>::field(self, field) }
     }
 
     /// Records one event: every update `f` makes through its [`Event`] is in a snapshot
@@ -113,23 +228,31 @@ impl RawSet {
     /// event, which then commits.)
     #[inline(always)]
     pub fn record<R>(&self, f: impl FnOnce(&Event<'_>) -> R) -> R {
-        with_thread_slot(|slot| Event::run(self.table.get_or_create(slot), f))
+        with_thread_slot(|slot| Event::run(self.table.get_or_create(slot), &self.layout, f))
     }
 
-    /// One single-word update as its own event (the fast path of a lone `inc`).
+    /// One single-word update as its own event (the fast path of a lone `inc`):
+    /// saturating for a counter (`COUNTER`), wrapping for a gauge.
+    ///
+    /// # Safety
+    ///
+    /// `word` is a word of this set's layout (`word < layout.width()`).
     #[inline(always)]
-    pub(crate) fn add_one(&self, word: usize, delta: u64) {
+    pub(crate) unsafe fn add_one<const COUNTER: bool>(&self, word: usize, delta: u64) {
         debug_assert!(word < self.layout.width());
+        let add0 = |shard: &crate::latch::Shard| {
+            if COUNTER { shard.add0_saturating(word, delta) } else { shard.add0(word, delta) }
+        };
         with_thread_slot(|slot| {
             let shard = self.table.get_or_create(slot);
             match shard.begin() {
                 Opened::New(s) => {
-                    let v = shard.add0(word, delta);
+                    let v = add0(shard);
                     shard.flip(s);
                     shard.set1(word, v);
                 }
                 Opened::Joined => {
-                    shard.add0(word, delta);
+                    add0(shard);
                     shard.note_nested(crate::latch::Touched {
                         words: mask_bit(word),
                         ..Default::default()
@@ -157,9 +280,9 @@ impl RawSet {
             for (i, field) in layout.fields().iter().enumerate() {
                 let off = layout.offset(i);
                 match field.kind {
-                    FieldKind::Counter | FieldKind::Gauge => {
-                        total[off] = total[off].wrapping_add(buf[off]);
-                    }
+                    // Counters saturate (never backwards), gauges wrap (a level).
+                    FieldKind::Counter => total[off] = total[off].saturating_add(buf[off]),
+                    FieldKind::Gauge => total[off] = total[off].wrapping_add(buf[off]),
                     FieldKind::LastValue => {
                         let newer =
                             (buf[off + 1], buf[off] as i64) > (total[off + 1], total[off] as i64);
@@ -245,30 +368,40 @@ fn histogram_from(
         .expect("a collection of whole events is a consistent histogram (docs/DESIGN.md)")
 }
 
-impl Event<'_> {
-    /// A `FieldId` of another set could point past this set's copy 0 (into copy 1, which
-    /// readers may be reading): refuse it. Typed sets never get here with a foreign field.
-    #[inline(always)]
-    fn check_fits(&self, field: FieldId) {
+impl Layout {
+    /// Refuses `field` unless it is a field of this layout (same index, offsets and kind)
+    /// of the kind class of `want`: an id of another set could point past this set's copy
+    /// 0 (into copy 1, which readers may be reading) or into another field.
+    #[inline]
+    pub(crate) fn check(&self, field: FieldId, want: FieldKind) {
+        let same_class = std::mem::discriminant(&field.kind) == std::mem::discriminant(&want);
+        assert!(same_class, "a {:?} operation on a {:?} field", want, field.kind);
+        let ours = self.fields().get(field.index).is_some_and(|f| {
+            field.layout == self.fingerprint()
+                && f.kind == field.kind
+                && self.offset(field.index) == field.word
+                && self.page_base(field.index) == field.page_base
+        });
         assert!(
-            self.fits(
-                field.word + crate::layout::words_of(field.kind),
-                field.page_base + crate::layout::pages_of(field.kind)
-            ),
-            "this FieldId belongs to a set with another layout: get field ids from the set you record into"
+            ours,
+            "this FieldId belongs to a set with another layout: get field ids from the set you \
+             record into (RawSet::field)"
         );
     }
+}
 
-    /// Adds `n` to a counter field of this event's set.
+impl Event<'_> {
+    /// Adds `n` to a counter field of this event's set, saturating at `u64::MAX` (a counter
+    /// never goes backwards).
     ///
     /// # Panics
     ///
     /// If `field` is not a counter, or belongs to a set of another layout.
     #[inline]
     pub fn add_counter(&self, field: FieldId, n: u64) {
-        assert_eq!(field.kind, FieldKind::Counter, "add_counter on a {:?} field", field.kind);
-        self.check_fits(field);
-        self.add(field.word, n);
+        self.layout().check(field, FieldKind::Counter);
+        // SAFETY: checked just above: a counter word of this event's layout.
+        unsafe { self.add_saturating(field.word, n) }
     }
 
     /// Adds `n` (possibly negative) to a gauge field of this event's set.
@@ -278,9 +411,9 @@ impl Event<'_> {
     /// If `field` is not a gauge, or belongs to a set of another layout.
     #[inline]
     pub fn add_gauge(&self, field: FieldId, n: i64) {
-        assert_eq!(field.kind, FieldKind::Gauge, "add_gauge on a {:?} field", field.kind);
-        self.check_fits(field);
-        self.add(field.word, n as u64);
+        self.layout().check(field, FieldKind::Gauge);
+        // SAFETY: checked just above: a gauge word of this event's layout.
+        unsafe { self.add(field.word, n as u64) }
     }
 
     /// Sets a last-value field of this event's set.
@@ -290,10 +423,12 @@ impl Event<'_> {
     /// If `field` is not a last-value gauge, or belongs to a set of another layout.
     #[inline]
     pub fn set_last(&self, field: FieldId, value: i64) {
-        assert_eq!(field.kind, FieldKind::LastValue, "set_last on a {:?} field", field.kind);
-        self.check_fits(field);
-        self.set(field.word, value as u64);
-        self.set(field.word + 1, crate::clock::stamp_ns());
+        self.layout().check(field, FieldKind::LastValue);
+        // SAFETY: checked just above: the two words of a last-value field of this layout.
+        unsafe {
+            self.set(field.word, value as u64);
+            self.set(field.word + 1, crate::clock::stamp_ns());
+        }
     }
 
     /// Records `value` into a histogram field of this event's set.
@@ -306,7 +441,8 @@ impl Event<'_> {
         let FieldKind::Histogram(config) = field.kind else {
             panic!("observe on a {:?} field", field.kind);
         };
-        self.check_fits(field);
-        self.observe_at(field.word, field.page_base, config, value);
+        self.layout().check(field, field.kind);
+        // SAFETY: checked just above: a histogram of this layout, with its configuration.
+        unsafe { self.observe_at(field.word, field.page_base, config, value) }
     }
 }

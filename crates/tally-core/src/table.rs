@@ -47,12 +47,15 @@ pub(crate) struct ShardTable {
     pages: usize,
 }
 
-// SAFETY: the table owns its segments and shards (raw pointers from `Box::into_raw`); all
-// shared access goes through atomics, shards are only mutated through atomics, and
-// everything is freed in `Drop`, which has exclusive access.
-unsafe impl Send for ShardTable {}
-// SAFETY: as above; `&ShardTable` only hands out `&Shard`, which is `Sync`.
-unsafe impl Sync for ShardTable {}
+// `ShardTable` is `Send` and `Sync` by its fields (`AtomicPtr` is both whatever it points
+// to), with no `unsafe impl`. What that needs of the pointees, checked here: the table owns
+// its shards (from `Box::into_raw`, freed in `Drop` on whichever thread drops the table),
+// so a `Shard` must be `Send`; `&ShardTable` hands out `&Shard` to every thread, so it must
+// be `Sync`.
+const _: () = {
+    const fn owned_and_shared<T: Send + Sync>() {}
+    owned_and_shared::<Shard>();
+};
 
 impl ShardTable {
     pub(crate) fn new(width: usize, pages: usize) -> Self {

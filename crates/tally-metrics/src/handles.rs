@@ -72,20 +72,18 @@ impl Series {
 }
 
 /// The counter `field` of `raw`, for a lone update: one word added on the thread's shard,
-/// the fast path `metric_set!`'s `inc()` takes (`Kind::field` is what its generated
-/// accessors call), rather than a `record` closure. `field` is a counter of `raw`'s
-/// layout (made in `recorder.rs` from that layout).
+/// the fast path `metric_set!`'s `inc()` takes, rather than a `record` closure. `field` is
+/// a counter of `raw`'s layout (made in `recorder.rs` from that layout); `RawSet::counter`
+/// checks it.
 #[inline(always)]
 fn counter(raw: &RawSet, field: FieldId) -> tally::CounterRef<'_, RawSet> {
-    debug_assert_eq!(field.kind(), tally::FieldKind::Counter);
-    <tally::Counter as tally::Kind>::field(raw, field)
+    raw.counter(field)
 }
 
 /// The gauge `field` of `raw`, as [`counter`].
 #[inline(always)]
 fn gauge(raw: &RawSet, field: FieldId) -> tally::GaugeRef<'_, RawSet> {
-    debug_assert_eq!(field.kind(), tally::FieldKind::Gauge);
-    <tally::Gauge as tally::Kind>::field(raw, field)
+    raw.gauge(field)
 }
 
 // A series is its own handle: `register_*` returns `Counter::from_arc(series.clone())`, a

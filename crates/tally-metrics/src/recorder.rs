@@ -408,11 +408,21 @@ impl Inner {
     }
 }
 
-/// The label name of a `metrics` label key: sanitized, and `le` renamed `_le` on
-/// histograms (the exposition's bucket label).
+/// The label name of a `metrics` label key: sanitized, and a label the field kind reserves
+/// (`le` on histograms, the exposition's bucket label: `tally_snapshot::reserved_labels`)
+/// prefixed with `_`.
 fn label_name(kind: Kind, key: &str) -> String {
     let name = sanitize_label_name(key);
-    if kind == Kind::Histogram && name == "le" { "_le".to_owned() } else { name.into_owned() }
+    let field_kind = match kind {
+        Kind::Histogram => tally::FieldKind::Histogram(tally::HistogramConfig::DEFAULT),
+        Kind::Counter => tally::FieldKind::Counter,
+        Kind::Gauge => tally::FieldKind::Gauge,
+    };
+    if tally::reserved_labels(field_kind).contains(&&*name) {
+        format!("_{name}")
+    } else {
+        name.into_owned()
+    }
 }
 
 impl Metric {

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use tally_snapshot::{FieldDesc, FieldKind, HistogramSnapshot, RegistrySnapshot, Value};
-
-use crate::naming::{
-    family_name, is_valid_label_name, is_valid_metric_name, reserved_suffixes, scaled_to_seconds,
-    unit_of,
+use tally_snapshot::{
+    FieldDesc, FieldKind, HistogramSnapshot, RegistrySnapshot, Value, is_valid_label_name,
+    is_valid_metric_name, reserved_labels, reserved_suffixes,
 };
+
+use crate::naming::{family_name, scaled_to_seconds, unit_of};
 use crate::write::{push_f64, push_help, push_i64, push_label_value, push_u64, push_u128};
 use crate::{EncodeOptions, EncodeReport, Format, Skipped};
 
@@ -83,8 +83,11 @@ pub fn encode_openmetrics(snapshot: &RegistrySnapshot, out: &mut String) {
 /// wrote and left out.
 ///
 /// Nothing here fails: what cannot be written validly is left out and listed in
-/// [`EncodeReport::skipped`] (see [`Skipped`]), and the rest is written. Snapshots of a
-/// `tally::Registry` lose nothing unless two fields map to clashing names.
+/// [`EncodeReport::skipped`] (see [`Skipped`]), and the rest is written. Only a snapshot
+/// that fails [`RegistrySnapshot::validate`] can lose anything here: a `tally::Registry`
+/// refuses at registration what would clash or be invalid, and deserialization and merges
+/// refuse invalid snapshots, so only one built by hand (its fields are public) can reach
+/// this function invalid. Check such a snapshot with `validate` first, or read the report.
 ///
 /// # Examples
 ///
@@ -290,11 +293,12 @@ fn plan<'a>(
                 continue;
             }
             let is_histogram = matches!(kind, FieldKind::Histogram(_));
-            if is_histogram && names.iter().any(|l| l == "le") {
+            if let Some(label) = names.iter().find(|l| reserved_labels(kind).contains(&l.as_str()))
+            {
                 report.skipped.push(Skipped::ReservedLabel {
                     metric: metric_name.clone(),
                     field: field.name.to_string(),
-                    label: "le".to_owned(),
+                    label: label.clone(),
                 });
                 continue;
             }

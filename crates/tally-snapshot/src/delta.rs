@@ -42,6 +42,10 @@ pub enum DeltaError {
         /// What differs.
         reason: String,
     },
+    /// A registry snapshot taking part is not valid (see
+    /// [`RegistrySnapshot::validate`](crate::RegistrySnapshot::validate)).
+    #[error("{0}")]
+    InvalidSnapshot(#[from] crate::InvalidSnapshot),
 }
 
 impl DeltaError {

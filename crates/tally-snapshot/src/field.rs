@@ -162,6 +162,15 @@ impl SetSnapshot {
                     ),
                 });
             }
+            if !crate::is_valid_field_name(&f.name) {
+                return Err(DeltaError::SchemaMismatch {
+                    reason: format!(
+                        "field name {:?} is not valid: use ASCII letters, digits and '_', not \
+                         starting with a digit",
+                        f.name
+                    ),
+                });
+            }
             if fields[..i].iter().any(|g| g.name == f.name) {
                 return Err(DeltaError::SchemaMismatch {
                     reason: format!("field `{}` appears twice", f.name),

@@ -39,7 +39,11 @@
 //!   serde; [`HistogramSnapshot::to_cumulative`] and [`HistogramSnapshot::to_native`]
 //!   ([`NativeHistogram`]) for Prometheus exposition.
 //! - [`RegistrySnapshot`], [`MetricSnapshot`], [`SeriesSnapshot`]: a whole registry
-//!   collected, what exporters encode and what processes send each other to merge.
+//!   collected, what exporters encode and what processes send each other to merge;
+//!   [`InvalidSnapshot`]: why one is refused on the way in.
+//! - The naming rules, one home for every crate: [`is_valid_metric_name`],
+//!   [`is_valid_label_name`], [`is_valid_field_name`], [`is_valid_unit`],
+//!   [`reserved_labels`], [`family_name`], [`exposed_names`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -50,8 +54,10 @@ mod histogram;
 mod histogram_snapshot;
 mod last;
 mod merge;
+mod names;
 mod ratio;
 mod registry;
+mod validate;
 
 pub use delta::{Delta, DeltaError};
 pub use export::NativeHistogram;
@@ -60,5 +66,11 @@ pub use histogram::{HistogramConfig, HistogramConfigError};
 pub use histogram_snapshot::{HistogramError, HistogramSnapshot};
 pub use last::Last;
 pub use merge::Merge;
+pub use names::{
+    HISTOGRAM_BOUND_LABEL, exposed_names, family_name, is_ns_histogram, is_valid_field_name,
+    is_valid_label_name, is_valid_metric_name, is_valid_unit, reserved_label_in, reserved_labels,
+    reserved_suffixes,
+};
 pub use ratio::{ratio, ratio_or_zero};
 pub use registry::{MetricSnapshot, RegistrySnapshot, SeriesSnapshot};
+pub use validate::{ExposedNames, InvalidSnapshot};

@@ -30,11 +30,13 @@ pub trait Merge {
     }
 }
 
-/// Counters add. They wrap at 2^64 (centuries at a billion events a second), so that merge
-/// stays associative; a wrapped counter shows up as a [`crate::DeltaError`] in `delta`.
+/// Counters add, saturating at `u64::MAX` (centuries at a billion events a second): a
+/// counter never goes backwards, and saturating addition is still commutative and
+/// associative (`min(a + b + c, MAX)` in any order), so merge stays exact below the
+/// maximum and pinned at it. A counter at `u64::MAX` stays there; its `delta` is then 0.
 impl Merge for u64 {
     fn merge(&mut self, other: &Self) {
-        *self = self.wrapping_add(*other);
+        *self = self.saturating_add(*other);
     }
 }
 

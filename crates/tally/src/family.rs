@@ -16,7 +16,7 @@ use hashbrown::{Equivalent, HashMap};
 use tally_core::MetricSet;
 use tally_snapshot::{SeriesSnapshot, SetSnapshot};
 
-use crate::registry::is_valid_label_name;
+use tally_snapshot::is_valid_label_name;
 
 /// The label value of every label of a family's overflow series. A lookup whose every value
 /// is this one gets the overflow series itself (counted as a redirect), so that no series of

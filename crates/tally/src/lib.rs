@@ -49,11 +49,11 @@ mod registry;
 
 pub use family::{DEFAULT_CARDINALITY_LIMIT, Family, FamilyError, OVERFLOW_LABEL};
 pub use inference::{InferenceStats, InferenceStatsEvent, InferenceStatsSnapshot};
-pub use registry::{
-    __global_initialisations, Registration, Registry, RegistryError, global, is_valid_label_name,
-    is_valid_metric_name,
+pub use registry::{__global_initialisations, Registration, Registry, RegistryError, global};
+pub use tally_snapshot::{
+    InvalidSnapshot, MetricSnapshot, RegistrySnapshot, SeriesSnapshot, is_valid_label_name,
+    is_valid_metric_name, reserved_labels,
 };
-pub use tally_snapshot::{MetricSnapshot, RegistrySnapshot, SeriesSnapshot};
 
 /// Publication of snapshots as epochs: [`Publisher`](epoch::Publisher) (latest epoch
 /// through `arc-swap`, coalesced refresh, a background refresher, waits), and
@@ -85,6 +85,6 @@ pub use tally_core::{
     CoarseClock, CoarseClockError, Counter, CounterRef, Delta, DeltaError, Event, FieldDesc,
     FieldId, FieldKind, Gauge, GaugeRef, Histogram, HistogramConfig, HistogramRef,
     HistogramSnapshot, Kind, Last, LastValue, LastValueRef, Layout, LayoutError, Merge, MetricSet,
-    RawSet, SetSnapshot, Snapshot, Timer, Value, metric_set, ratio, ratio_or_zero,
-    start_coarse_clock, thread_slots_created, thread_slots_in_use,
+    RawSet, SetSnapshot, Snapshot, Timer, Value, is_valid_field_name, metric_set, ratio,
+    ratio_or_zero, start_coarse_clock, thread_slots_created, thread_slots_in_use,
 };

@@ -5,8 +5,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use crossbeam_utils::sync::ShardedLock;
-use tally_core::{FieldDesc, FieldKind, Layout, MetricSet, RawSet, Snapshot};
-use tally_snapshot::{MetricSnapshot, RegistrySnapshot, SeriesSnapshot};
+use tally_core::{FieldDesc, Layout, MetricSet, RawSet, Snapshot};
+use tally_snapshot::{
+    ExposedNames, InvalidSnapshot, MetricSnapshot, RegistrySnapshot, SeriesSnapshot,
+    is_valid_metric_name, is_valid_unit, reserved_label_in,
+};
 
 use crate::family::{DEFAULT_CARDINALITY_LIMIT, Family, FamilyError};
 
@@ -41,6 +44,10 @@ pub enum RegistryError {
         /// The name.
         name: String,
     },
+    /// Two fields (of this metric, or of this one and another registered metric) would be
+    /// exposed under the same sample name, so an exporter could write only one of them.
+    #[error("{0}")]
+    NameClash(#[source] InvalidSnapshot),
     /// A family of a set with histogram fields has a label called `le`, which the
     /// histograms' bucket lines need for themselves in the exposition formats.
     #[error(
@@ -73,42 +80,21 @@ pub enum RegistryError {
     },
 }
 
-/// Whether `name` is a valid Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`, not
-/// starting with the reserved `__`.
-pub fn is_valid_metric_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_' | b':'))
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
-        && !name.starts_with("__")
-}
-
-/// Whether `name` is a valid Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting
-/// with the reserved `__`.
-pub fn is_valid_label_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && !name.starts_with("__")
-}
-
-/// The label a histogram's bucket lines add (`le`, the bucket's upper bound).
-const HISTOGRAM_BOUND_LABEL: &str = "le";
-
-/// Refuses a family whose label names clash with those its fields' exposition adds, so
-/// that everything a registry holds can be exposed.
+/// Refuses a family whose label names clash with those its fields' exposition adds
+/// ([`tally_snapshot::reserved_labels`]), so that everything a registry holds can be
+/// exposed.
 fn check_reserved_labels(
     name: &str,
     fields: &[FieldDesc],
     label_names: &[&str],
 ) -> Result<(), RegistryError> {
-    let histograms = fields.iter().any(|f| matches!(f.kind, FieldKind::Histogram(_)));
-    if histograms && label_names.contains(&HISTOGRAM_BOUND_LABEL) {
-        return Err(RegistryError::ReservedLabel {
-            name: name.to_owned(),
-            label: HISTOGRAM_BOUND_LABEL.to_owned(),
-        });
+    let kinds = fields.iter().map(|f| f.kind);
+    match reserved_label_in(kinds, label_names.iter().copied()) {
+        Some(label) => {
+            Err(RegistryError::ReservedLabel { name: name.to_owned(), label: label.to_owned() })
+        }
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A registered metric, type-erased for collection.
@@ -203,7 +189,15 @@ struct Entry {
 /// assert_eq!(snap.metrics["inference_by_model"].series[0].labels, ["resnet"]);
 /// ```
 pub struct Registry {
-    metrics: ShardedLock<BTreeMap<String, Entry>>,
+    metrics: ShardedLock<Metrics>,
+}
+
+/// What the registry's lock guards.
+#[derive(Default)]
+struct Metrics {
+    entries: BTreeMap<String, Entry>,
+    /// Every sample name the registered fields are exposed under.
+    exposed: ExposedNames,
 }
 
 /// Registers one metric: name, then optional help, unit and cardinality limit, then what it
@@ -244,7 +238,7 @@ impl Registration<'_> {
     /// [`RegistryError`] for an invalid or taken name or an invalid unit.
     pub fn set<S: MetricSet>(self) -> Result<Arc<S>, RegistryError> {
         let set = Arc::new(S::new_set());
-        self.insert(Box::new(SetEntry(set.clone())))?;
+        self.insert(S::FIELDS, Box::new(SetEntry(set.clone())))?;
         Ok(set)
     }
 
@@ -263,7 +257,7 @@ impl Registration<'_> {
         let family = Family::<S>::with_limit(label_names, self.limit)
             .map_err(|source| RegistryError::Family { name: self.name.clone(), source })?;
         let family = Arc::new(family);
-        self.insert(Box::new(family.clone()))?;
+        self.insert(S::FIELDS, Box::new(family.clone()))?;
         Ok(family)
     }
 
@@ -274,7 +268,7 @@ impl Registration<'_> {
     /// As [`set`](Self::set).
     pub fn raw(self, layout: Layout) -> Result<Arc<RawSet>, RegistryError> {
         let set = Arc::new(RawSet::new(layout));
-        self.insert(Box::new(set.clone()))?;
+        self.insert(set.layout().fields(), Box::new(set.clone()))?;
         Ok(set)
     }
 
@@ -289,15 +283,16 @@ impl Registration<'_> {
         label_names: &[&str],
     ) -> Result<Arc<Family<RawSet>>, RegistryError> {
         check_reserved_labels(&self.name, layout.fields(), label_names)?;
+        let fields = layout.fields().to_vec();
         let family =
             Family::with_factory(label_names, self.limit, move || RawSet::new(layout.clone()))
                 .map_err(|source| RegistryError::Family { name: self.name.clone(), source })?;
         let family = Arc::new(family);
-        self.insert(Box::new(RawFamily(family.clone())))?;
+        self.insert(&fields, Box::new(RawFamily(family.clone())))?;
         Ok(family)
     }
 
-    fn insert(self, metric: Box<dyn Collect>) -> Result<(), RegistryError> {
+    fn insert(self, fields: &[FieldDesc], metric: Box<dyn Collect>) -> Result<(), RegistryError> {
         if !is_valid_metric_name(&self.name) {
             return Err(RegistryError::InvalidName { name: self.name });
         }
@@ -305,16 +300,17 @@ impl Registration<'_> {
             check_unit(unit)?;
         }
         let mut metrics = self.registry.metrics.write().unwrap_or_else(|e| e.into_inner());
-        if metrics.contains_key(&self.name) {
+        if metrics.entries.contains_key(&self.name) {
             return Err(RegistryError::Duplicate { name: self.name });
         }
-        metrics.insert(self.name, Entry { help: self.help, unit: self.unit, metric });
+        metrics.exposed.claim(&self.name, fields).map_err(RegistryError::NameClash)?;
+        metrics.entries.insert(self.name, Entry { help: self.help, unit: self.unit, metric });
         Ok(())
     }
 }
 
 fn check_unit(unit: &str) -> Result<(), RegistryError> {
-    if unit.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    if is_valid_unit(unit) {
         Ok(())
     } else {
         Err(RegistryError::InvalidUnit { unit: unit.to_owned() })
@@ -324,7 +320,7 @@ fn check_unit(unit: &str) -> Result<(), RegistryError> {
 impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
-        Registry { metrics: ShardedLock::new(BTreeMap::new()) }
+        Registry { metrics: ShardedLock::new(Metrics::default()) }
     }
 
     /// Starts registering a metric called `name`.
@@ -378,6 +374,7 @@ impl Registry {
         }
         let mut metrics = self.metrics.write().unwrap_or_else(|e| e.into_inner());
         let entry = metrics
+            .entries
             .get_mut(name)
             .ok_or_else(|| RegistryError::NotRegistered { name: name.to_owned() })?;
         help.clone_into(&mut entry.help);
@@ -389,7 +386,7 @@ impl Registry {
 
     /// The registered names, in order.
     pub fn names(&self) -> Vec<String> {
-        self.metrics.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+        self.metrics.read().unwrap_or_else(|e| e.into_inner()).entries.keys().cloned().collect()
     }
 
     /// Collects every registered metric (each series coherent on its own).
@@ -397,6 +394,7 @@ impl Registry {
         let metrics = self.metrics.read().unwrap_or_else(|e| e.into_inner());
         RegistrySnapshot {
             metrics: metrics
+                .entries
                 .iter()
                 .map(|(name, e)| {
                     let snapshot = MetricSnapshot {

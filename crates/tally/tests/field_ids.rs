@@ -67,3 +67,45 @@ fn a_field_id_from_a_wider_set_is_rejected_not_written_out_of_place() {
     narrow.record(|e| e.add_counter(own, 1));
     assert_eq!(narrow.snapshot().values(), [Value::Counter(2), Value::Counter(0)]);
 }
+
+/// A field id of another field list is refused even where it would fit: same kind at the
+/// same place, but another set's field.
+#[test]
+fn a_field_id_of_another_field_list_is_refused_even_where_it_fits() {
+    let a = counters(2);
+    let b = RawSet::new(
+        Layout::new(vec![
+            FieldDesc::new("ok", FieldKind::Counter, ""),
+            FieldDesc::new("failed", FieldKind::Counter, ""),
+        ])
+        .unwrap(),
+    );
+    let f1 = a.field("f1").unwrap();
+    assert!(panics(|| b.record(|e| e.add_counter(f1, 1))));
+    assert!(panics(|| {
+        b.counter(f1).inc();
+    }));
+    assert_eq!(b.snapshot().values(), [Value::Counter(0), Value::Counter(0)]);
+    // The same field list (another set made from it) means the same fields: accepted.
+    let a2 = counters(2);
+    a2.counter(f1).add(2);
+    a2.record(|e| e.add_counter(f1, 1));
+    assert_eq!(a2.snapshot().values(), [Value::Counter(0), Value::Counter(3)]);
+}
+
+/// `RawSet::counter` and `RawSet::gauge`, the lone-update handles of run-time sets (what
+/// `tally-metrics` records through), check the id: a wider set's id, or a gauge's id for a
+/// counter, panics instead of writing out of bounds (before, `Kind::field` took any id
+/// from safe code and wrote past the set: a heap-buffer-overflow under ASan).
+#[test]
+fn lone_update_handles_check_the_field_id() {
+    let wide = counters(8);
+    let narrow = counters(1);
+    let far = wide.field("f7").unwrap();
+    assert!(panics(|| narrow.counter(far).inc()));
+    assert!(panics(|| {
+        narrow.gauge(narrow.field("f0").unwrap());
+    }));
+    narrow.counter(narrow.field("f0").unwrap()).add(4);
+    assert_eq!(narrow.snapshot().values(), [Value::Counter(4)]);
+}

@@ -1,0 +1,210 @@
+//! The naming rules, in one place: what a metric, label, field and unit may be called,
+//! which labels a kind of field reserves, and which sample names a field is exposed
+//! under. Every crate that registers, validates or exports calls these; none keeps a copy.
+
+use crate::FieldKind;
+
+/// Whether `name` can name a metric: `[a-zA-Z_:][a-zA-Z0-9_:]*` (the Prometheus metric-name
+/// rule, which every Prometheus version reads unquoted), not starting with `__` (names
+/// starting `__` are reserved for Prometheus' internal use).
+///
+/// ```
+/// use tally_snapshot::is_valid_metric_name;
+/// assert!(is_valid_metric_name("inference"));
+/// assert!(is_valid_metric_name("job:requests:rate5m"));
+/// assert!(!is_valid_metric_name("9lives"));
+/// assert!(!is_valid_metric_name("__name__"));
+/// assert!(!is_valid_metric_name("a-b"));
+/// ```
+pub fn is_valid_metric_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_' | b':'))
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+        && !name.starts_with("__")
+}
+
+/// Whether `name` can name a label: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with the
+/// reserved `__` (Prometheus label-name rules).
+///
+/// ```
+/// use tally_snapshot::is_valid_label_name;
+/// assert!(is_valid_label_name("model"));
+/// assert!(!is_valid_label_name("__name__"));
+/// assert!(!is_valid_label_name("a:b"));
+/// ```
+pub fn is_valid_label_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !name.starts_with("__")
+}
+
+/// Whether `name` can name a field of a metric set: `[a-zA-Z_][a-zA-Z0-9_]*` (it becomes
+/// the end of a metric name, after `<metric>_`).
+///
+/// ```
+/// use tally_snapshot::is_valid_field_name;
+/// assert!(is_valid_field_name("latency_ns"));
+/// assert!(!is_valid_field_name("p99.9"));
+/// ```
+pub fn is_valid_field_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Whether `unit` can be a metric's unit: ASCII letters, digits and `_` (`seconds`,
+/// `bytes`); empty means none.
+pub fn is_valid_unit(unit: &str) -> bool {
+    unit.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The label a histogram's bucket lines add for their upper bound.
+pub const HISTOGRAM_BOUND_LABEL: &str = "le";
+
+/// The label names a field of `kind` adds to its own samples in the exposition formats,
+/// which a metric holding such a field therefore cannot use for its own labels.
+///
+/// ```
+/// use tally_snapshot::{FieldKind, HistogramConfig, reserved_labels};
+/// assert_eq!(reserved_labels(FieldKind::Histogram(HistogramConfig::DEFAULT)), ["le"]);
+/// assert!(reserved_labels(FieldKind::Counter).is_empty());
+/// ```
+pub fn reserved_labels(kind: FieldKind) -> &'static [&'static str] {
+    match kind {
+        FieldKind::Histogram(_) => &[HISTOGRAM_BOUND_LABEL],
+        FieldKind::Counter | FieldKind::Gauge | FieldKind::LastValue => &[],
+    }
+}
+
+/// The first of `label_names` that a field of `fields` reserves ([`reserved_labels`]).
+pub fn reserved_label_in<'a>(
+    fields: impl IntoIterator<Item = FieldKind>,
+    label_names: impl IntoIterator<Item = &'a str> + Clone,
+) -> Option<&'a str> {
+    fields.into_iter().find_map(|kind| {
+        label_names.clone().into_iter().find(|l| reserved_labels(kind).contains(l))
+    })
+}
+
+/// Whether a histogram field is recorded in nanoseconds and exposed in seconds: its name
+/// ends in `_ns` (the name rule; see [`family_name`]).
+pub fn is_ns_histogram(field: &str, kind: FieldKind) -> bool {
+    matches!(kind, FieldKind::Histogram(_)) && field.ends_with("_ns")
+}
+
+/// The name of the metric family a field is exposed as (the OpenMetrics family name: for a
+/// counter, without its `_total` sample suffix).
+///
+/// The rules, in order:
+/// 1. `<metric>_<field>`: the registered name, `_`, the field's name
+///    (`inference` + `total_inferences` → `inference_total_inferences`). A field named
+///    exactly like its metric is the metric itself and is not prefixed: the one-field sets
+///    of `tally-metrics` (`http_requests_total` + `http_requests_total` →
+///    `http_requests_total`, then rule 2).
+/// 2. A **counter** whose name already ends in `_total` loses it here, so that its sample,
+///    `<family>_total`, does not say it twice (`api` + `requests_total` → family
+///    `api_requests`, sample `api_requests_total`).
+/// 3. A **histogram** whose name ends in `_ns` ([`is_ns_histogram`]) is renamed
+///    `…_seconds` when `ns_as_seconds` is on (exporters' default): `inference` +
+///    `latency_ns` → `inference_latency_seconds`.
+///
+/// ```
+/// use tally_snapshot::{FieldKind, HistogramConfig, family_name};
+///
+/// assert_eq!(family_name("inference", "total_inferences", FieldKind::Counter, true), "inference_total_inferences");
+/// assert_eq!(family_name("api", "requests_total", FieldKind::Counter, true), "api_requests");
+/// assert_eq!(family_name("api", "requests_total", FieldKind::Gauge, true), "api_requests_total");
+/// let h = FieldKind::Histogram(HistogramConfig::DEFAULT);
+/// assert_eq!(family_name("inference", "latency_ns", h, true), "inference_latency_seconds");
+/// assert_eq!(family_name("inference", "latency_ns", h, false), "inference_latency_ns");
+/// // A self-named field.
+/// assert_eq!(family_name("http_requests_total", "http_requests_total", FieldKind::Counter, true), "http_requests");
+/// assert_eq!(family_name("rpc_latency_ns", "rpc_latency_ns", h, true), "rpc_latency_seconds");
+/// ```
+pub fn family_name(metric: &str, field: &str, kind: FieldKind, ns_as_seconds: bool) -> String {
+    let mut name = String::with_capacity(metric.len() + 1 + field.len() + 4);
+    if field != metric {
+        name.push_str(metric);
+        name.push('_');
+    }
+    match kind {
+        FieldKind::Counter => name.push_str(field.strip_suffix("_total").unwrap_or(field)),
+        FieldKind::Histogram(_) if ns_as_seconds && is_ns_histogram(field, kind) => {
+            name.push_str(&field[..field.len() - 3]);
+            name.push_str("_seconds");
+        }
+        _ => name.push_str(field),
+    }
+    name
+}
+
+/// The sample suffixes a family of this kind owns besides its own name: what it writes and
+/// what OpenMetrics reserves for it (`_created`), so that no two families can produce, or
+/// be parsed as owning, the same sample name.
+pub fn reserved_suffixes(kind: FieldKind) -> &'static [&'static str] {
+    match kind {
+        FieldKind::Counter => &["", "_total", "_created"],
+        FieldKind::Gauge | FieldKind::LastValue => &[""],
+        FieldKind::Histogram(_) => &["", "_bucket", "_sum", "_count", "_created"],
+    }
+}
+
+/// Every sample name a field may be exposed under, with either setting of
+/// `ns_as_seconds`: the family names of [`family_name`] with each of
+/// [`reserved_suffixes`]. Two fields of a registry (of one metric or of two) whose lists
+/// share a name would clash on the way out, so registration refuses the second.
+///
+/// ```
+/// use tally_snapshot::{FieldKind, HistogramConfig, exposed_names};
+/// let h = FieldKind::Histogram(HistogramConfig::DEFAULT);
+/// let names = exposed_names("inference", "latency_ns", h);
+/// assert!(names.contains(&"inference_latency_seconds_bucket".to_string()));
+/// assert!(names.contains(&"inference_latency_ns_count".to_string()));
+/// ```
+pub fn exposed_names(metric: &str, field: &str, kind: FieldKind) -> Vec<String> {
+    let mut families = vec![family_name(metric, field, kind, true)];
+    let plain = family_name(metric, field, kind, false);
+    if plain != families[0] {
+        families.push(plain);
+    }
+    families
+        .iter()
+        .flat_map(|f| reserved_suffixes(kind).iter().map(move |s| format!("{f}{s}")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_prometheus_rules() {
+        for good in ["a", "_a", ":a", "a:b_9", "A"] {
+            assert!(is_valid_metric_name(good), "{good}");
+        }
+        for bad in ["", "9a", "a-b", "a b", "é", "__a", "__name__"] {
+            assert!(!is_valid_metric_name(bad), "{bad}");
+        }
+        for good in ["a", "_a", "model", "A9"] {
+            assert!(is_valid_label_name(good), "{good}");
+        }
+        for bad in ["", "9a", "a:b", "__name__", "__x", "é"] {
+            assert!(!is_valid_label_name(bad), "{bad}");
+        }
+        for good in ["a", "_a", "latency_ns", "__x"] {
+            assert!(is_valid_field_name(good), "{good}");
+        }
+        for bad in ["", "9a", "a:b", "a-b", "é"] {
+            assert!(!is_valid_field_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_ns_histogram_and_a_seconds_field_claim_the_same_name() {
+        let h = FieldKind::Histogram(crate::HistogramConfig::DEFAULT);
+        let a = exposed_names("m", "latency_ns", h);
+        let b = exposed_names("m", "latency_seconds", FieldKind::Gauge);
+        assert!(a.iter().any(|n| b.contains(n)));
+    }
+}
