@@ -47,6 +47,45 @@ tally::metric_set! {
 }
 
 tally::metric_set! {
+    /// Per-tenant counts, in a family whose cardinality limit is below the number of
+    /// tenants: each process sends an overflow series.
+    struct PerTenant {
+        /// Requests for this tenant.
+        requests: Counter,
+    }
+}
+
+/// More tenants than [`TENANT_LIMIT`]: every process overflows.
+const TENANTS: [&str; 5] = ["t0", "t1", "t2", "t3", "t4"];
+const TENANT_LIMIT: usize = 2;
+
+/// The tenant of request `k` in child `i`: each child meets the tenants in another order,
+/// so each keeps other tenants and overflows others.
+fn tenant(i: u64, k: u64) -> &'static str {
+    TENANTS[((k / 7 + i * 2) % TENANTS.len() as u64) as usize]
+}
+
+fn register_tenants(registry: &Registry) -> Arc<Family<PerTenant>> {
+    registry
+        .metric("per_tenant")
+        .help("Requests by tenant.")
+        .cardinality_limit(TENANT_LIMIT)
+        .family(&["tenant"])
+        .expect("fresh registry")
+}
+
+/// Child `i` of the tenant runs records requests `0..tenant_requests(i)`.
+fn tenant_requests(i: u64) -> u64 {
+    1_000 + 333 * i
+}
+
+fn record_tenants(family: &Family<PerTenant>, i: u64) {
+    for k in 0..tenant_requests(i) {
+        family.with(&[tenant(i, k)], |t| t.requests().inc()).expect("one label value");
+    }
+}
+
+tally::metric_set! {
     /// `work` with other fields: a snapshot that cannot merge with the others.
     struct OtherWork {
         /// Not the same fields.
@@ -144,6 +183,11 @@ fn child(role: &str) {
             std::process::exit(3);
         }
         "silent" => {}
+        "tenants" => {
+            let family = register_tenants(&registry);
+            record_tenants(&family, i.expect("a child index"));
+            wire::write_frame(&mut stdout, &registry.snapshot()).expect("stdout");
+        }
         "other_schema" => {
             let other = registry.register::<OtherWork>("work", "Not the same.").expect("fresh");
             other.something_else().add(7);
@@ -301,6 +345,84 @@ fn merging_in_any_order_gives_the_same_snapshot() {
     assert_eq!(forward, reference(&[0, 1, 2]));
 }
 
+/// The sum of `per_tenant`'s requests over all its series, and the series' labels.
+fn tenant_totals(snap: &RegistrySnapshot) -> (u64, Vec<Vec<String>>) {
+    let metric = &snap.metrics["per_tenant"];
+    let total = metric
+        .series
+        .iter()
+        .map(|s| match s.snapshot.get("requests") {
+            Some(Value::Counter(n)) => *n,
+            other => panic!("{other:?}"),
+        })
+        .sum();
+    (total, metric.series.iter().map(|s| s.labels.clone()).collect())
+}
+
+/// Regression (a merge lost counts once a family had overflowed: the overflow series came
+/// last, the merge looked series up by binary search, duplicated them, and the encoder
+/// dropped the duplicates). Children whose families overflowed, merged in every order,
+/// hold exactly what was recorded, in total equal to one registry that recorded
+/// everything; the exposition of the merge writes every count once.
+fn merges_of_overflowed_families_from_several_processes_lose_nothing_in_any_order() {
+    let children = [0u64, 1, 2];
+    let snapshots: Vec<RegistrySnapshot> = children
+        .iter()
+        .map(|i| spawn(&format!("tenants:{i}")))
+        .map(|c| collect(c).expect("a tenants child's snapshot"))
+        .collect();
+    let recorded: u64 = children.iter().map(|&i| tenant_requests(i)).sum();
+    // Every child overflowed.
+    for s in &snapshots {
+        assert_eq!(s.metrics["per_tenant"].series.len(), TENANT_LIMIT + 1, "{s:?}");
+    }
+    // One registry recording everything (its overflow holds other tenants: compare totals).
+    let single = Registry::new();
+    let family = register_tenants(&single);
+    for &i in &children {
+        record_tenants(&family, i);
+    }
+    assert_eq!(tenant_totals(&single.snapshot()).0, recorded);
+
+    let orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+    let mut first: Option<RegistrySnapshot> = None;
+    for order in orders {
+        let mut merged = RegistrySnapshot::default();
+        for i in order {
+            merged.try_merge(&snapshots[i]).expect("same schema");
+        }
+        // A snapshot merged with itself, as `merge(rs, rs)` in Python: twice the counts.
+        let mut doubled = merged.clone();
+        doubled.try_merge(&merged).expect("same schema");
+
+        for (snap, times) in [(&merged, 1), (&doubled, 2)] {
+            let (total, labels) = tenant_totals(snap);
+            assert_eq!(total, times * recorded, "order {order:?}");
+            assert!(labels.windows(2).all(|w| w[0] < w[1]), "not sorted or duplicated: {labels:?}");
+            snap.validate().expect("a merge of valid snapshots is valid");
+            // What an exporter writes: every count once.
+            let mut text = String::new();
+            let report = tally_prometheus::encode(
+                snap,
+                tally_prometheus::Format::Text,
+                &Default::default(),
+                &mut text,
+            );
+            assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+            let exposed: u64 = text
+                .lines()
+                .filter(|l| l.starts_with("per_tenant_requests_total{"))
+                .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+                .sum();
+            assert_eq!(exposed, times * recorded, "order {order:?}:\n{text}");
+        }
+        match &first {
+            None => first = Some(merged),
+            Some(f) => assert_eq!(&merged, f, "the merge depends on the order"),
+        }
+    }
+}
+
 fn frames_that_are_not_snapshots_are_refused_with_what_is_wrong() {
     let cases: [(&[u8], &str); 5] = [
         (b"", "sent nothing"),
@@ -328,7 +450,7 @@ fn main() {
     if let Ok(role) = std::env::var(CHILD_ENV) {
         return child(&role);
     }
-    let checks: [(&str, fn()); 4] = [
+    let checks: [(&str, fn()); 5] = [
         (
             "merged_snapshots_of_children_equal_the_sum_of_their_workloads",
             merged_snapshots_of_children_equal_the_sum_of_their_workloads,
@@ -340,6 +462,10 @@ fn main() {
         (
             "merging_in_any_order_gives_the_same_snapshot",
             merging_in_any_order_gives_the_same_snapshot,
+        ),
+        (
+            "merges_of_overflowed_families_from_several_processes_lose_nothing_in_any_order",
+            merges_of_overflowed_families_from_several_processes_lose_nothing_in_any_order,
         ),
         (
             "frames_that_are_not_snapshots_are_refused_with_what_is_wrong",

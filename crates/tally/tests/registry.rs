@@ -150,3 +150,54 @@ fn registry_snapshots_from_several_processes_merge_exactly() {
     assert!(merged.try_merge(&other).is_err());
     assert_eq!(merged, before);
 }
+
+tally::metric_set! {
+    /// A histogram exposed in seconds beside a field already named in seconds.
+    struct Clashing {
+        /// Latency, recorded in ns, exposed as `…_latency_seconds`.
+        latency_ns: Histogram,
+        /// Exposed as `…_latency_seconds` too.
+        latency_seconds: Gauge,
+    }
+}
+
+tally::metric_set! {
+    /// One counter called `requests`.
+    struct Requests {
+        /// Requests.
+        requests: Counter,
+    }
+}
+
+tally::metric_set! {
+    /// One counter called `total`.
+    struct Total {
+        /// A total.
+        total: Counter,
+    }
+}
+
+/// Regression: two fields mapped to one exposed name were accepted, and the encoder then
+/// dropped the second in silence (`Skipped::NameClash` reached nobody). Registration
+/// refuses the second, naming both, and registers nothing.
+#[test]
+fn fields_that_would_be_exposed_under_one_name_are_refused_at_registration() {
+    let registry = Registry::new();
+    let err = registry.register::<Clashing>("rpc", "").unwrap_err();
+    assert!(matches!(err, RegistryError::NameClash(_)), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("\"latency_seconds\"") && message.contains("\"latency_ns\""),
+        "{message}"
+    );
+    assert!(registry.names().is_empty());
+
+    // Across metrics: `api` + `requests` and `api_requests` + `total` are both
+    // `api_requests_total`.
+    registry.register::<Requests>("api", "").unwrap();
+    let err = registry.register::<Total>("api_requests", "").unwrap_err();
+    assert!(err.to_string().contains("\"api_requests_total\""), "{err}");
+    assert_eq!(registry.names(), ["api"]);
+    // Everything registered is exposed: the snapshot is valid.
+    registry.snapshot().validate().unwrap();
+}
