@@ -301,7 +301,7 @@ impl<S: Sink + ?Sized> LastValueRef<'_, S> {
 ///     pub struct Rpc {
 ///         /// Calls made.
 ///         calls: Counter,
-///         /// Call latency in nanoseconds.
+///         /// Call latency.
 ///         latency_ns: Histogram,
 ///     }
 /// }

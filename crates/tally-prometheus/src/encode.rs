@@ -180,7 +180,7 @@ struct FamilyPlan<'a> {
     /// Index of the field in each series' snapshot.
     field: usize,
     kind: FieldKind,
-    help: &'a str,
+    help: std::borrow::Cow<'a, str>,
     unit: Option<&'a str>,
     /// Counters and gauges: what each line starts with, `name_total{` (or `name_total `
     /// without labels). Histograms: the same for the `_sum` line.
@@ -339,6 +339,7 @@ fn plan<'a>(
                 (head_of(suffix), String::new(), Vec::new(), Vec::new())
             };
             let help = if field.help.is_empty() { metric.help.as_str() } else { &field.help };
+            let help = tally_snapshot::exposed_help(help, scaled);
             families.push(FamilyPlan {
                 unit: unit_of(&name, metric.unit.as_deref(), scaled),
                 name,
@@ -430,7 +431,7 @@ fn write_family(
         out.push_str(name);
         out.push_str(meta_suffix);
         out.push(' ');
-        push_help(out, family.help, openmetrics);
+        push_help(out, &family.help, openmetrics);
         out.push('\n');
     }
     out.push_str("# TYPE ");

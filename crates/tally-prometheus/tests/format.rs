@@ -484,3 +484,41 @@ fn accept_headers_pick_the_format_scrapers_ask_for() {
     );
     assert_eq!(Format::default(), Format::Text);
 }
+
+tally::metric_set! {
+    /// A set whose help texts are written as Rust doc comments usually are.
+    struct Documented {
+        /// Time from a request's arrival to its answer,
+        /// in nanoseconds, spread over
+        /// three lines.
+        latency_ns: Histogram,
+        /// Requests answered.
+        answered: Counter,
+    }
+}
+
+/// Regression: a field recorded in nanoseconds and exposed as `_seconds` kept "in
+/// nanoseconds" in its `# HELP` (tally's own sets included), and multi-line doc comments
+/// joined with double spaces. The exposed help describes the exposed series.
+#[test]
+fn help_text_describes_the_exposed_series() {
+    let registry = tally::Registry::new();
+    registry.register::<Documented>("rpc", "").unwrap();
+    registry.register::<tally::InferenceStats>("inference", "").unwrap();
+    let mut out = String::new();
+    tally_prometheus::encode_text(&registry.snapshot(), &mut out);
+    assert!(
+        out.contains(
+            "# HELP rpc_latency_seconds Time from a request's arrival to its answer, in \
+             seconds, spread over three lines.\n"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("# HELP rpc_answered_total Requests answered.\n"), "{out}");
+    for line in out.lines().filter(|l| l.starts_with("# HELP")) {
+        assert!(!line.contains("  "), "double space: {line}");
+        let seconds = line.split(' ').nth(2).is_some_and(|n| n.ends_with("_seconds"));
+        assert!(!(seconds && line.contains("nanosecond")), "wrong unit: {line}");
+        assert!(!line.contains("record_inference"), "names a Rust method: {line}");
+    }
+}

@@ -67,9 +67,9 @@ pub use histogram_snapshot::{HistogramError, HistogramSnapshot};
 pub use last::Last;
 pub use merge::Merge;
 pub use names::{
-    HISTOGRAM_BOUND_LABEL, exposed_names, family_name, is_ns_histogram, is_valid_field_name,
-    is_valid_label_name, is_valid_metric_name, is_valid_unit, reserved_label_in, reserved_labels,
-    reserved_suffixes,
+    HISTOGRAM_BOUND_LABEL, exposed_help, exposed_names, family_name, is_ns_histogram,
+    is_valid_field_name, is_valid_label_name, is_valid_metric_name, is_valid_unit,
+    reserved_label_in, reserved_labels, reserved_suffixes,
 };
 pub use ratio::{ratio, ratio_or_zero};
 pub use registry::{MetricSnapshot, RegistrySnapshot, SeriesSnapshot};

@@ -139,6 +139,43 @@ pub fn family_name(metric: &str, field: &str, kind: FieldKind, ns_as_seconds: bo
     name
 }
 
+/// The help text a field is exposed with: `help` with runs of spaces collapsed to one and
+/// no space at either end (a doc comment spread over several lines joins its lines with
+/// their leading spaces; other characters, newlines included, are kept), and, for a field
+/// recorded in nanoseconds and exposed in seconds (`scaled`), the words
+/// "nanoseconds"/"nanosecond" said as "seconds"/"second", so that the help describes the
+/// series it stands above.
+///
+/// ```
+/// use tally_snapshot::exposed_help;
+/// assert_eq!(exposed_help(" Time to answer,  in nanoseconds. ", true), "Time to answer, in seconds.");
+/// assert_eq!(exposed_help("Nanoseconds per call.", true), "Seconds per call.");
+/// assert_eq!(exposed_help("Time in nanoseconds.", false), "Time in nanoseconds.");
+/// assert_eq!(exposed_help("Two\nlines.", false), "Two\nlines.");
+/// ```
+pub fn exposed_help(help: &str, scaled: bool) -> std::borrow::Cow<'_, str> {
+    let tidy = !help.starts_with(' ') && !help.ends_with(' ') && !help.contains("  ");
+    if tidy && !(scaled && help.to_ascii_lowercase().contains("nanosecond")) {
+        return std::borrow::Cow::Borrowed(help);
+    }
+    let mut out = String::with_capacity(help.len());
+    for (i, word) in help.split(' ').filter(|w| !w.is_empty()).enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let at = if scaled { word.to_ascii_lowercase().find("nanosecond") } else { None };
+        match at {
+            Some(at) => {
+                out.push_str(&word[..at]);
+                out.push_str(if word[at..].starts_with('N') { "S" } else { "s" });
+                out.push_str(&word[at + "nanos".len()..]);
+            }
+            None => out.push_str(word),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The sample suffixes a family of this kind owns besides its own name: what it writes and
 /// what OpenMetrics reserves for it (`_created`), so that no two families can produce, or
 /// be parsed as owning, the same sample name.

@@ -61,9 +61,9 @@ tally::metric_set! {
         shared: Counter,
         /// Of the acquisitions, those whose first `try_lock` failed and that had to wait.
         contended: Counter,
-        /// How long each acquisition waited, in nanoseconds (0 when uncontended).
+        /// How long each acquisition waited (0 when uncontended).
         wait_ns: Histogram,
-        /// How long each guard held the lock, in nanoseconds.
+        /// How long each guard held the lock.
         hold_ns: Histogram,
     }
 }

@@ -38,7 +38,7 @@ tally::metric_set! {
         in_flight: Gauge,
         /// Callers waiting for a permit now.
         waiting: Gauge,
-        /// From asking for a permit to getting it, in nanoseconds (0 when one was free).
+        /// From asking for a permit to getting it (0 when one was free).
         queue_wait_ns: Histogram,
     }
 }

@@ -24,7 +24,7 @@ tally_core::metric_set! {
         cache_misses: Counter,
         /// Requests being served right now.
         in_flight: Gauge,
-        /// Request latency in nanoseconds (recorded by record_inference_with_latency).
+        /// Request latency: from a request's arrival to its answer.
         latency_ns: Histogram,
     }
 }

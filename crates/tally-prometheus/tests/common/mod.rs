@@ -43,6 +43,12 @@ pub fn expected(snapshot: &RegistrySnapshot, format: Format) -> Vec<Family> {
                 _ => (base, "gauge", false),
             };
             let help = if field.help.is_empty() { metric.help.as_str() } else { &field.help };
+            // Runs of spaces collapse (doc comments joined over lines), and a field exposed in
+            // seconds does not say nanoseconds.
+            let mut help = help.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+            if scaled {
+                help = help.replace("nanosecond", "second").replace("Nanosecond", "Second");
+            }
             let help = match (help.is_empty(), text) {
                 (true, _) => None,
                 (false, true) => Some(help.trim_start_matches([' ', '\t']).to_owned()),
