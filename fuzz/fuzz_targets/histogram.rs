@@ -16,10 +16,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use tally::{
-    FieldDesc, FieldKind, Histogram, HistogramConfig, HistogramSnapshot, Kind, Layout, RawSet,
-    Value,
-};
+use tally::{FieldDesc, FieldKind, HistogramConfig, HistogramSnapshot, Layout, RawSet, Value};
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -135,7 +132,7 @@ fn record(set: &RawSet, values: &[u64], events: bool) {
         }
     } else {
         // One event per value, through the field's handle.
-        let handle = <Histogram as Kind>::field(set, field);
+        let handle = set.histogram(field);
         values.iter().for_each(|&v| handle.record(v));
     }
 }

@@ -3,7 +3,9 @@
 use tally_snapshot::{FieldKind, HistogramConfig, HistogramSnapshot, Last, SetSnapshot, Value};
 
 use crate::event::Event;
-use crate::field::{Counter, CounterRef, Gauge, GaugeRef, Kind};
+use crate::field::{
+    Counter, CounterRef, Gauge, GaugeRef, Histogram, HistogramRef, Kind, LastValue, LastValueRef,
+};
 use crate::latch::{Opened, mask_bit};
 use crate::layout::{Layout, PAGE_BUCKETS};
 use crate::slot::with_thread_slot;
@@ -216,6 +218,31 @@ impl RawSet {
         self.layout.check(field, FieldKind::Gauge);
         // SAFETY: checked just above: a gauge of this set's layout.
         unsafe { <Gauge as Kind>::field(self, field) }
+    }
+
+    /// The handle of last-value `field`, as [`counter`](Self::counter).
+    ///
+    /// # Panics
+    ///
+    /// If `field` is not a last-value gauge of this set's layout.
+    #[inline]
+    pub fn last_value(&self, field: FieldId) -> LastValueRef<'_, RawSet> {
+        self.layout.check(field, FieldKind::LastValue);
+        // SAFETY: checked just above: a last-value field of this set's layout.
+        unsafe { <LastValue as Kind>::field(self, field) }
+    }
+
+    /// The handle of histogram `field`, as [`counter`](Self::counter).
+    ///
+    /// # Panics
+    ///
+    /// If `field` is not a histogram of this set's layout.
+    #[inline]
+    pub fn histogram(&self, field: FieldId) -> HistogramRef<'_, RawSet> {
+        self.layout.check(field, field.kind);
+        assert!(matches!(field.kind, FieldKind::Histogram(_)), "not a histogram: {:?}", field.kind);
+        // SAFETY: checked just above: a histogram of this set's layout, with its config.
+        unsafe { <Histogram as Kind>::field(self, field) }
     }
 
     /// Records one event: every update `f` makes through its [`Event`] is in a snapshot

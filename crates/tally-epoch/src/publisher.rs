@@ -52,6 +52,9 @@ pub(crate) struct Shared<S> {
     /// `latest` is stored, and `published_cv` notified, while this mutex is held.
     pub(crate) published: Mutex<u64>,
     pub(crate) published_cv: Condvar,
+    /// Held by the one [`Publisher::latest_or_collect`] caller that collects for a stale
+    /// epoch (see there).
+    stale: Mutex<()>,
     #[cfg(feature = "tokio")]
     pub(crate) watch: tokio::sync::watch::Sender<Arc<Epoch<S>>>,
 }
@@ -169,6 +172,7 @@ impl<S: Send + Sync + 'static> PublisherBuilder<S> {
                 collected: Condvar::new(),
                 published: Mutex::new(0),
                 published_cv: Condvar::new(),
+                stale: Mutex::new(()),
             }),
         }
     }
@@ -220,6 +224,63 @@ impl<S: Send + Sync + 'static> Publisher<S> {
     /// ```
     pub fn now(&self) -> Duration {
         self.shared.clock.now()
+    }
+
+    /// The newest published epoch if it was collected less than `max_age` ago, measured on
+    /// the publisher's clock from the start of its collection; else `None`.
+    ///
+    /// The one staleness rule of tally: [`refresh`](Self::refresh) applies it with the
+    /// [`min_interval`](PublisherBuilder::min_interval), and
+    /// [`latest_or_collect`](Self::latest_or_collect) (what `tally-http` serves scrapes
+    /// with) with its `max_age`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tally_epoch::{ManualClock, Publisher};
+    /// let clock = ManualClock::new();
+    /// let publisher = Publisher::builder(|| 1u64).clock(clock.clone()).build();
+    /// assert!(publisher.latest_within(Duration::from_secs(1)).is_some());
+    /// clock.advance(Duration::from_secs(1));
+    /// assert!(publisher.latest_within(Duration::from_secs(1)).is_none());
+    /// ```
+    pub fn latest_within(&self, max_age: Duration) -> Option<Arc<Epoch<S>>> {
+        let latest = self.shared.latest.load_full();
+        let age = self.shared.clock.now().saturating_sub(latest.collected_at);
+        (age < max_age).then_some(latest)
+    }
+
+    /// The newest published epoch if it is younger than `max_age`
+    /// ([`latest_within`](Self::latest_within)), else a new one: what a scrape wants.
+    ///
+    /// Callers that find the epoch stale together share one collection: the first takes
+    /// a lock and [`refresh`](Self::refresh)es; the others wait for the lock, find the
+    /// epoch it published young, and return it. That is weaker than `refresh`'s promise
+    /// (which waits for a collection that *starts* after the call, so that it sees the
+    /// caller's own records) and cheaper: "collected at most `max_age` ago" is all a
+    /// scraper is promised, so N scrapers arriving together cost one collection, not two.
+    /// Blocks while a collection runs: call it where blocking is allowed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tally_epoch::{ManualClock, Publisher};
+    /// let clock = ManualClock::new();
+    /// let publisher = Publisher::builder(|| 1u64).clock(clock.clone()).build();
+    /// let first = publisher.latest_or_collect(Duration::from_secs(1));
+    /// assert_eq!(first.number(), 0); // young: served as it is
+    /// clock.advance(Duration::from_secs(2));
+    /// assert_eq!(publisher.latest_or_collect(Duration::from_secs(1)).number(), 1);
+    /// ```
+    pub fn latest_or_collect(&self, max_age: Duration) -> Arc<Epoch<S>> {
+        if let Some(epoch) = self.latest_within(max_age) {
+            return epoch;
+        }
+        // Poison carries no broken state: the mutex guards nothing but who collects, and a
+        // source that panicked published nothing.
+        let _collecting = self.shared.stale.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(epoch) = self.latest_within(max_age) {
+            return epoch;
+        }
+        self.refresh()
     }
 
     /// Calls `f` with the newest published epoch, without cloning its `Arc`: an
@@ -330,11 +391,8 @@ impl<S: Send + Sync + 'static> Publisher<S> {
     /// ```
     pub fn refresh(&self) -> Arc<Epoch<S>> {
         let shared = &*self.shared;
-        if let Some(min_interval) = shared.min_interval {
-            let latest = shared.latest.load();
-            if shared.clock.now().saturating_sub(latest.collected_at) < min_interval {
-                return Arc::clone(&latest);
-            }
+        if let Some(epoch) = shared.min_interval.and_then(|interval| self.latest_within(interval)) {
+            return epoch;
         }
         // Release: a collection whose Acquire load of `tickets` reads this increment or a
         // later one (all later ones are RMWs, so in this increment's release sequence)

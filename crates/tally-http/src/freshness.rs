@@ -1,52 +1,29 @@
-//! Serving the published epoch, and collecting only when it is stale.
+//! Serving the published epoch, and collecting only when it is stale: the staleness rule
+//! and the shared collection live in `tally_epoch::Publisher::latest_or_collect`; this is
+//! the server's handle on them.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tally_epoch::{Epoch, Publisher};
 use tally_snapshot::RegistrySnapshot;
 
-/// The publisher and the staleness policy shared by all connections of one server.
+/// The publisher and the `max_age` shared by all connections of one server.
 pub(crate) struct Fresh {
     publisher: Publisher<RegistrySnapshot>,
     max_age: Duration,
-    /// Held by the one scrape that collects. A scrape that finds the latest epoch stale
-    /// takes it, then looks again: if another scrape collected meanwhile, the epoch is
-    /// fresh and it returns that one instead of collecting again.
-    ///
-    /// (`Publisher::refresh` coalesces too, but differently: a refresh that arrives while
-    /// a collection runs waits for the *next* one, since the running one may miss what
-    /// the caller recorded just before. For scrapes, "collected at most `max_age` ago" is
-    /// the promise, so a collection already running is good enough, and N scrapes that
-    /// arrive together cost one collection, not two.)
-    collecting: Mutex<()>,
 }
 
 impl Fresh {
     pub(crate) fn new(publisher: Publisher<RegistrySnapshot>, max_age: Duration) -> Fresh {
-        Fresh { publisher, max_age, collecting: Mutex::new(()) }
+        Fresh { publisher, max_age }
     }
 
-    /// The latest epoch if it is younger than `max_age`, else a new one. Blocks while a
-    /// collection runs (its own, or another scrape's): call it on a blocking thread.
+    /// The latest epoch if it is younger than `max_age`, else a new one
+    /// ([`Publisher::latest_or_collect`]). Blocks while a collection runs (its own, or
+    /// another scrape's): call it on a blocking thread.
     pub(crate) fn epoch(&self) -> Arc<Epoch<RegistrySnapshot>> {
-        if let Some(epoch) = self.fresh_latest() {
-            return epoch;
-        }
-        // Poison carries no broken state: the mutex guards nothing but who collects, and a
-        // source that panicked published nothing.
-        let _collecting = self.collecting.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(epoch) = self.fresh_latest() {
-            return epoch;
-        }
-        self.publisher.refresh()
-    }
-
-    fn fresh_latest(&self) -> Option<Arc<Epoch<RegistrySnapshot>>> {
-        let epoch = self.publisher.latest();
-        // Ages on the publisher's own clock, which stamped `collected_at`.
-        let age = self.publisher.now().saturating_sub(epoch.collected_at());
-        (age < self.max_age).then_some(epoch)
+        self.publisher.latest_or_collect(self.max_age)
     }
 }
 

@@ -5,8 +5,8 @@
 //! exporter never has to drop anything valid.
 
 use tally_snapshot::{
-    FieldDesc, FieldKind, HistogramConfig, HistogramSnapshot, InvalidSnapshot, MetricSnapshot,
-    RegistrySnapshot, SeriesSnapshot, SetSnapshot, Value,
+    FieldDesc, FieldKind, HistogramConfig, InvalidSnapshot, MetricSnapshot, RegistrySnapshot,
+    SeriesSnapshot, SetSnapshot, Value,
 };
 
 fn counters(names: &[&'static str], n: u64) -> SetSnapshot {
@@ -66,11 +66,8 @@ fn a_valid_snapshot_deserializes_with_its_series_in_label_order() {
 fn invalid_snapshots_are_refused_on_the_way_in_naming_the_offence() {
     let h = FieldKind::Histogram(HistogramConfig::DEFAULT);
     let with_histogram = |name: &'static str| {
-        SetSnapshot::new(
-            vec![FieldDesc::new(name, h, "")],
-            vec![Value::Histogram(Box::new(HistogramSnapshot::default()))],
-        )
-        .unwrap()
+        SetSnapshot::new(vec![FieldDesc::new(name, h, "")], vec![Value::Histogram(Box::default())])
+            .unwrap()
     };
     let cases: Vec<(RegistrySnapshot, &str)> = vec![
         (
@@ -125,10 +122,7 @@ fn invalid_snapshots_are_refused_on_the_way_in_naming_the_offence() {
                                 FieldDesc::new("latency_ns", h, ""),
                                 FieldDesc::new("latency_seconds", FieldKind::Gauge, ""),
                             ],
-                            vec![
-                                Value::Histogram(Box::new(HistogramSnapshot::default())),
-                                Value::Gauge(1),
-                            ],
+                            vec![Value::Histogram(Box::default()), Value::Gauge(1)],
                         )
                         .unwrap(),
                     )],
