@@ -2,13 +2,13 @@
 
 use std::fmt;
 use std::future::Future;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tally_epoch::Publisher;
 use tally_prometheus::EncodeOptions;
 use tally_snapshot::RegistrySnapshot;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::handle::ServerHandle;
 use crate::{ServeError, serve};
@@ -183,7 +183,10 @@ impl MetricsServerBuilder {
     /// drop.
     ///
     /// The socket is bound before this returns, so a bind error is returned here, and the
-    /// server accepts connections as soon as it has returned `Ok`.
+    /// server accepts connections as soon as it has returned `Ok`. Its listen backlog (the
+    /// connections the kernel completes before the server accepts them) is 1024, as
+    /// [`tokio::net::TcpListener::bind`]'s, or the system's cap if lower
+    /// (`net.core.somaxconn` on Linux).
     ///
     /// # Errors
     ///
@@ -193,10 +196,14 @@ impl MetricsServerBuilder {
     pub fn spawn(self) -> Result<ServerHandle, ServeError> {
         let addr = self.addr;
         let bind = |source| ServeError::Bind { addr, source };
-        let listener = StdListener::bind(addr).map_err(bind)?;
-        listener.set_nonblocking(true).map_err(bind)?;
-        let local_addr = listener.local_addr().map_err(bind)?;
-        ServerHandle::spawn(listener, local_addr, self.publisher, self.config)
+        let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+        let socket = socket.map_err(bind)?;
+        // As std's and tokio's `bind` do: a port whose last connections linger in
+        // TIME_WAIT can be bound again at once.
+        #[cfg(not(windows))]
+        socket.set_reuseaddr(true).map_err(bind)?;
+        socket.bind(addr).map_err(bind)?;
+        ServerHandle::spawn(socket, addr, self.publisher, self.config)
     }
 
     /// Serves on `listener` inside the current tokio runtime until `shutdown` completes,
@@ -207,6 +214,11 @@ impl MetricsServerBuilder {
     /// bound. Collections and encodings run on the runtime's blocking pool
     /// (`spawn_blocking`), so they never hold up the runtime's other tasks; the
     /// runtime needs its IO and time drivers enabled.
+    ///
+    /// Give the listener a backlog of a few hundred connections or more, as
+    /// [`tokio::net::TcpListener::bind`] does (1024), rather than std's 128: the clients
+    /// of connections past it retry a second later (see the crate's
+    /// [Bounds](crate#bounds)).
     ///
     /// # Errors
     ///

@@ -79,7 +79,9 @@
 //! [`max_header_bytes`](MetricsServerBuilder::max_header_bytes) get `431` and are closed;
 //! malformed ones get `400` and are closed (hyper's parser decides). Request bodies are
 //! never read. At most [`max_connections`](MetricsServerBuilder::max_connections) are
-//! served at once; more wait in the listen backlog until one ends. Only HTTP/1.x is
+//! served at once; more wait in the listen backlog until one ends. A spawned server's
+//! backlog holds 1024 connections (or the system's cap): past it, the kernel drops new
+//! connections' first packet, which their clients retry a second later. Only HTTP/1.x is
 //! spoken.
 //!
 //! # Shutdown
