@@ -50,5 +50,6 @@ def test_serve_on_a_taken_port_raises_oserror():
 
 
 def test_serve_rejects_a_host_that_is_not_an_ip():
-    with pytest.raises(ValueError, match="not an IP address"):
+    with pytest.raises(ValueError, match="host must be an IP address"):
         tally.serve(port=0, host="localhost:80")
+
