@@ -17,6 +17,10 @@ use crate::registry::{RegRef, Registry};
 /// returns its handle. Port 0 picks a free port (read `handle.port`). A scrape collects
 /// when the published snapshot is older than `max_age` seconds.
 ///
+/// At the server's connection limit (64), a new connection closes the connection idle
+/// the longest (one that has not sent a whole request), so idle or slow clients never
+/// keep a scrape waiting.
+///
 /// Raises OSError if the address cannot be bound; TypeError or ValueError, naming the
 /// argument, for an argument of the wrong type or out of range.
 #[pyfunction]
