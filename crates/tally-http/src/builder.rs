@@ -168,17 +168,18 @@ impl MetricsServerBuilder {
         self
     }
 
-    /// The most connections open at once. New connections are always accepted; at the
-    /// limit, a new connection takes the slot of the **idle** connection idle the longest,
-    /// which is closed. A connection is idle while it has no whole request head: silent
+    /// The most connections open at once. The server keeps accepting: at the limit, a new
+    /// connection takes the slot of the **idle** connection idle the longest, which is
+    /// closed. A connection is idle while it has no whole request head: silent
     /// since it was accepted, between requests on a keep-alive connection, or sending its
     /// head slowly. So idle clients, however many and however quick to reconnect, never
     /// keep a scraper waiting.
     ///
     /// A connection with a request in hand (its response being prepared or written) is
-    /// never closed for a newcomer: while *every* slot is such a one, new connections
-    /// wait, in the kernel's listen backlog, until one is done or idle again, which the
-    /// [request timeout](Self::request_timeout) bounds. Default 64; at least 1.
+    /// never closed for a newcomer: while *every* slot is such a one, the server stops
+    /// accepting, and new connections wait in the kernel's listen backlog until one is
+    /// done or idle again, which the [request timeout](Self::request_timeout) bounds.
+    /// Default 64; at least 1.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.config.max_connections = connections.max(1);
         self

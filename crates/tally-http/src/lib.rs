@@ -85,14 +85,15 @@
 //! At most [`max_connections`](MetricsServerBuilder::max_connections) are open at once,
 //! and **idle connections never keep a scraper waiting**. A connection is idle while it
 //! has no whole request head: silent since it was accepted, between requests on a
-//! keep-alive connection, or sending its head a byte at a time. The server always
-//! accepts; at the limit, a new connection takes the slot of the connection idle the
+//! keep-alive connection, or sending its head a byte at a time. The server keeps
+//! accepting: at the limit, a new connection takes the slot of the connection idle the
 //! longest, which is closed (its client, owed no response, may reconnect: it costs the
 //! server an accept and a close). A connection with a request in hand keeps its slot
-//! until its response is written; only while every slot is such a one do new connections
-//! wait, in the listen backlog, for at most the request timeout's bounds. A spawned
-//! server's backlog holds 1024 connections (or the system's cap): past it, the kernel drops
-//! new connections' first packet, which their clients retry a second later.
+//! until its response is written; only while every slot is such a one does the server
+//! stop accepting, and new connections wait in the listen backlog, for at most the
+//! request timeout's bounds. A spawned server's backlog holds 1024 connections (or the
+//! system's cap): past it, the kernel drops new connections' first packet, which their
+//! clients retry a second later.
 //!
 //! # Shutdown
 //!
