@@ -2,13 +2,13 @@
 
 use std::fmt;
 use std::future::Future;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tally_epoch::Publisher;
 use tally_prometheus::EncodeOptions;
 use tally_snapshot::RegistrySnapshot;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::handle::ServerHandle;
 use crate::{ServeError, serve};
@@ -59,6 +59,7 @@ impl MetricsServer {
 pub(crate) struct Config {
     pub(crate) max_age: Duration,
     pub(crate) header_read_timeout: Duration,
+    pub(crate) keep_alive_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) max_header_bytes: usize,
     pub(crate) max_connections: usize,
@@ -71,6 +72,7 @@ impl Default for Config {
         Config {
             max_age: Duration::from_secs(1),
             header_read_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             max_connections: 64,
@@ -89,10 +91,11 @@ const MIN_HEADER_BYTES: usize = 8192;
 /// | --- | --- | --- |
 /// | [`bind`](Self::bind) | `127.0.0.1:9464` | where it listens ([`DEFAULT_ADDR`]) |
 /// | [`max_age`](Self::max_age) | 1 s | how old a served epoch may be before a scrape collects a new one |
-/// | [`header_read_timeout`](Self::header_read_timeout) | 10 s | the time to send a request head (also the keep-alive idle time) |
+/// | [`header_read_timeout`](Self::header_read_timeout) | 10 s | the time to send a request head |
+/// | [`keep_alive_timeout`](Self::keep_alive_timeout) | 5 s | the time between a response and the next request on a connection |
 /// | [`request_timeout`](Self::request_timeout) | 10 s | collecting and encoding, then writing the response |
 /// | [`max_header_bytes`](Self::max_header_bytes) | 16 KiB | a request head's size (larger: 431) |
-/// | [`max_connections`](Self::max_connections) | 64 | connections served at once (more wait to be accepted) |
+/// | [`max_connections`](Self::max_connections) | 64 | connections open at once; at the limit, a new one closes the connection idle the longest (one without a whole request head), and waits only while all are busy with a request |
 /// | [`shutdown_grace`](Self::shutdown_grace) | 5 s | how long shutdown waits for in-flight responses |
 /// | [`encode_options`](Self::encode_options) | [`EncodeOptions::default`] | histogram buckets, `_ns` as seconds |
 #[must_use = "a builder does nothing until `spawn` or `run` is called"]
@@ -126,11 +129,24 @@ impl MetricsServerBuilder {
     }
 
     /// The time a client has to send a whole request head, from when its connection is
-    /// accepted or its previous response was written; the connection is then closed
-    /// without a response. This also closes idle keep-alive connections, and connections
-    /// that send nothing or send their head a byte at a time. Default 10 s; at least 1 ms.
+    /// accepted or (on a keep-alive connection) from the head's first byte; the
+    /// connection is then closed without a response. This closes connections that send
+    /// nothing or send their head a byte at a time. Default 10 s; at least 1 ms.
+    ///
+    /// Such connections are idle, so they never keep a scraper waiting: at the
+    /// [connection limit](Self::max_connections) a newcomer closes the one idle the
+    /// longest first.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.config.header_read_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a keep-alive connection may stay open between a response (written
+    /// whole) and the first byte of its next request; it is then closed. Default 5 s
+    /// (a scraper that comes back less often opens a new connection each time, which
+    /// costs it a TCP handshake); at least 1 ms.
+    pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.config.keep_alive_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
@@ -152,15 +168,20 @@ impl MetricsServerBuilder {
         self
     }
 
-    /// The most connections served at once. Further connections are **queued, not
-    /// refused**: they are not accepted until a connection ends, so they wait in the
-    /// kernel's listen backlog (and their clients' own connect timeouts apply), and their
-    /// header-read timeout starts when they are accepted. A client holding a connection
-    /// without using it is closed after the [header-read
-    /// timeout](Self::header_read_timeout), which frees its slot. Default 64; at least 1.
+    /// The most connections open at once. The server keeps accepting: at the limit, a new
+    /// connection takes the slot of the **idle** connection idle the longest, which is
+    /// closed. A connection is idle while it has no whole request head: silent
+    /// since it was accepted, between requests on a keep-alive connection, or sending its
+    /// head slowly. So idle clients, however many and however quick to reconnect, never
+    /// keep a scraper waiting.
+    ///
+    /// A connection with a request in hand (its response being prepared or written) is
+    /// never closed for a newcomer: while *every* slot is such a one, the server stops
+    /// accepting, and new connections wait in the kernel's listen backlog until one is
+    /// done or idle again, which the [request timeout](Self::request_timeout) bounds.
+    /// Default 64; at least 1.
     pub fn max_connections(mut self, connections: usize) -> Self {
-        self.config.max_connections =
-            connections.clamp(1, tokio::sync::Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+        self.config.max_connections = connections.max(1);
         self
     }
 
@@ -183,7 +204,10 @@ impl MetricsServerBuilder {
     /// drop.
     ///
     /// The socket is bound before this returns, so a bind error is returned here, and the
-    /// server accepts connections as soon as it has returned `Ok`.
+    /// server accepts connections as soon as it has returned `Ok`. Its listen backlog (the
+    /// connections the kernel completes before the server accepts them) is 1024, as
+    /// [`tokio::net::TcpListener::bind`]'s, or the system's cap if lower
+    /// (`net.core.somaxconn` on Linux).
     ///
     /// # Errors
     ///
@@ -193,10 +217,14 @@ impl MetricsServerBuilder {
     pub fn spawn(self) -> Result<ServerHandle, ServeError> {
         let addr = self.addr;
         let bind = |source| ServeError::Bind { addr, source };
-        let listener = StdListener::bind(addr).map_err(bind)?;
-        listener.set_nonblocking(true).map_err(bind)?;
-        let local_addr = listener.local_addr().map_err(bind)?;
-        ServerHandle::spawn(listener, local_addr, self.publisher, self.config)
+        let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
+        let socket = socket.map_err(bind)?;
+        // As std's and tokio's `bind` do: a port whose last connections linger in
+        // TIME_WAIT can be bound again at once.
+        #[cfg(not(windows))]
+        socket.set_reuseaddr(true).map_err(bind)?;
+        socket.bind(addr).map_err(bind)?;
+        ServerHandle::spawn(socket, addr, self.publisher, self.config)
     }
 
     /// Serves on `listener` inside the current tokio runtime until `shutdown` completes,
@@ -207,6 +235,11 @@ impl MetricsServerBuilder {
     /// bound. Collections and encodings run on the runtime's blocking pool
     /// (`spawn_blocking`), so they never hold up the runtime's other tasks; the
     /// runtime needs its IO and time drivers enabled.
+    ///
+    /// Give the listener a backlog of a few hundred connections or more, as
+    /// [`tokio::net::TcpListener::bind`] does (1024), rather than std's 128: the clients
+    /// of connections past it retry a second later (see the crate's
+    /// [Bounds](crate#bounds)).
     ///
     /// # Errors
     ///

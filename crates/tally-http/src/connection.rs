@@ -1,31 +1,37 @@
-//! One connection: hyper's HTTP/1 server, watched by the connection's deadline and the
-//! server's shutdown signal.
+//! One connection: hyper's HTTP/1 server, watched by the connection's deadline, its
+//! eviction and the server's shutdown signal.
 
+use std::future::{Future, poll_fn};
 use std::sync::Arc;
+use std::task::Poll;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::sync::watch;
 
 use crate::builder::Config;
-use crate::deadline::{Deadline, WatchedIo};
+use crate::deadline::{Deadline, WatchedStream};
 use crate::routes::{App, handle};
+use crate::slots::Slot;
 
-/// Serves `stream` until the client closes it, a deadline passes, an error occurs, or
-/// (after `shutdown` turns true) its in-flight response is written. Errors concern this
-/// client only and end its connection; nothing is reported.
+/// Serves `stream` until the client closes it, a deadline passes, it is evicted (idle
+/// while a newcomer needs its slot), an error occurs, or (after `shutdown` turns true) its
+/// in-flight response is written. Errors concern this client only and end its
+/// connection; nothing is reported.
 ///
-/// `_permit` is one of the server's connection slots, given back when this returns.
+/// `slot` is one of the server's connection slots, given back when this returns (or, if
+/// the connection is evicted, passed to its evictor at once).
 pub(crate) async fn serve_connection(
     stream: TcpStream,
     app: Arc<App>,
     config: Arc<Config>,
     mut shutdown: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
+    slot: Slot,
 ) {
-    let (deadline, mut due) = Deadline::new(config.header_read_timeout, config.request_timeout);
+    let evicted = slot.eviction();
+    let (deadline, mut due) = Deadline::new(&config, slot);
     let service = service_fn({
         let deadline = Arc::clone(&deadline);
         move |request| handle(Arc::clone(&app), Arc::clone(&deadline), request)
@@ -35,8 +41,14 @@ pub(crate) async fn serve_connection(
     let connection = http1::Builder::new()
         .max_buf_size(config.max_header_bytes)
         .keep_alive(true)
-        .serve_connection(WatchedIo::new(TokioIo::new(stream), Arc::clone(&deadline)), service);
+        .serve_connection(TokioIo::new(WatchedStream::new(stream, Arc::clone(&deadline))), service);
     tokio::pin!(connection);
+    // Reads what the client sent before it was accepted (a scraper's whole request, as a
+    // rule): only then may the connection count as idle, and be evicted.
+    if poll_fn(|cx| Poll::Ready(connection.as_mut().poll(cx))).await.is_ready() {
+        return;
+    }
+    deadline.polled();
     drop(deadline);
     let mut shutting_down = false;
     loop {
@@ -52,6 +64,9 @@ pub(crate) async fn serve_connection(
             // flight is abandoned; its blocking work, if any, runs on and is discarded).
             () = tokio::time::sleep_until(current.unwrap_or_else(tokio::time::Instant::now)),
                 if current.is_some() => return,
+            // Idle, and its slot given to a newcomer: closed like a connection past its
+            // deadline.
+            () = evicted.notified() => return,
             // Also when the server dropped the sender: it is gone either way.
             _ = shutdown.wait_for(|stop| *stop), if !shutting_down => {
                 shutting_down = true;

@@ -2,16 +2,23 @@
 
 use std::any::Any;
 use std::fmt;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::SocketAddr;
 use std::thread::JoinHandle;
 
 use tally_epoch::Publisher;
 use tally_snapshot::RegistrySnapshot;
-use tokio::net::TcpListener;
+use tokio::net::TcpSocket;
 use tokio::sync::oneshot;
 
 use crate::builder::Config;
 use crate::{ServeError, serve};
+
+/// The listen backlog of a spawned server, as tokio's `TcpListener::bind` has it (std's
+/// is 128). Connections past it are not refused but have their SYN dropped, which their
+/// clients retry only a second later: room for a few hundred clients reconnecting at once
+/// keeps a scraper among them from waiting that second. The kernel caps it
+/// (`net.core.somaxconn`, 4096 by default on Linux since 5.4).
+const LISTEN_BACKLOG: u32 = 1024;
 
 /// A metrics endpoint serving on its own thread (from
 /// [`MetricsServerBuilder::spawn`](crate::MetricsServerBuilder::spawn)).
@@ -40,10 +47,10 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
-    /// Starts the server's thread on an already bound, non-blocking listener.
+    /// Listens on `socket`, bound to `addr`, and starts the server's thread.
     pub(crate) fn spawn(
-        listener: StdListener,
-        local_addr: SocketAddr,
+        socket: TcpSocket,
+        addr: SocketAddr,
         publisher: Publisher<RegistrySnapshot>,
         config: Config,
     ) -> Result<ServerHandle, ServeError> {
@@ -57,20 +64,21 @@ impl ServerHandle {
             .thread_name("tally-http-blocking")
             .build()
             .map_err(ServeError::Runtime)?;
+        let bind = |source| ServeError::Bind { addr, source };
+        let listener = {
+            // Registered with this runtime's driver, which the thread below runs.
+            let _runtime = runtime.enter();
+            socket.listen(LISTEN_BACKLOG).map_err(bind)?
+        };
+        let local_addr = listener.local_addr().map_err(bind)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("tally-http".to_owned())
             .spawn(move || {
-                let result = runtime.block_on(async move {
-                    let listener = TcpListener::from_std(listener).map_err(|source| {
-                        ServeError::Accept { addr: local_addr.to_string(), source }
-                    })?;
-                    // A dropped sender (the handle leaked its stop half) also stops.
-                    serve::serve(listener, publisher, config, async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                });
+                // A dropped sender (the handle leaked its stop half) also stops.
+                let result = runtime.block_on(serve::serve(listener, publisher, config, async {
+                    let _ = stopped.await;
+                }));
                 // Not a plain drop, which would wait for every blocking task: a source still
                 // collecting past the grace (user code, stuck) is left to finish on its own
                 // rather than hold up the shutdown.

@@ -73,14 +73,27 @@
 //!
 //! Every connection has a deadline: its request head must arrive within the
 //! [header-read timeout](MetricsServerBuilder::header_read_timeout) (from accept, or from
-//! the end of the previous response on a keep-alive connection), the response must be
-//! ready within the [request timeout](MetricsServerBuilder::request_timeout) (else `503`)
-//! and written within it again; a connection past its deadline is closed. Heads above
+//! its first byte on a keep-alive connection), the response must be ready within the
+//! [request timeout](MetricsServerBuilder::request_timeout) (else `503`) and written
+//! within it again, and a keep-alive connection's next request must begin within the
+//! [keep-alive timeout](MetricsServerBuilder::keep_alive_timeout); a connection past its
+//! deadline is closed. Heads above
 //! [`max_header_bytes`](MetricsServerBuilder::max_header_bytes) get `431` and are closed;
 //! malformed ones get `400` and are closed (hyper's parser decides). Request bodies are
-//! never read. At most [`max_connections`](MetricsServerBuilder::max_connections) are
-//! served at once; more wait in the listen backlog until one ends. Only HTTP/1.x is
-//! spoken.
+//! never read. Only HTTP/1.x is spoken.
+//!
+//! At most [`max_connections`](MetricsServerBuilder::max_connections) are open at once,
+//! and **idle connections never keep a scraper waiting**. A connection is idle while it
+//! has no whole request head: silent since it was accepted, between requests on a
+//! keep-alive connection, or sending its head a byte at a time. The server keeps
+//! accepting: at the limit, a new connection takes the slot of the connection idle the
+//! longest, which is closed (its client, owed no response, may reconnect: it costs the
+//! server an accept and a close). A connection with a request in hand keeps its slot
+//! until its response is written; only while every slot is such a one does the server
+//! stop accepting, and new connections wait in the listen backlog, for at most the
+//! request timeout's bounds. A spawned server's backlog holds 1024 connections (or the
+//! system's cap): past it, the kernel drops new connections' first packet, which their
+//! clients retry a second later.
 //!
 //! # Shutdown
 //!
@@ -99,6 +112,7 @@ mod freshness;
 mod handle;
 mod routes;
 mod serve;
+mod slots;
 
 pub use builder::{DEFAULT_ADDR, MetricsServer, MetricsServerBuilder};
 pub use error::ServeError;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tally_epoch::Publisher;
 use tally_snapshot::RegistrySnapshot;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::ServeError;
@@ -16,6 +16,7 @@ use crate::builder::Config;
 use crate::connection::serve_connection;
 use crate::freshness::Fresh;
 use crate::routes::App;
+use crate::slots::Slots;
 
 /// How long to wait before accepting again when the process is out of file descriptors or
 /// buffers: long enough not to spin, short enough that a freed descriptor is used soon.
@@ -23,9 +24,10 @@ const RESOURCE_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Serves until `shutdown` completes, then shuts down gracefully.
 ///
-/// The connection limit is a semaphore whose permit is taken *before* `accept`: while
-/// all are taken, new connections stay in the kernel's listen backlog (queued, not
-/// refused) until a connection ends.
+/// Accepts always, then gives the new connection a slot ([`Slots::admit`]): a free one,
+/// or the one of the connection idle the longest, which is closed. Only while every slot
+/// is busy with a request does the loop wait (and new connections with it, in the
+/// kernel's listen backlog), for at most a request's bounds.
 pub(crate) async fn serve(
     listener: TcpListener,
     publisher: Publisher<RegistrySnapshot>,
@@ -37,7 +39,7 @@ pub(crate) async fn serve(
         fresh: Fresh::new(publisher, config.max_age),
         encode_options: config.encode_options.clone(),
     });
-    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let slots = Slots::new(config.max_connections);
     let (stop_connections, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -45,12 +47,6 @@ pub(crate) async fn serve(
     let result = loop {
         // Reap finished connections so that the set holds only live ones.
         while connections.try_join_next().is_some() {}
-        let permit = tokio::select! {
-            () = &mut shutdown => break Ok(()),
-            permit = Arc::clone(&slots).acquire_owned() => {
-                permit.expect("the semaphore is never closed")
-            }
-        };
         let stream = tokio::select! {
             () = &mut shutdown => break Ok(()),
             accepted = listener.accept() => match accepted {
@@ -68,6 +64,10 @@ pub(crate) async fn serve(
                 }
             },
         };
+        let slot = tokio::select! {
+            () = &mut shutdown => break Ok(()),
+            slot = slots.admit() => slot,
+        };
         // Responses are written whole: no reason to hold their last segment back.
         let _ = stream.set_nodelay(true);
         connections.spawn(serve_connection(
@@ -75,7 +75,7 @@ pub(crate) async fn serve(
             Arc::clone(&app),
             Arc::clone(&config),
             stopping.clone(),
-            permit,
+            slot,
         ));
     };
 

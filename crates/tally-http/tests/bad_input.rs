@@ -252,33 +252,3 @@ fn bad_clients_all_at_once_do_not_stop_good_ones() {
     assert_served(addr);
     server.shutdown().unwrap();
 }
-
-/// With one slot, a connection holds it while open; the next connection waits (it is
-/// neither refused nor served alongside) and is served once the slot is free.
-#[test]
-fn connections_beyond_the_limit_wait_for_a_slot() {
-    let metrics = Metrics::new();
-    let server = metrics
-        .server()
-        .header_read_timeout(Duration::from_secs(600))
-        .max_connections(1)
-        .spawn()
-        .unwrap();
-    let addr = server.local_addr();
-    // Make sure the first connection holds the slot: it is served a request first.
-    let mut holder = connect(addr);
-    holder.write_all(b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-    let mut first = [0u8; 12];
-    holder.read_exact(&mut first).unwrap();
-    assert_eq!(&first, b"HTTP/1.1 200");
-    // Now idle on a keep-alive connection; a second client queues behind it.
-    let (served, waiting) = std::sync::mpsc::channel();
-    thread::spawn(move || served.send(get(addr, "/metrics", None).status).unwrap());
-    assert!(
-        waiting.recv_timeout(Duration::from_millis(500)).is_err(),
-        "a second connection was served while the only slot was held"
-    );
-    drop(holder);
-    assert_eq!(waiting.recv_timeout(Duration::from_secs(60)), Ok(200));
-    server.shutdown().unwrap();
-}

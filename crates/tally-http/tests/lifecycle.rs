@@ -74,6 +74,7 @@ fn shutdown_closes_idle_connections_without_waiting_for_the_grace() {
     let server = metrics
         .server()
         .header_read_timeout(Duration::from_secs(600))
+        .keep_alive_timeout(Duration::from_secs(600))
         .shutdown_grace(Duration::from_secs(600))
         .spawn()
         .unwrap();
@@ -88,7 +89,7 @@ fn shutdown_closes_idle_connections_without_waiting_for_the_grace() {
     get(addr, "/metrics", None); // the silent one has been accepted by now
     let (done, stopped) = mpsc::channel();
     thread::spawn(move || done.send(server.shutdown()).unwrap());
-    // Far below the 600 s grace and header timeout: only a shutdown that closes idle
+    // Far below the 600 s grace and timeouts: only a shutdown that closes idle
     // connections at once gets here.
     stopped
         .recv_timeout(Duration::from_secs(60))

@@ -4,35 +4,26 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tally::SetSnapshot;
 use tally::epoch::{Epoch as RustEpoch, Publisher, Rate, RefresherHandle, Window as RustWindow};
 
+use crate::args;
 use crate::background::Background;
 use crate::errors::{epoch_error, wait_error};
 use crate::snapshot::{Snapshot, value_to_py};
 
-/// A timeout in seconds as a `Duration`: None means no limit.
-pub(crate) fn timeout_of(timeout: Option<f64>) -> PyResult<Duration> {
-    match timeout {
-        None => Ok(Duration::MAX),
-        Some(t) if t.is_finite() && t >= 0.0 => Ok(Duration::from_secs_f64(t.min(1e12))),
-        Some(t) => {
-            Err(PyValueError::new_err(format!("timeout {t} must be a number of seconds >= 0")))
-        }
-    }
-}
-
-/// Blocks (without the GIL) until an epoch after `after` is published.
+/// Blocks (without the GIL) until an epoch after `after` is published, for at most
+/// `timeout` (None: no limit).
 pub(crate) fn wait_for_next(
     py: Python<'_>,
     publisher: &Publisher<SetSnapshot>,
     after: Option<u64>,
-    timeout: Option<f64>,
+    timeout: Option<Duration>,
 ) -> PyResult<Epoch> {
-    let timeout = timeout_of(timeout)?;
+    let timeout = timeout.unwrap_or(Duration::MAX);
     let after = after.unwrap_or_else(|| publisher.latest().number());
     py.detach(|| publisher.wait_for_next(after, timeout)).map(Epoch::new).map_err(wait_error)
 }
@@ -43,9 +34,9 @@ pub(crate) fn wait_until(
     py: Python<'_>,
     publisher: &Publisher<SetSnapshot>,
     predicate: Py<PyAny>,
-    timeout: Option<f64>,
+    timeout: Option<Duration>,
 ) -> PyResult<Epoch> {
-    let timeout = timeout_of(timeout)?;
+    let timeout = timeout.unwrap_or(Duration::MAX);
     let mut failure: Option<PyErr> = None;
     let result = py.detach(|| {
         publisher.wait_until(
@@ -123,7 +114,10 @@ impl Epoch {
     /// The window from `earlier` to this epoch: what was recorded in between, and rates
     /// per second. Raises SnapshotMismatchError if `earlier` is newer or from another
     /// publisher.
-    fn since(&self, earlier: &Epoch) -> PyResult<Window> {
+    fn since(
+        &self,
+        #[pyo3(from_py_with = args::earlier_epoch)] earlier: Epoch,
+    ) -> PyResult<Window> {
         self.inner
             .since_by(&earlier.inner, SetSnapshot::delta)
             .map(|w| Window { inner: Arc::new(w) })
@@ -171,8 +165,8 @@ impl Window {
 
     /// Per-second rate of field `name` (events for counters and histograms, net change
     /// for gauges); None for a window of zero length or a last-value field.
-    fn rate(&self, name: &str) -> PyResult<Option<f64>> {
-        match self.inner.field_rate(name) {
+    fn rate(&self, #[pyo3(from_py_with = args::name)] name: String) -> PyResult<Option<f64>> {
+        match self.inner.field_rate(&name) {
             Some(r) => Ok(per_second(&r)),
             None => Err(crate::errors::UnknownFieldError::new_err(format!(
                 "the window's set has no field {name:?}"
@@ -219,13 +213,10 @@ pub struct Refresher {
 }
 
 impl Refresher {
-    pub(crate) fn start(publisher: &Publisher<SetSnapshot>, period: f64) -> PyResult<Refresher> {
-        if !(period.is_finite() && period > 0.0) {
-            return Err(PyValueError::new_err(format!(
-                "refresh period {period} must be a number of seconds > 0"
-            )));
-        }
-        let period = Duration::from_secs_f64(period);
+    pub(crate) fn start(
+        publisher: &Publisher<SetSnapshot>,
+        period: Duration,
+    ) -> PyResult<Refresher> {
         let handle = publisher
             .spawn_refresher(period)
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;

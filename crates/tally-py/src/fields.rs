@@ -243,11 +243,14 @@ pub(crate) fn layout_from(
 }
 
 fn declarations(group: &Bound<'_, PyAny>, kind: FieldKind) -> PyResult<Vec<(String, String)>> {
-    let kind = kind.as_str();
+    // The argument: `counters`, `gauges`, `last_values` or `histograms`.
+    let argument = format!("{}s", kind.as_str());
     let wrong = || {
-        PyTypeError::new_err(format!(
-            "{kind} fields: pass a list of names, of (name, help) pairs, or a dict {{name: help}}"
-        ))
+        crate::args::must_be(
+            &argument,
+            "a list of names (str), of (name, help) pairs, or a dict {name: help}",
+            group,
+        )
     };
     if group.is_instance_of::<PyString>() {
         // A lone string would be iterated character by character.

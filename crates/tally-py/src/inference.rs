@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 
-use crate::fields::{FieldTable, checked_f64};
+use crate::args;
+use crate::fields::FieldTable;
 use crate::set::{Backing, MetricSet, SetCore};
 
 /// What an inference service did: `total_inferences`, `successful_inferences`,
@@ -52,14 +53,15 @@ impl InferenceStats {
     #[pyo3(signature = (success=true, cache_hit=false, latency_s=None))]
     fn record_inference(
         &self,
-        success: bool,
-        cache_hit: bool,
-        latency_s: Option<f64>,
-    ) -> PyResult<()> {
+        #[pyo3(from_py_with = args::success)] success: bool,
+        #[pyo3(from_py_with = args::cache_hit)] cache_hit: bool,
+        #[pyo3(from_py_with = args::latency_s)] latency_s: Option<f64>,
+    ) {
         match latency_s {
             None => self.stats.record_inference(success, cache_hit),
             Some(s) => {
-                let ns = checked_f64("latency_s", s, 1e9)?;
+                // Checked finite and >= 0; `as` saturates at u64::MAX.
+                let ns = (s * 1e9).round() as u64;
                 self.stats.record_inference_with_latency(
                     success,
                     cache_hit,
@@ -67,19 +69,18 @@ impl InferenceStats {
                 );
             }
         }
-        Ok(())
     }
 
     /// Adds `n` (default 1) to the `in_flight` gauge: call when a request starts, and
     /// `request_finished()` when it ends.
     #[pyo3(signature = (n=1))]
-    fn request_started(&self, n: i64) {
+    fn request_started(&self, #[pyo3(from_py_with = args::n)] n: i64) {
         self.stats.record(|e| e.in_flight().add(n));
     }
 
     /// Subtracts `n` (default 1) from the `in_flight` gauge.
     #[pyo3(signature = (n=1))]
-    fn request_finished(&self, n: i64) {
+    fn request_finished(&self, #[pyo3(from_py_with = args::n)] n: i64) {
         self.stats.record(|e| e.in_flight().sub(n));
     }
 

@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod args;
 mod background;
 mod epoch;
 mod errors;

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyKeyError, PyTypeError};
+use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use tally::{DEFAULT_CARDINALITY_LIMIT, RawSet};
 
+use crate::args;
 use crate::errors::{decode_error, delta_error, family_error, registry_error};
 use crate::fields::{self, FieldTable};
 use crate::inference::InferenceStats;
@@ -42,12 +43,13 @@ pub struct Registry {
 }
 
 fn labels_of(labels: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    let wrong =
+        || args::must_be("labels", "a list of label names (str), such as [\"model\"]", labels);
     if labels.is_instance_of::<pyo3::types::PyString>() {
-        return Err(PyTypeError::new_err("labels: pass a list of label names, not one string"));
+        // A lone string would be a list of one-letter names.
+        return Err(wrong());
     }
-    labels
-        .extract::<Vec<String>>()
-        .map_err(|_| PyTypeError::new_err("labels: pass a list of label names (str)"))
+    labels.extract::<Vec<String>>().map_err(|_| wrong())
 }
 
 #[pymethods]
@@ -59,22 +61,25 @@ impl Registry {
     }
 
     /// Creates a MetricSet and registers it as `name` (fields as for `MetricSet`).
-    #[pyo3(signature = (name, *, counters=None, gauges=None, last_values=None, histograms=None, help="", unit=None))]
+    #[pyo3(
+        signature = (name, *, counters=None, gauges=None, last_values=None, histograms=None, help=String::new(), unit=None),
+        text_signature = "($self, name, *, counters=None, gauges=None, last_values=None, histograms=None, help='', unit=None)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn metric_set(
         &self,
         py: Python<'_>,
-        name: &str,
+        #[pyo3(from_py_with = args::name)] name: String,
         counters: Option<&Bound<'_, PyAny>>,
         gauges: Option<&Bound<'_, PyAny>>,
         last_values: Option<&Bound<'_, PyAny>>,
         histograms: Option<&Bound<'_, PyAny>>,
-        help: &str,
-        unit: Option<&str>,
+        #[pyo3(from_py_with = args::help)] help: String,
+        #[pyo3(from_py_with = args::unit)] unit: Option<String>,
     ) -> PyResult<MetricSet> {
         let layout = fields::layout_from(counters, gauges, last_values, histograms)?;
-        let mut reg = self.inner.get().metric(name).help(help);
-        if let Some(unit) = unit {
+        let mut reg = self.inner.get().metric(&name).help(&help);
+        if let Some(unit) = &unit {
             reg = reg.unit(unit);
         }
         let set = reg.raw(layout).map_err(registry_error)?;
@@ -83,18 +88,18 @@ impl Registry {
     }
 
     /// Creates an InferenceStats and registers it as `name`.
-    #[pyo3(signature = (name, *, help=""))]
+    #[pyo3(signature = (name, *, help=String::new()), text_signature = "($self, name, *, help='')")]
     fn inference_stats(
         &self,
         py: Python<'_>,
-        name: &str,
-        help: &str,
+        #[pyo3(from_py_with = args::name)] name: String,
+        #[pyo3(from_py_with = args::help)] help: String,
     ) -> PyResult<Py<InferenceStats>> {
         let stats = self
             .inner
             .get()
-            .metric(name)
-            .help(help)
+            .metric(&name)
+            .help(&help)
             .set::<tally::InferenceStats>()
             .map_err(registry_error)?;
         Py::new(py, InferenceStats::initializer(py, stats))
@@ -103,26 +108,29 @@ impl Registry {
     /// Creates a family (one set of these fields per combination of label values) and
     /// registers it as `name`. Past `cardinality_limit` distinct combinations (default
     /// 2000), new ones share one overflow series labelled `__overflow__`.
-    #[pyo3(signature = (name, labels, *, counters=None, gauges=None, last_values=None, histograms=None, help="", unit=None, cardinality_limit=None))]
+    #[pyo3(
+        signature = (name, labels, *, counters=None, gauges=None, last_values=None, histograms=None, help=String::new(), unit=None, cardinality_limit=None),
+        text_signature = "($self, name, labels, *, counters=None, gauges=None, last_values=None, histograms=None, help='', unit=None, cardinality_limit=None)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn family(
         &self,
         py: Python<'_>,
-        name: &str,
+        #[pyo3(from_py_with = args::name)] name: String,
         labels: &Bound<'_, PyAny>,
         counters: Option<&Bound<'_, PyAny>>,
         gauges: Option<&Bound<'_, PyAny>>,
         last_values: Option<&Bound<'_, PyAny>>,
         histograms: Option<&Bound<'_, PyAny>>,
-        help: &str,
-        unit: Option<&str>,
-        cardinality_limit: Option<usize>,
+        #[pyo3(from_py_with = args::help)] help: String,
+        #[pyo3(from_py_with = args::unit)] unit: Option<String>,
+        #[pyo3(from_py_with = args::cardinality_limit)] cardinality_limit: Option<usize>,
     ) -> PyResult<Family> {
         let labels = labels_of(labels)?;
         let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
         let layout = fields::layout_from(counters, gauges, last_values, histograms)?;
-        let mut reg = self.inner.get().metric(name).help(help);
-        if let Some(unit) = unit {
+        let mut reg = self.inner.get().metric(&name).help(&help);
+        if let Some(unit) = &unit {
             reg = reg.unit(unit);
         }
         let reg = reg.cardinality_limit(cardinality_limit.unwrap_or(DEFAULT_CARDINALITY_LIMIT));
@@ -132,21 +140,24 @@ impl Registry {
     }
 
     /// Creates a family of InferenceStats (say by model) and registers it as `name`.
-    #[pyo3(signature = (name, labels, *, help="", cardinality_limit=None))]
+    #[pyo3(
+        signature = (name, labels, *, help=String::new(), cardinality_limit=None),
+        text_signature = "($self, name, labels, *, help='', cardinality_limit=None)"
+    )]
     fn inference_family(
         &self,
-        name: &str,
+        #[pyo3(from_py_with = args::name)] name: String,
         labels: &Bound<'_, PyAny>,
-        help: &str,
-        cardinality_limit: Option<usize>,
+        #[pyo3(from_py_with = args::help)] help: String,
+        #[pyo3(from_py_with = args::cardinality_limit)] cardinality_limit: Option<usize>,
     ) -> PyResult<Family> {
         let labels = labels_of(labels)?;
         let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
         let family = self
             .inner
             .get()
-            .metric(name)
-            .help(help)
+            .metric(&name)
+            .help(&help)
             .cardinality_limit(cardinality_limit.unwrap_or(DEFAULT_CARDINALITY_LIMIT))
             .family::<tally::InferenceStats>(&label_refs)
             .map_err(registry_error)?;
@@ -165,7 +176,7 @@ impl Registry {
 
     /// The registry in Prometheus text format (or OpenMetrics), as `/metrics` serves it.
     #[pyo3(signature = (openmetrics=false))]
-    fn expose(&self, openmetrics: bool) -> String {
+    fn expose(&self, #[pyo3(from_py_with = args::openmetrics)] openmetrics: bool) -> String {
         self.snapshot().expose(openmetrics)
     }
 
@@ -201,8 +212,11 @@ impl Family {
     /// InferenceStats for `Registry.inference_family`.
     #[pyo3(signature = (*values))]
     fn labels(&self, py: Python<'_>, values: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-        let values: Vec<String> =
-            values.extract().map_err(|_| PyTypeError::new_err("label values must be str"))?;
+        let names = self.label_names();
+        let values = args::each_str("label values", "str", values, |i| match names.get(i) {
+            Some(label) => format!("for label {label:?}"),
+            None => format!("at position {i}"),
+        })?;
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
         match &self.kind {
             FamilyKind::Raw(f, table) => {
@@ -285,11 +299,17 @@ impl RegistrySnapshot {
     /// The snapshot of metric `name`'s series with these label values (none for a plain
     /// set). Raises KeyError if there is no such metric or series.
     #[pyo3(signature = (name, *labels))]
-    fn get(&self, name: &str, labels: Vec<String>) -> PyResult<Snapshot> {
+    fn get(
+        &self,
+        #[pyo3(from_py_with = args::name)] name: String,
+        labels: &Bound<'_, PyTuple>,
+    ) -> PyResult<Snapshot> {
+        let labels =
+            args::each_str("labels", "str (label values)", labels, |i| format!("at position {i}"))?;
         let metric = self
             .inner
             .metrics
-            .get(name)
+            .get(&name)
             .ok_or_else(|| PyKeyError::new_err(format!("no metric named {name:?}")))?;
         metric
             .series
@@ -332,22 +352,25 @@ impl RegistrySnapshot {
 
     /// Reads `to_json` output back (checked).
     #[staticmethod]
-    fn from_json(text: &str) -> PyResult<RegistrySnapshot> {
-        serde_json::from_str(text)
+    fn from_json(#[pyo3(from_py_with = args::text)] text: String) -> PyResult<RegistrySnapshot> {
+        serde_json::from_str(&text)
             .map(|s| RegistrySnapshot { inner: Arc::new(s) })
             .map_err(decode_error)
     }
 
     /// Reads `to_bytes` output back (checked).
     #[staticmethod]
-    fn from_bytes(data: &[u8]) -> PyResult<RegistrySnapshot> {
-        serde_json::from_slice(data)
+    fn from_bytes(#[pyo3(from_py_with = args::data)] data: Vec<u8>) -> PyResult<RegistrySnapshot> {
+        serde_json::from_slice(&data)
             .map(|s| RegistrySnapshot { inner: Arc::new(s) })
             .map_err(decode_error)
     }
 
     /// A new snapshot with `other` merged in exactly (series matched by name and labels).
-    fn merge(&self, other: &RegistrySnapshot) -> PyResult<RegistrySnapshot> {
+    fn merge(
+        &self,
+        #[pyo3(from_py_with = args::other_registry_snapshot)] other: RegistrySnapshot,
+    ) -> PyResult<RegistrySnapshot> {
         let mut merged = (*self.inner).clone();
         merged.try_merge(&other.inner).map_err(delta_error)?;
         Ok(RegistrySnapshot { inner: Arc::new(merged) })
@@ -355,7 +378,7 @@ impl RegistrySnapshot {
 
     /// Prometheus text format 0.0.4 (or OpenMetrics 1.0).
     #[pyo3(signature = (openmetrics=false))]
-    fn expose(&self, openmetrics: bool) -> String {
+    fn expose(&self, #[pyo3(from_py_with = args::openmetrics)] openmetrics: bool) -> String {
         let mut out = String::new();
         if openmetrics {
             tally_prometheus::encode_openmetrics(&self.inner, &mut out);
@@ -380,6 +403,8 @@ impl RegistrySnapshot {
 
 /// Unpickles a registry snapshot.
 #[pyfunction]
-pub(crate) fn _registry_snapshot_from_bytes(data: &[u8]) -> PyResult<RegistrySnapshot> {
+pub(crate) fn _registry_snapshot_from_bytes(
+    #[pyo3(from_py_with = args::data)] data: Vec<u8>,
+) -> PyResult<RegistrySnapshot> {
     RegistrySnapshot::from_bytes(data)
 }

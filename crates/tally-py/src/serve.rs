@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use tally::epoch::Publisher;
 use tally_http::{MetricsServer, ServeError, ServerHandle};
 
+use crate::args;
 use crate::background::Background;
 use crate::registry::{RegRef, Registry};
 
@@ -16,29 +17,33 @@ use crate::registry::{RegRef, Registry};
 /// returns its handle. Port 0 picks a free port (read `handle.port`). A scrape collects
 /// when the published snapshot is older than `max_age` seconds.
 ///
-/// Raises OSError if the address cannot be bound.
+/// At the server's connection limit (64), a new connection closes the connection idle
+/// the longest (one that has not sent a whole request), so idle or slow clients never
+/// keep a scrape waiting.
+///
+/// Raises OSError if the address cannot be bound; TypeError or ValueError, naming the
+/// argument, for an argument of the wrong type or out of range.
 #[pyfunction]
-#[pyo3(signature = (port=9464, host="127.0.0.1", registry=None, max_age=1.0))]
+#[pyo3(
+    signature = (port=9464, host=String::from("127.0.0.1"), registry=None, max_age=Duration::from_secs(1)),
+    text_signature = "(port=9464, host='127.0.0.1', registry=None, max_age=1.0)"
+)]
 pub(crate) fn serve(
     py: Python<'_>,
-    port: u16,
-    host: &str,
-    registry: Option<&Registry>,
-    max_age: f64,
+    #[pyo3(from_py_with = args::port)] port: u16,
+    #[pyo3(from_py_with = args::host)] host: String,
+    #[pyo3(from_py_with = args::registry)] registry: Option<Registry>,
+    #[pyo3(from_py_with = args::max_age)] max_age: Duration,
 ) -> PyResult<MetricsHandle> {
     let ip: IpAddr = host.parse().map_err(|_| {
         PyValueError::new_err(format!(
-            "host {host:?} is not an IP address: pass one such as \"127.0.0.1\" or \"::1\""
+            "host must be an IP address such as \"127.0.0.1\" or \"::1\", got {host:?}"
         ))
     })?;
-    if !(max_age.is_finite() && max_age >= 0.0) {
-        return Err(PyValueError::new_err(format!("max_age {max_age} must be seconds >= 0")));
-    }
-    let reg = registry.map(|r| r.inner.clone()).unwrap_or(RegRef::Global);
+    let reg = registry.map(|r| r.inner).unwrap_or(RegRef::Global);
     let publisher = Publisher::new(move || reg.get().snapshot());
-    let builder = MetricsServer::builder(publisher)
-        .bind(SocketAddr::new(ip, port))
-        .max_age(Duration::from_secs_f64(max_age));
+    let builder =
+        MetricsServer::builder(publisher).bind(SocketAddr::new(ip, port)).max_age(max_age);
     let handle = py.detach(|| builder.spawn()).map_err(serve_error)?;
     Ok(MetricsHandle { addr: handle.local_addr(), handle: Background::new(handle) })
 }

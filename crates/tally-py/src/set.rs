@@ -1,6 +1,7 @@
 //! Metric sets declared from Python, and positional recorders.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -8,6 +9,7 @@ use pyo3::types::{PyDict, PyString, PyTuple};
 use tally::epoch::Publisher;
 use tally::{FieldId, RawSet, SetSnapshot};
 
+use crate::args;
 use crate::epoch::{self, Epoch, Refresher};
 use crate::fields::{self, FieldTable, Updates};
 use crate::snapshot::Snapshot;
@@ -111,10 +113,11 @@ impl MetricSet {
     #[pyo3(signature = (*names))]
     fn recorder(&self, names: &Bound<'_, PyTuple>) -> PyResult<Recorder> {
         let mut fields = Vec::with_capacity(names.len());
-        for name in names.iter() {
-            let name = name
-                .cast::<PyString>()
-                .map_err(|_| PyTypeError::new_err("recorder takes field names (str)"))?;
+        for (position, name) in names.iter().enumerate() {
+            let name = name.cast::<PyString>().map_err(|_| {
+                let e = args::must_be("names", "field names (str)", &name);
+                PyTypeError::new_err(format!("{} at position {position}", e.value(name.py())))
+            })?;
             let i = self.core.table.index_of(name)?;
             if fields.iter().any(|&(_, j)| j == i) {
                 return Err(crate::errors::DuplicateNameError::new_err(format!(
@@ -158,8 +161,8 @@ impl MetricSet {
     fn wait_for_next(
         &self,
         py: Python<'_>,
-        after: Option<u64>,
-        timeout: Option<f64>,
+        #[pyo3(from_py_with = args::after)] after: Option<u64>,
+        #[pyo3(from_py_with = args::timeout)] timeout: Option<Duration>,
     ) -> PyResult<Epoch> {
         epoch::wait_for_next(py, self.core.publisher(), after, timeout)
     }
@@ -170,8 +173,8 @@ impl MetricSet {
     fn wait_until(
         &self,
         py: Python<'_>,
-        predicate: Py<PyAny>,
-        timeout: Option<f64>,
+        #[pyo3(from_py_with = args::predicate)] predicate: Py<PyAny>,
+        #[pyo3(from_py_with = args::timeout)] timeout: Option<Duration>,
     ) -> PyResult<Epoch> {
         epoch::wait_until(py, self.core.publisher(), predicate, timeout)
     }
@@ -182,13 +185,13 @@ impl MetricSet {
     #[pyo3(signature = (after=None, timeout=None))]
     fn next_epoch<'py>(
         slf: &Bound<'py, Self>,
-        after: Option<u64>,
-        timeout: Option<f64>,
+        #[pyo3(from_py_with = args::after)] after: Option<u64>,
+        #[pyo3(from_py_with = args::timeout)] timeout: Option<Duration>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         // Resolve "the latest now" on the caller's side, before the executor runs.
         let after = after.unwrap_or_else(|| slf.get().core.publisher().latest().number());
-        epoch::timeout_of(timeout)?;
+        let timeout = timeout.map(|t| t.as_secs_f64());
         let args = vec![after.into_pyobject(py)?.into_any(), timeout.into_pyobject(py)?.into_any()];
         epoch::in_executor(py, slf.getattr("wait_for_next")?, args)
     }
@@ -198,18 +201,21 @@ impl MetricSet {
     #[pyo3(signature = (predicate, timeout=None))]
     fn until<'py>(
         slf: &Bound<'py, Self>,
-        predicate: Bound<'py, PyAny>,
-        timeout: Option<f64>,
+        #[pyo3(from_py_with = args::predicate)] predicate: Py<PyAny>,
+        #[pyo3(from_py_with = args::timeout)] timeout: Option<Duration>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        epoch::timeout_of(timeout)?;
-        let args = vec![predicate, timeout.into_pyobject(py)?.into_any()];
+        let timeout = timeout.map(|t| t.as_secs_f64());
+        let args = vec![predicate.into_bound(py), timeout.into_pyobject(py)?.into_any()];
         epoch::in_executor(py, slf.getattr("wait_until")?, args)
     }
 
     /// Starts a background thread publishing an epoch every `period` seconds; returns
     /// its handle (`stop()`, or use it in a `with` block).
-    fn start_refresher(&self, period: f64) -> PyResult<Refresher> {
+    fn start_refresher(
+        &self,
+        #[pyo3(from_py_with = args::period)] period: Duration,
+    ) -> PyResult<Refresher> {
         Refresher::start(self.core.publisher(), period)
     }
 

@@ -9,6 +9,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use tally::epoch::Epoch;
 use tally::{HistogramSnapshot, SetSnapshot, Value, ratio_or_zero};
 
+use crate::args;
 use crate::errors::{decode_error, delta_error};
 
 /// Where a snapshot's data lives: its own, or a published epoch's (no copy).
@@ -97,14 +98,6 @@ pub(crate) fn value_to_py(py: Python<'_>, v: &Value) -> PyResult<Py<PyAny>> {
     })
 }
 
-fn check_q(q: f64) -> PyResult<()> {
-    if (0.0..=1.0).contains(&q) {
-        Ok(())
-    } else {
-        Err(PyValueError::new_err(format!("quantile {q} is outside [0, 1]")))
-    }
-}
-
 /// `object.__getattribute__`, for the attributes that are not fields.
 static OBJECT_GETATTRIBUTE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -153,10 +146,10 @@ impl Snapshot {
     fn get_field(
         &self,
         py: Python<'_>,
-        name: &str,
+        #[pyo3(from_py_with = args::name)] name: String,
         default: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        match self.get_value(name) {
+        match self.get_value(&name) {
             Some(v) => value_to_py(py, v),
             None => Ok(default.unwrap_or_else(|| py.None())),
         }
@@ -189,22 +182,28 @@ impl Snapshot {
 
     /// `numerator / denominator` of two counters of this one snapshot (0.0 when the
     /// denominator is 0).
-    fn ratio(&self, numerator: &str, denominator: &str) -> PyResult<f64> {
-        Ok(ratio_or_zero(self.counter(numerator)?, self.counter(denominator)?))
+    fn ratio(
+        &self,
+        #[pyo3(from_py_with = args::numerator)] numerator: String,
+        #[pyo3(from_py_with = args::denominator)] denominator: String,
+    ) -> PyResult<f64> {
+        Ok(ratio_or_zero(self.counter(&numerator)?, self.counter(&denominator)?))
     }
 
     /// The `q`-quantile (q in [0, 1]) of the histogram field `field` (the set's only
     /// histogram if omitted), in the unit it was recorded in; None if it is empty.
     #[pyo3(signature = (q, field=None))]
-    fn quantile(&self, q: f64, field: Option<&str>) -> PyResult<Option<u64>> {
-        check_q(q)?;
-        Ok(self.histogram(field)?.quantile(q))
+    fn quantile(
+        &self,
+        #[pyo3(from_py_with = args::q)] q: f64,
+        #[pyo3(from_py_with = args::field)] field: Option<String>,
+    ) -> PyResult<Option<u64>> {
+        Ok(self.histogram(field.as_deref())?.quantile(q))
     }
 
     /// The `q`-quantile of request latency in seconds (InferenceStats snapshots), within
     /// the histogram's relative error (2^-5); None before the first timed request.
-    fn latency_quantile(&self, q: f64) -> PyResult<Option<f64>> {
-        check_q(q)?;
+    fn latency_quantile(&self, #[pyo3(from_py_with = args::q)] q: f64) -> PyResult<Option<f64>> {
         Ok(self.histogram(Some("latency_ns"))?.quantile(q).map(|ns| ns as f64 / 1e9))
     }
 
@@ -234,19 +233,22 @@ impl Snapshot {
     /// Reads a snapshot written by `to_json` (checked: a malformed or inconsistent
     /// snapshot raises DecodeError).
     #[staticmethod]
-    fn from_json(text: &str) -> PyResult<Snapshot> {
-        serde_json::from_str(text).map(Snapshot::owned).map_err(decode_error)
+    fn from_json(#[pyo3(from_py_with = args::text)] text: String) -> PyResult<Snapshot> {
+        serde_json::from_str(&text).map(Snapshot::owned).map_err(decode_error)
     }
 
     /// Reads a snapshot written by `to_bytes` (checked).
     #[staticmethod]
-    fn from_bytes(data: &[u8]) -> PyResult<Snapshot> {
-        serde_json::from_slice(data).map(Snapshot::owned).map_err(decode_error)
+    fn from_bytes(#[pyo3(from_py_with = args::data)] data: Vec<u8>) -> PyResult<Snapshot> {
+        serde_json::from_slice(&data).map(Snapshot::owned).map_err(decode_error)
     }
 
     /// A new snapshot with `other` added exactly: counters, gauges and histograms summed,
     /// last values by newest write. Raises SnapshotMismatchError for different fields.
-    fn merge(&self, other: &Snapshot) -> PyResult<Snapshot> {
+    fn merge(
+        &self,
+        #[pyo3(from_py_with = args::other_snapshot)] other: Snapshot,
+    ) -> PyResult<Snapshot> {
         let mut merged = self.inner().clone();
         merged.try_merge(other.inner()).map_err(delta_error)?;
         Ok(Snapshot::owned(merged))
@@ -256,13 +258,16 @@ impl Snapshot {
         let other = other.cast::<Snapshot>().map_err(|_| {
             PyTypeError::new_err("a Snapshot can only be added to another Snapshot")
         })?;
-        self.merge(other.get())
+        self.merge(other.get().clone())
     }
 
     /// `self - earlier`, field by field: what was recorded between the two. Raises
     /// SnapshotMismatchError for different fields or a counter that went backwards (then
     /// `earlier` is not earlier).
-    fn delta(&self, earlier: &Snapshot) -> PyResult<Snapshot> {
+    fn delta(
+        &self,
+        #[pyo3(from_py_with = args::earlier_snapshot)] earlier: Snapshot,
+    ) -> PyResult<Snapshot> {
         SetSnapshot::delta(self.inner(), earlier.inner()).map(Snapshot::owned).map_err(delta_error)
     }
 
@@ -270,7 +275,7 @@ impl Snapshot {
         let other = other.cast::<Snapshot>().map_err(|_| {
             PyTypeError::new_err("a Snapshot can only be subtracted from another Snapshot")
         })?;
-        self.delta(other.get())
+        self.delta(other.get().clone())
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
@@ -308,7 +313,9 @@ impl Snapshot {
 
 /// Unpickles a snapshot (`Snapshot.__reduce__`).
 #[pyfunction]
-pub(crate) fn _snapshot_from_bytes(data: &[u8]) -> PyResult<Snapshot> {
+pub(crate) fn _snapshot_from_bytes(
+    #[pyo3(from_py_with = args::data)] data: Vec<u8>,
+) -> PyResult<Snapshot> {
     Snapshot::from_bytes(data)
 }
 
@@ -316,17 +323,22 @@ pub(crate) fn _snapshot_from_bytes(data: &[u8]) -> PyResult<Snapshot> {
 #[pyfunction]
 pub(crate) fn merge(snapshots: &Bound<'_, PyAny>) -> PyResult<Snapshot> {
     let mut merged: Option<SetSnapshot> = None;
-    for s in snapshots.try_iter()? {
+    let wrong = |what: &Bound<'_, PyAny>, place: String| {
+        let e = args::must_be("snapshots", "an iterable of tally.Snapshot", what);
+        PyTypeError::new_err(format!("{}{place}", e.value(what.py())))
+    };
+    let items = snapshots.try_iter().map_err(|_| wrong(snapshots, String::new()))?;
+    for (position, s) in items.enumerate() {
         let s = s?;
-        let s = s.cast::<Snapshot>().map_err(|_| PyTypeError::new_err("merge takes Snapshots"))?;
+        let s = s.cast::<Snapshot>().map_err(|_| wrong(&s, format!(" at position {position}")))?;
         match &mut merged {
             None => merged = Some(s.get().inner().clone()),
             Some(m) => m.try_merge(s.get().inner()).map_err(delta_error)?,
         }
     }
-    merged
-        .map(Snapshot::owned)
-        .ok_or_else(|| PyValueError::new_err("merge needs at least one snapshot"))
+    merged.map(Snapshot::owned).ok_or_else(|| {
+        PyValueError::new_err("snapshots must hold at least one tally.Snapshot, got none")
+    })
 }
 
 fn histogram_dict<'py>(py: Python<'py>, h: &HistogramSnapshot) -> PyResult<Bound<'py, PyDict>> {
@@ -385,8 +397,7 @@ impl Histogram {
         self.inner.overflow()
     }
     /// The `q`-quantile (q in [0, 1]) within the relative error (2^-5), None if empty.
-    fn quantile(&self, q: f64) -> PyResult<Option<u64>> {
-        check_q(q)?;
+    fn quantile(&self, #[pyo3(from_py_with = args::q)] q: f64) -> PyResult<Option<u64>> {
         Ok(self.inner.quantile(q))
     }
     /// The non-empty buckets as `(low, high, count)`.

@@ -1,6 +1,9 @@
 //! What the endpoint's tests share: a registry with every kind of metric behind a
-//! counting source, a hyper client, and raw sockets for bad input.
+//! counting source, a hyper client, raw sockets for bad input, and a real Prometheus
+//! server ([`prometheus`]).
 #![allow(dead_code)] // each test file uses part of it
+
+pub mod prometheus;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
