@@ -1,18 +1,44 @@
 //! Labelled families: one metric set per combination of label values.
 //!
-//! Lookup is lock-free: the label → series map is an immutable `hashbrown` map behind an
-//! `ArcSwap`, read without any shared write (arc-swap's load touches only a thread-local
-//! debt slot). A miss takes a mutex, copies the map with the new series added, and swaps
-//! it in (copy-on-write); misses are rare by construction, since the map is bounded by the
-//! family's cardinality limit. Past the limit, records go to one overflow series whose label
-//! values are all [`OVERFLOW_LABEL`], and the family counts the redirects.
+//! The label → series map is a [`papaya`] hash map: a lookup of an existing series takes no
+//! lock and writes no line that another thread writes (papaya's guard marks only the calling
+//! thread's own cache-padded slot of its reclamation scheme, `seize`), and a new series costs
+//! amortised O(1), however many series the family has. The map was first an immutable
+//! `hashbrown` map behind an `ArcSwap`, copied whole for each new series: O(n) per series, so
+//! filling a family was quadratic (21,500 series took a minute, 100,000 would have taken
+//! tens of minutes); `benches/benches/family.rs` measures both costs against the family's size.
+//!
+//! New series are created one at a time, under a mutex: the count of series is then exact,
+//! and never passes the family's cardinality limit however many threads race to insert. Past
+//! the limit, records go to one overflow series whose label values are all
+//! [`OVERFLOW_LABEL`], and the family counts the redirects. A full family answers a miss
+//! without the mutex (a flood of new label values costs no contention).
+//!
+//! The map resizes in papaya's [`Blocking`](papaya::ResizeMode::Blocking) mode: the insert
+//! that outgrows the table copies it (so that one insert costs O(n), the fill amortised O(1)),
+//! while readers go on reading the old table, which stays the source of truth until the copy
+//! is complete. Papaya's default incremental mode would spread the copy over later inserts,
+//! and meanwhile have lookups probe two tables and `collect` finish the copy itself: with
+//! series created rarely, a resize could stay half done for good.
+//!
+//! # Orderings
+//!
+//! - `len` is written only under the `insert` mutex, after the new series is in the map
+//!   (Release), so that a thread that acquires the count `n` finds the `n` series in the map.
+//!   The lock-free full check in `insert_or_overflow` loads it with Acquire: when it reads the
+//!   limit and then misses the values in the map, they have no series and never will (the map
+//!   is full for good), so the record belongs in the overflow series. A thread that missed the
+//!   values while another was inserting them, the insert that filled the map, finds them there.
+//! - `len()` reads it Relaxed: a count for display, ordering nothing.
+//! - The map's own operations synchronise what they publish: a lookup that finds a series
+//!   happens after its insert (papaya's Release/Acquire on the entry).
 
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arc_swap::ArcSwap;
-use hashbrown::{Equivalent, HashMap};
+use papaya::{Equivalent, HashMap, ResizeMode};
 use tally_core::MetricSet;
 use tally_snapshot::{SeriesSnapshot, SetSnapshot};
 
@@ -67,7 +93,7 @@ pub enum FamilyError {
 }
 
 /// The owned key of a series: its label values.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 struct Key(Box<[Box<str>]>);
 
 impl Hash for Key {
@@ -98,7 +124,10 @@ fn hash_values<'a>(values: impl Iterator<Item = &'a str>, state: &mut impl Hashe
     }
 }
 
-type Map<S> = HashMap<Key, Arc<S>>;
+/// The map's hasher: foldhash, seeded per map (hashbrown's default, as before papaya).
+type MapHasher = foldhash::fast::RandomState;
+
+type Map<S> = HashMap<Key, Arc<S>, MapHasher>;
 
 /// A family of metric sets of type `S`, one per combination of label values.
 ///
@@ -118,8 +147,11 @@ type Map<S> = HashMap<Key, Arc<S>>;
 /// ```
 pub struct Family<S> {
     label_names: Box<[String]>,
-    map: ArcSwap<Map<S>>,
+    map: Map<S>,
+    /// Held by the one thread creating a series (misses below the limit only).
     insert: Mutex<()>,
+    /// The series in `map`: written under `insert`, after the insert (see `# Orderings`).
+    len: AtomicUsize,
     limit: usize,
     overflow: Arc<S>,
     redirects: FamilyStats,
@@ -179,8 +211,12 @@ impl<S: Send + Sync + 'static> Family<S> {
         }
         Ok(Family {
             label_names: label_names.iter().map(|s| (*s).to_owned()).collect(),
-            map: ArcSwap::from_pointee(Map::default()),
+            map: HashMap::builder()
+                .hasher(MapHasher::default())
+                .resize_mode(ResizeMode::Blocking)
+                .build(),
             insert: Mutex::new(()),
+            len: AtomicUsize::new(0),
             limit,
             overflow: Arc::new(make()),
             redirects: FamilyStats::new(),
@@ -201,6 +237,9 @@ impl<S: Send + Sync + 'static> Family<S> {
     /// Runs `f` on the series of these label values, creating it on first use. Lock-free
     /// when the series exists; past the cardinality limit, `f` gets the overflow series.
     ///
+    /// While `f` runs on an existing series, the calling thread holds the map's guard: a
+    /// table the map outgrew meanwhile is freed only after `f` returns.
+    ///
     /// # Errors
     ///
     /// [`FamilyError::LabelCount`] when `values` has the wrong length; `f` is not called
@@ -209,7 +248,7 @@ impl<S: Send + Sync + 'static> Family<S> {
     pub fn with<R>(&self, values: &[&str], f: impl FnOnce(&S) -> R) -> Result<R, FamilyError> {
         self.check_arity(values.len())?;
         {
-            let map = self.map.load();
+            let map = self.map.pin();
             if let Some(set) = map.get(&Lookup(values)) {
                 return Ok(f(set));
             }
@@ -225,7 +264,7 @@ impl<S: Send + Sync + 'static> Family<S> {
     /// As [`with`](Self::with).
     pub fn bind(&self, values: &[&str]) -> Result<Arc<S>, FamilyError> {
         self.check_arity(values.len())?;
-        if let Some(set) = self.map.load().get(&Lookup(values)) {
+        if let Some(set) = self.map.pin().get(&Lookup(values)) {
             return Ok(set.clone());
         }
         Ok(self.insert_or_overflow(values))
@@ -233,7 +272,7 @@ impl<S: Send + Sync + 'static> Family<S> {
 
     /// The number of series (not counting the overflow series).
     pub fn len(&self) -> usize {
-        self.map.load().len()
+        self.len.load(Ordering::Relaxed)
     }
 
     /// Whether no series has been created.
@@ -269,32 +308,39 @@ impl<S: Send + Sync + 'static> Family<S> {
         }
         // A full map never takes another series, so a miss on it goes to the overflow
         // series without the lock: a flood of new label values costs no contention. The map
-        // is loaded again: another thread may have inserted these very values (filling the
+        // is searched again: another thread may have inserted these very values (filling the
         // map) since the caller missed them, and their records belong in that series.
-        let map = self.map.load();
-        if map.len() >= self.limit {
-            return match map.get(&Lookup(values)) {
+        // Acquire: pairs with the Release store below, so a full count means its series are
+        // all in the map.
+        if self.len.load(Ordering::Acquire) >= self.limit {
+            return match self.map.pin().get(&Lookup(values)) {
                 Some(set) => set.clone(),
                 None => self.redirect(),
             };
         }
-        drop(map);
         let _guard = self.insert.lock().unwrap_or_else(|e| e.into_inner());
-        let map = self.map.load();
+        let map = self.map.pin();
         if let Some(set) = map.get(&Lookup(values)) {
             // Another thread inserted it while we waited.
             return set.clone();
         }
-        if map.len() >= self.limit {
+        // Written only under the lock: exact here.
+        let len = self.len.load(Ordering::Relaxed);
+        if len >= self.limit {
             return self.redirect();
         }
         let set = Arc::new((self.make)());
-        let mut next = Map::with_capacity_and_hasher(map.len() + 1, map.hasher().clone());
-        next.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
         let key = Key(values.iter().map(|v| Box::<str>::from(*v)).collect());
-        debug_assert_eq!(next.hasher().hash_one(&key), next.hasher().hash_one(Lookup(values)));
-        next.insert(key, set.clone());
-        self.map.store(Arc::new(next));
+        let fixed = foldhash::fast::FixedState::default();
+        debug_assert_eq!(
+            fixed.hash_one(&key),
+            fixed.hash_one(Lookup(values)),
+            "an owned key and its borrowed lookup hash alike"
+        );
+        let inserted = map.insert(key, set.clone());
+        debug_assert!(inserted.is_none(), "inserts are serialised by the lock: no one else's");
+        // Release: a thread that acquires the new count finds this series in the map.
+        self.len.store(len + 1, Ordering::Release);
         set
     }
 
@@ -305,9 +351,12 @@ impl<S: Send + Sync + 'static> Family<S> {
 
     /// Every series' snapshot, sorted by label values, then the overflow series if anything
     /// was redirected to it; `collect_one` turns a set into its snapshot.
+    ///
+    /// Series created while it runs may or may not be in it.
     pub fn collect_with(&self, collect_one: impl Fn(&S) -> SetSnapshot) -> Vec<SeriesSnapshot> {
-        let map = self.map.load_full();
-        let mut series: Vec<SeriesSnapshot> = map
+        let mut series: Vec<SeriesSnapshot> = self
+            .map
+            .pin()
             .iter()
             .map(|(k, set)| SeriesSnapshot {
                 labels: k.0.iter().map(|s| s.to_string()).collect(),
@@ -336,7 +385,7 @@ impl<S> fmt::Debug for Family<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Family")
             .field("label_names", &self.label_names)
-            .field("series", &self.map.load().len())
+            .field("series", &self.len.load(Ordering::Relaxed))
             .field("limit", &self.limit)
             .finish()
     }

@@ -209,3 +209,57 @@ fn a_family_of_run_time_sets_works_like_a_typed_one() {
     assert_eq!(series[0].labels, ["/a"]);
     assert_eq!(series[0].snapshot.get("requests"), Some(&Value::Counter(2)));
 }
+
+/// A family's cost was quadratic in its size (each new series copied the whole map: 100,000
+/// series took tens of minutes; `benches/benches/family.rs` measures it). Raised caps are
+/// what users do: 100,000 series, inserted by threads that race on every one of them, end
+/// with each series there exactly once, exact counts, and the cap still holding. No timing
+/// is asserted: on the old map it would have run for many minutes (seconds now).
+#[test]
+fn a_family_of_100_000_series_keeps_each_series_once_with_exact_counts() {
+    const SERIES: usize = 100_000;
+    // Each (series, thread) has its own shard: two threads keep the test under 400 MB.
+    const THREADS: usize = 2;
+    let key = |i: usize| [format!("model-{:03}", i % 1_000), format!("gpu{}", i / 1_000)];
+    let family = Family::<InferenceStats>::with_limit(&["model", "device"], SERIES).unwrap();
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let family = &family;
+            s.spawn(move || {
+                // Every thread records once into every series, each starting at its own
+                // share of them: the first to reach a series creates it, the others find it.
+                for n in 0..SERIES {
+                    let i = (n + t * SERIES / THREADS) % SERIES;
+                    let [model, device] = key(i);
+                    family
+                        .with(&[&model, &device], |s| s.record_inference(i % 2 == 0, true))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(family.len(), SERIES);
+    assert_eq!(family.overflow_redirects(), 0, "nothing redirected below the cap");
+    let series = family.collect();
+    assert_eq!(series.len(), SERIES);
+    assert!(series.windows(2).all(|w| w[0].labels < w[1].labels), "sorted, each label set once");
+    let mut expected: Vec<Vec<String>> = (0..SERIES).map(|i| key(i).to_vec()).collect();
+    expected.sort();
+    assert!(series.iter().map(|s| &s.labels).eq(expected.iter()), "exactly the label sets used");
+    for s in &series {
+        assert_eq!(
+            s.snapshot.get("total_inferences"),
+            Some(&Value::Counter(THREADS as u64)),
+            "{:?}",
+            s.labels
+        );
+    }
+    // Full: a new label set goes to the overflow series, an existing one to its own.
+    family.with(&["model-new", "gpu0"], |s| s.record_inference(true, true)).unwrap();
+    family
+        .with(&key(SERIES - 1).each_ref().map(|v| &**v), |s| s.record_inference(true, true))
+        .unwrap();
+    assert_eq!(family.len(), SERIES);
+    assert_eq!(family.overflow_redirects(), 1);
+    assert_eq!(family.bind(&["model-999", "gpu99"]).unwrap().snapshot().total_inferences, 3);
+}
