@@ -349,8 +349,9 @@ impl<S: Send + Sync + 'static> Family<S> {
         self.overflow.clone()
     }
 
-    /// Every series' snapshot, sorted by label values, then the overflow series if anything
-    /// was redirected to it; `collect_one` turns a set into its snapshot.
+    /// Every series' snapshot, the overflow series among them if anything was redirected to
+    /// it, sorted by label values (`__overflow__` sorts like any other value: merges of
+    /// snapshots find series by binary search); `collect_one` turns a set into its snapshot.
     ///
     /// Series created while it runs may or may not be in it.
     pub fn collect_with(&self, collect_one: impl Fn(&S) -> SetSnapshot) -> Vec<SeriesSnapshot> {
@@ -363,13 +364,15 @@ impl<S: Send + Sync + 'static> Family<S> {
                 snapshot: collect_one(set),
             })
             .collect();
-        series.sort_by(|a, b| a.labels.cmp(&b.labels));
         if self.overflow_redirects() > 0 {
             series.push(SeriesSnapshot {
                 labels: vec![OVERFLOW_LABEL.to_owned(); self.label_names.len()],
                 snapshot: collect_one(&self.overflow),
             });
         }
+        // Unstable is enough: no two series share labels (values all `OVERFLOW_LABEL` lead to
+        // the overflow series itself).
+        series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         series
     }
 }

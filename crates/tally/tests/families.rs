@@ -5,7 +5,7 @@
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use tally::{Family, FamilyError, InferenceStats, OVERFLOW_LABEL, RawSet, Value};
+use tally::{Family, FamilyError, InferenceStats, OVERFLOW_LABEL, RawSet, Snapshot, Value};
 
 #[test]
 fn threads_racing_to_create_the_same_series_end_with_one_series_and_exact_totals() {
@@ -100,8 +100,7 @@ fn the_cardinality_limit_holds_under_a_million_distinct_values_with_an_exact_ove
     assert_eq!(family.len(), LIMIT);
     let series = family.collect();
     assert_eq!(series.len(), LIMIT + 1);
-    let overflow = series.last().unwrap();
-    assert_eq!(overflow.labels, [OVERFLOW_LABEL]);
+    let overflow = series.iter().find(|s| s.labels == [OVERFLOW_LABEL]).unwrap();
     // Exact: every record is somewhere, and the redirect count is what the overflow got.
     let total: u64 = series
         .iter()
@@ -155,9 +154,10 @@ fn the_overflow_series_labels_lead_to_the_overflow_series_so_no_two_series_share
     family.with(&["bert", "gpu1"], |s| s.record_inference(false, true)).unwrap();
     let series = family.collect();
     let labels: Vec<_> = series.iter().map(|s| s.labels.clone()).collect();
-    assert_eq!(labels, [[OVERFLOW_LABEL, "gpu0"], [OVERFLOW_LABEL, OVERFLOW_LABEL]]);
+    // In label order, the overflow series included ("__overflow__" < "gpu0").
+    assert_eq!(labels, [[OVERFLOW_LABEL, OVERFLOW_LABEL], [OVERFLOW_LABEL, "gpu0"]]);
     let totals: Vec<_> = series.iter().map(|s| s.snapshot.get("total_inferences")).collect();
-    assert_eq!(totals, [Some(&Value::Counter(1)), Some(&Value::Counter(3))]);
+    assert_eq!(totals, [Some(&Value::Counter(3)), Some(&Value::Counter(1))]);
     assert_eq!(family.overflow_redirects(), 3);
 }
 
@@ -208,6 +208,28 @@ fn a_family_of_run_time_sets_works_like_a_typed_one() {
     assert_eq!(series.len(), 2);
     assert_eq!(series[0].labels, ["/a"]);
     assert_eq!(series[0].snapshot.get("requests"), Some(&Value::Counter(2)));
+}
+
+/// `RegistrySnapshot::try_merge` finds series by binary search over label values: a family
+/// that placed its overflow series last (it was, before) made merges duplicate series. The
+/// overflow series takes its place in label order like any other ("__overflow__" < "a").
+#[test]
+fn collect_is_sorted_by_label_values_with_the_overflow_series_in_its_place() {
+    let family = Family::<InferenceStats>::with_limit(&["model"], 2).unwrap();
+    for model in ["a", "b", "c"] {
+        family.with(&[model], |s| s.record_inference(true, true)).unwrap();
+    }
+    for series in [family.collect(), family.collect_with(|s| s.snapshot().to_set_snapshot())] {
+        let labels: Vec<_> = series.iter().map(|s| s.labels.clone()).collect();
+        assert_eq!(labels, [[OVERFLOW_LABEL], ["a"], ["b"]]);
+        assert!(
+            series.windows(2).all(|w| w[0].labels < w[1].labels),
+            "strictly increasing (sorted, no duplicates): {labels:?}"
+        );
+        let totals: Vec<_> = series.iter().map(|s| s.snapshot.get("total_inferences")).collect();
+        assert_eq!(totals, [Some(&Value::Counter(1)); 3], "c went to the overflow series");
+    }
+    assert_eq!(family.overflow_redirects(), 1);
 }
 
 /// A family's cost was quadratic in its size (each new series copied the whole map: 100,000
