@@ -150,10 +150,45 @@ criterion_group! {
     targets = family_fill, family_with
 }
 
-fn main() {
+/// Criterion's options that take a value (the value is not a filter).
+const VALUE_OPTIONS: &[&str] = &[
+    "-b",
+    "--baseline",
+    "--baseline-lenient",
+    "-s",
+    "--save-baseline",
+    "--load-baseline",
+    "-c",
+    "--color",
+    "--output-format",
+    "--plotting-backend",
+    "--profile-time",
+    "--sample-size",
+    "--warm-up-time",
+    "--measurement-time",
+    "--nresamples",
+    "--noise-threshold",
+    "--confidence-level",
+    "--significance-level",
+    "--format",
+];
+
+/// Criterion's filter: its first argument that is neither an option nor an option's value.
+fn filter() -> Option<String> {
     let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if VALUE_OPTIONS.contains(&a.as_str()) {
+            args.next();
+        } else if !a.starts_with('-') {
+            return Some(a);
+        }
+    }
+    None
+}
+
+fn main() {
     let test = std::env::args().any(|a| a == "--test");
-    let filter = args.find(|a| !a.starts_with('-'));
+    let filter = filter();
     if filter.as_deref().is_none_or(|f| "fill_curve".contains(f)) {
         if test {
             fill_curve(&[1_000, 2_000], Duration::from_secs(60));
