@@ -276,7 +276,7 @@ pub struct Family<S> {
     hasher: MapHasher,
     /// Held by the one thread creating a series (misses below the limit only).
     insert: Mutex<()>,
-    /// The series in `map`: written under `insert`, after the insert (see `# Orderings`).
+    /// The series in `table`: written under `insert`, after the insert (see `# Orderings`).
     len: AtomicUsize,
     limit: usize,
     overflow: Arc<S>,
