@@ -5,7 +5,7 @@
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use tally::{Family, FamilyError, InferenceStats, OVERFLOW_LABEL, RawSet, Value};
+use tally::{Family, FamilyError, InferenceStats, OVERFLOW_LABEL, RawSet, Snapshot, Value};
 
 #[test]
 fn threads_racing_to_create_the_same_series_end_with_one_series_and_exact_totals() {
@@ -100,8 +100,7 @@ fn the_cardinality_limit_holds_under_a_million_distinct_values_with_an_exact_ove
     assert_eq!(family.len(), LIMIT);
     let series = family.collect();
     assert_eq!(series.len(), LIMIT + 1);
-    let overflow = series.last().unwrap();
-    assert_eq!(overflow.labels, [OVERFLOW_LABEL]);
+    let overflow = series.iter().find(|s| s.labels == [OVERFLOW_LABEL]).unwrap();
     // Exact: every record is somewhere, and the redirect count is what the overflow got.
     let total: u64 = series
         .iter()
@@ -155,9 +154,10 @@ fn the_overflow_series_labels_lead_to_the_overflow_series_so_no_two_series_share
     family.with(&["bert", "gpu1"], |s| s.record_inference(false, true)).unwrap();
     let series = family.collect();
     let labels: Vec<_> = series.iter().map(|s| s.labels.clone()).collect();
-    assert_eq!(labels, [[OVERFLOW_LABEL, "gpu0"], [OVERFLOW_LABEL, OVERFLOW_LABEL]]);
+    // In label order, the overflow series included ("__overflow__" < "gpu0").
+    assert_eq!(labels, [[OVERFLOW_LABEL, OVERFLOW_LABEL], [OVERFLOW_LABEL, "gpu0"]]);
     let totals: Vec<_> = series.iter().map(|s| s.snapshot.get("total_inferences")).collect();
-    assert_eq!(totals, [Some(&Value::Counter(1)), Some(&Value::Counter(3))]);
+    assert_eq!(totals, [Some(&Value::Counter(3)), Some(&Value::Counter(1))]);
     assert_eq!(family.overflow_redirects(), 3);
 }
 
@@ -208,4 +208,83 @@ fn a_family_of_run_time_sets_works_like_a_typed_one() {
     assert_eq!(series.len(), 2);
     assert_eq!(series[0].labels, ["/a"]);
     assert_eq!(series[0].snapshot.get("requests"), Some(&Value::Counter(2)));
+}
+
+/// `RegistrySnapshot::try_merge` finds series by binary search over label values: a family
+/// that placed its overflow series last (it was, before) made merges duplicate series. The
+/// overflow series takes its place in label order like any other ("__overflow__" < "a").
+#[test]
+fn collect_is_sorted_by_label_values_with_the_overflow_series_in_its_place() {
+    let family = Family::<InferenceStats>::with_limit(&["model"], 2).unwrap();
+    for model in ["a", "b", "c"] {
+        family.with(&[model], |s| s.record_inference(true, true)).unwrap();
+    }
+    for series in [family.collect(), family.collect_with(|s| s.snapshot().to_set_snapshot())] {
+        let labels: Vec<_> = series.iter().map(|s| s.labels.clone()).collect();
+        assert_eq!(labels, [[OVERFLOW_LABEL], ["a"], ["b"]]);
+        assert!(
+            series.windows(2).all(|w| w[0].labels < w[1].labels),
+            "strictly increasing (sorted, no duplicates): {labels:?}"
+        );
+        let totals: Vec<_> = series.iter().map(|s| s.snapshot.get("total_inferences")).collect();
+        assert_eq!(totals, [Some(&Value::Counter(1)); 3], "c went to the overflow series");
+    }
+    assert_eq!(family.overflow_redirects(), 1);
+}
+
+/// A family's cost was quadratic in its size (each new series copied the whole map: 100,000
+/// series took tens of minutes; `benches/benches/family.rs` measures it). Raised caps are
+/// what users do: 100,000 series, inserted by threads that race on every one of them, end
+/// with each series there exactly once, exact counts, and the cap still holding. No timing
+/// is asserted: on the old map it would have run for many minutes (seconds now).
+#[test]
+fn a_family_of_100_000_series_keeps_each_series_once_with_exact_counts() {
+    // Under ThreadSanitizer (CI's `--cfg tally_tsan` run) 20,000, which still resizes the
+    // map about ten times under racing threads: 100,000 there take 35 s and 2.5 GB.
+    const SERIES: usize = if cfg!(tally_tsan) { 20_000 } else { 100_000 };
+    // Each (series, thread) has its own shard: two threads keep the test under 400 MB.
+    const THREADS: usize = 2;
+    let key = |i: usize| [format!("model-{:03}", i % 1_000), format!("gpu{}", i / 1_000)];
+    let family = Family::<InferenceStats>::with_limit(&["model", "device"], SERIES).unwrap();
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let family = &family;
+            s.spawn(move || {
+                // Every thread records once into every series, each starting at its own
+                // share of them: the first to reach a series creates it, the others find it.
+                for n in 0..SERIES {
+                    let i = (n + t * SERIES / THREADS) % SERIES;
+                    let [model, device] = key(i);
+                    family
+                        .with(&[&model, &device], |s| s.record_inference(i % 2 == 0, true))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(family.len(), SERIES);
+    assert_eq!(family.overflow_redirects(), 0, "nothing redirected below the cap");
+    let series = family.collect();
+    assert_eq!(series.len(), SERIES);
+    assert!(series.windows(2).all(|w| w[0].labels < w[1].labels), "sorted, each label set once");
+    let mut expected: Vec<Vec<String>> = (0..SERIES).map(|i| key(i).to_vec()).collect();
+    expected.sort();
+    assert!(series.iter().map(|s| &s.labels).eq(expected.iter()), "exactly the label sets used");
+    for s in &series {
+        assert_eq!(
+            s.snapshot.get("total_inferences"),
+            Some(&Value::Counter(THREADS as u64)),
+            "{:?}",
+            s.labels
+        );
+    }
+    // Full: a new label set goes to the overflow series, an existing one to its own.
+    family.with(&["model-new", "gpu0"], |s| s.record_inference(true, true)).unwrap();
+    family
+        .with(&key(SERIES - 1).each_ref().map(|v| &**v), |s| s.record_inference(true, true))
+        .unwrap();
+    assert_eq!(family.len(), SERIES);
+    assert_eq!(family.overflow_redirects(), 1);
+    let [model, device] = key(SERIES - 1);
+    assert_eq!(family.bind(&[&model, &device]).unwrap().snapshot().total_inferences, 3);
 }
