@@ -75,7 +75,8 @@ fn run(case: &str, events: u64) {
 
 /// Total instructions (`Ir`) of one callgrind run of this binary recording `events`.
 fn instructions(case: &str, events: u64) -> u64 {
-    let out = std::env::temp_dir().join(format!("tally-insns-{}-{case}-{events}", std::process::id()));
+    let out =
+        std::env::temp_dir().join(format!("tally-insns-{}-{case}-{events}", std::process::id()));
     let status = Command::new("valgrind")
         .arg("--tool=callgrind")
         .arg(format!("--callgrind-out-file={}", out.display()))

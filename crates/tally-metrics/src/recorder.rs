@@ -1,18 +1,19 @@
 //! [`TallyRecorder`]: the `metrics::Recorder` that registers one tally family per metric
 //! name and hands out handles bound to its series.
 //!
-//! Lookups are lock-free, as in `tally::Family`: the name → metric map and each metric's
-//! key → series map are immutable `hashbrown` maps behind `ArcSwap`s, copied with the new
-//! entry on a miss under a mutex. Misses are rare by construction: one per metric name,
-//! and one per label-value combination up to the cardinality limit.
+//! Lookups are lock-free: the name → metric map and each metric's key → series map are
+//! `papaya` maps (lock-free reads, inserts amortised O(1)), written on a miss under a
+//! mutex so that each name and key is created once. Misses are rare by construction: one
+//! per metric name, and one per label-value combination up to the cardinality limit.
+//! (They were immutable `hashbrown` maps copied whole per new entry, which made the n-th
+//! new metric or series cost O(n).)
 
 use std::collections::HashMap as StdHashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use arc_swap::ArcSwap;
-use hashbrown::HashMap;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
+use papaya::HashMap;
 use tally::{
     Family, FieldDesc, FieldKind, HistogramConfig, Layout, RawSet, Registry, RegistryError,
 };
@@ -85,6 +86,9 @@ struct Description {
 }
 
 /// A metric name's entry: a registered family, or why there is none.
+// Entries live behind an `Arc`, one per metric name: the size of the small variant does not
+// matter, and boxing the large one would add a pointer chase to every lookup.
+#[allow(clippy::large_enum_variant)]
 enum Entry {
     Live(Metric),
     /// Registration failed; its updates are dropped and counted.
@@ -105,7 +109,7 @@ struct Metric {
     scale: Scale,
     limit: usize,
     /// Keys seen before → their series (only keys whose labels are exactly the metric's).
-    series: ArcSwap<HashMap<Key, Arc<Series>>>,
+    series: HashMap<Key, Arc<Series>>,
     /// Under this lock: every series of the family, by label values in the family's order
     /// (the family's own map, mirrored: only the recorder binds its families).
     by_values: Mutex<StdHashMap<Vec<String>, Arc<Series>>>,
@@ -116,7 +120,7 @@ struct Inner {
     target: Target,
     limit: usize,
     /// By `metrics` name as given, and by sanitized name (both point at one entry).
-    metrics: ArcSwap<HashMap<String, Arc<Entry>>>,
+    metrics: HashMap<String, Arc<Entry>>,
     insert: Mutex<()>,
     descriptions: Mutex<StdHashMap<String, Description>>,
     stats: Arc<RecorderStats>,
@@ -189,7 +193,7 @@ impl Builder {
             inner: Arc::new(Inner {
                 target: self.target,
                 limit: self.limit,
-                metrics: ArcSwap::from_pointee(HashMap::new()),
+                metrics: HashMap::new(),
                 insert: Mutex::new(()),
                 descriptions: Mutex::new(StdHashMap::new()),
                 stats,
@@ -235,7 +239,7 @@ impl TallyRecorder {
     fn register(&self, kind: Kind, key: &Key) -> Result<Arc<Series>, Arc<Meta>> {
         {
             // Resolved under the guard: no reference count taken on the entry.
-            let map = self.inner.metrics.load();
+            let map = self.inner.metrics.pin();
             if let Some(entry) = map.get(key.name()) {
                 return resolve(entry, kind, key);
             }
@@ -274,7 +278,7 @@ impl TallyRecorder {
         drop(descriptions);
         // Registered already: update the registry's help and unit now.
         let _guard = inner.insert.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(entry) = inner.metrics.load().get(&sanitized).cloned() else { return };
+        let Some(entry) = inner.metrics.pin().get(&sanitized).cloned() else { return };
         let Entry::Live(metric) = &*entry else { return };
         if kind == Kind::Histogram
             && metric.kind == Kind::Histogram
@@ -311,7 +315,7 @@ impl Inner {
     fn insert_entry(&self, kind: Kind, key: &Key) -> Arc<Entry> {
         let name = key.name();
         let _guard = self.insert.lock().unwrap_or_else(|e| e.into_inner());
-        let map = self.metrics.load();
+        let map = self.metrics.pin();
         if let Some(entry) = map.get(name) {
             return entry.clone();
         }
@@ -320,11 +324,8 @@ impl Inner {
             Some(entry) => entry.clone(),
             None => Arc::new(self.create(kind, &sanitized, key)),
         };
-        let mut next = HashMap::with_capacity_and_hasher(map.len() + 2, map.hasher().clone());
-        next.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
-        next.insert(sanitized, entry.clone());
-        next.insert(name.to_owned(), entry.clone());
-        self.metrics.store(Arc::new(next));
+        map.insert(sanitized, entry.clone());
+        map.insert(name.to_owned(), entry.clone());
         entry
     }
 
@@ -401,7 +402,7 @@ impl Inner {
             field,
             scale,
             limit: self.limit,
-            series: ArcSwap::from_pointee(HashMap::new()),
+            series: HashMap::new(),
             by_values: Mutex::new(StdHashMap::new()),
             overflow: OnceLock::new(),
         })
@@ -428,7 +429,7 @@ fn label_name(kind: Kind, key: &str) -> String {
 impl Metric {
     /// The series of `key`, bound on first use.
     fn series_of(&self, key: &Key) -> Arc<Series> {
-        if let Some(series) = self.series.load().get(key) {
+        if let Some(series) = self.series.pin().get(key) {
             return series.clone();
         }
         self.bind(key)
@@ -490,12 +491,10 @@ impl Metric {
         // Cache keys that name exactly the metric's labels (in its order, or another order
         // up to a bound): those are bounded by the limit. Conflicting keys are not cached,
         // so their extra labels cannot grow the map.
-        let map = self.series.load();
+        // Inserted under `by_values`' lock, so the length read here is exact.
+        let map = self.series.pin();
         if same_set && (exact || map.len() < 2 * self.limit) && !map.contains_key(key) {
-            let mut next = HashMap::with_capacity_and_hasher(map.len() + 1, map.hasher().clone());
-            next.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
-            next.insert(key.clone(), series.clone());
-            self.series.store(Arc::new(next));
+            map.insert(key.clone(), series.clone());
         }
         series
     }

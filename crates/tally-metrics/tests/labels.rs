@@ -179,3 +179,30 @@ fn a_zero_cardinality_limit_is_refused() {
         .unwrap_err();
     assert!(matches!(err, tally_metrics::RecorderError::ZeroLimit));
 }
+
+/// Regression (the sibling of the family's quadratic fill): the recorder's key → series and
+/// name → metric maps were copied whole for each new entry, so the n-th new series or
+/// metric cost O(n). 20,000 series of one metric and 5,000 metrics, each bound once and
+/// counted exactly (no timing asserted; the old maps made this take minutes).
+#[test]
+fn many_series_and_many_metrics_are_each_bound_once_and_counted_exactly() {
+    let (registry, recorder) = recorder_with_limit(20_000);
+    let values: Vec<String> = (0..20_000).map(|i| format!("t{i}")).collect();
+    metrics::with_local_recorder(&recorder, || {
+        for round in 0..2 {
+            for v in &values {
+                metrics::counter!("requests_by_tenant", "tenant" => v.clone()).increment(1);
+            }
+            for m in 0..5_000 {
+                metrics::counter!(format!("metric_{m}")).increment(round + 1);
+            }
+        }
+    });
+    let snap = registry.snapshot();
+    assert_eq!(snap.metrics["requests_by_tenant"].series.len(), 20_000);
+    for v in values.iter().step_by(997) {
+        assert_eq!(counter(&snap, "requests_by_tenant", &[v]), 2);
+    }
+    assert_eq!(counter(&snap, "metric_4999", &[]), 3);
+    assert_eq!(snap.metrics.keys().filter(|k| k.starts_with("metric_")).count(), 5_000);
+}
