@@ -82,8 +82,19 @@ python_binding() {
   "$venv/bin/python" examples/python/inference_manager.py >/dev/null
   "$venv/bin/python" crates/tally-py/bench/bench.py --test >/dev/null
 }
-# The coherence suite with 10^6 histogram snapshots (debug builds take fewer).
-coherence_release() { cargo test --release -p tally --test coherence; }
+# The stress and bad-input run of the public API in release: the coherence suite with 10^6
+# histogram snapshots (debug builds take fewer), exact totals, thread churn, panic rollback,
+# a writer parked mid-event, monotonicity, families (100,000 series), merges of overflowed
+# families. No LTO and parallel codegen: the same code paths, built minutes sooner.
+coherence_release() {
+  local t tests=()
+  for t in coherence exact_totals thread_churn panic_rollback paused_writer monotonic families \
+    merge_overflow field_ids counter_saturation; do
+    tests+=(--test "$t")
+  done
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo test --release -p tally "${tests[@]}"
+}
 benches_test_mode() {
   cargo bench -p tally-sync --all-features --bench lock_overhead -- --test
   cargo bench -p tally-metrics --bench facade_overhead -- --test
@@ -181,7 +192,7 @@ heavy() {
   shift 2
   if [ -z "${!var:-}" ]; then step "$name" "$@"; else skip "$name" "$var"; fi
 }
-heavy TALLY_SKIP_COHERENCE "coherence under concurrency (release, 10^6 snapshots per test)" coherence_release
+heavy TALLY_SKIP_COHERENCE "stress tests in release (coherence with 10^6 snapshots per test, totals, churn, panics, families)" coherence_release
 heavy TALLY_SKIP_DEMO "the main job (release, 3 s, checks every count and snapshot)" main_job
 heavy TALLY_SKIP_BENCHES "benchmarks in test mode (each contender once, counts checked)" benches_test_mode
 heavy TALLY_SKIP_LOOM "loom models (preemption bound ${LOOM_MAX_PREEMPTIONS:-2})" loom
