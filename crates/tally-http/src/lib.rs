@@ -117,4 +117,4 @@ mod slots;
 pub use builder::{DEFAULT_ADDR, MetricsServer, MetricsServerBuilder};
 pub use error::ServeError;
 pub use handle::ServerHandle;
-pub use routes::JSON_CONTENT_TYPE;
+pub use routes::{JSON_CONTENT_TYPE, SKIPPED_HEADER};

@@ -14,6 +14,11 @@ use crate::freshness::Fresh;
 /// The `Content-Type` of `/metrics.json`.
 pub const JSON_CONTENT_TYPE: &str = "application/json";
 
+/// The response header that counts what `/metrics` had to leave out of an invalid snapshot
+/// (absent when nothing was: always, for a registry's snapshots). Each left-out item is
+/// also logged with `log::warn!`.
+pub const SKIPPED_HEADER: &str = "tally-skipped";
+
 /// What every connection of one server shares.
 pub(crate) struct App {
     pub(crate) fresh: Fresh,
@@ -85,10 +90,13 @@ async fn respond<B>(app: &Arc<App>, deadline: &Deadline, request: &Request<B>) -
         move || render_body(&app, render)
     });
     match tokio::time::timeout(deadline.request_timeout(), work).await {
-        Ok(Ok((content_type, body))) => {
+        Ok(Ok((content_type, body, skipped))) => {
             let mut response = Response::new(body);
             let headers = response.headers_mut();
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            if skipped > 0 {
+                headers.insert(SKIPPED_HEADER, HeaderValue::from(skipped));
+            }
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             if let Render::Exposition(_) = render {
                 // The body depends on the Accept header: caches must key on it.
@@ -114,23 +122,30 @@ async fn respond<B>(app: &Arc<App>, deadline: &Deadline, request: &Request<B>) -
     }
 }
 
-/// The fresh epoch, rendered. Runs on a blocking thread.
-fn render_body(app: &App, render: Render) -> (&'static str, Bytes) {
+/// The fresh epoch, rendered, and how many series or families the encoder had to leave
+/// out. Runs on a blocking thread.
+fn render_body(app: &App, render: Render) -> (&'static str, Bytes, usize) {
     let epoch = app.fresh.epoch();
     let snapshot: &RegistrySnapshot = epoch.snapshot();
     match render {
         Render::Exposition(format) => {
             let mut out = String::new();
-            // What the encoder skips (name clashes) is reported in its return value; the
-            // encoder's docs say what is skipped and why, and the output stays valid.
-            tally_prometheus::encode(snapshot, format, &app.encode_options, &mut out);
-            (format.content_type(), Bytes::from(out))
+            // A registry's snapshots are valid (registration refuses what could not be
+            // written), so nothing is skipped; a publisher whose source builds snapshots by
+            // hand can hand over an invalid one. Then the output stays valid, what was left
+            // out is logged (`log::warn!`, each time) and counted in a `tally-skipped`
+            // response header, never dropped without a word.
+            let report = tally_prometheus::encode(snapshot, format, &app.encode_options, &mut out);
+            for skipped in &report.skipped {
+                log::warn!("tally-http: /metrics left out {skipped}");
+            }
+            (format.content_type(), Bytes::from(out), report.skipped.len())
         }
         Render::Json => {
             // A `RegistrySnapshot` is maps, strings and numbers: serializing it to memory
             // cannot fail.
             let json = serde_json::to_vec(snapshot).expect("a RegistrySnapshot serializes");
-            (JSON_CONTENT_TYPE, Bytes::from(json))
+            (JSON_CONTENT_TYPE, Bytes::from(json), 0)
         }
     }
 }

@@ -176,3 +176,41 @@ fn encode_options_reach_the_encoder() {
     );
     server.shutdown().unwrap();
 }
+
+/// A registry's snapshots are always valid, so nothing is ever left out. A source that
+/// builds an invalid snapshot by hand (two fields exposed under one name) still gets a
+/// valid exposition, and what was left out is said: counted in the `tally-skipped` header
+/// (and logged), never dropped without a word.
+#[test]
+fn what_an_invalid_snapshot_loses_is_counted_in_a_header() {
+    use tally::{FieldDesc, FieldKind, MetricSnapshot, SeriesSnapshot, SetSnapshot, Value};
+    let clashing = || {
+        let fields = vec![
+            FieldDesc::new("requests", FieldKind::Counter, ""),
+            FieldDesc::new("requests_total", FieldKind::Counter, ""),
+        ];
+        let snapshot =
+            SetSnapshot::new(fields, vec![Value::Counter(1), Value::Counter(2)]).unwrap();
+        let mut r = RegistrySnapshot::default();
+        r.metrics.insert(
+            "api".into(),
+            MetricSnapshot {
+                help: String::new(),
+                unit: None,
+                label_names: vec![],
+                series: vec![SeriesSnapshot { labels: vec![], snapshot }],
+                overflow_redirects: 0,
+            },
+        );
+        r
+    };
+    let server = common::local_server(tally::epoch::Publisher::new(clashing)).spawn().unwrap();
+    let reply = get(server.local_addr(), "/metrics", None);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header(tally_http::SKIPPED_HEADER), Some("1"));
+    assert!(reply.text().contains("api_requests_total 1\n"), "{}", reply.text());
+    // A registry's own snapshot: no header.
+    let metrics = Metrics::new();
+    let server = metrics.server().spawn().unwrap();
+    assert_eq!(get(server.local_addr(), "/metrics", None).header(tally_http::SKIPPED_HEADER), None);
+}
