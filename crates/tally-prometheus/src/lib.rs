@@ -52,8 +52,10 @@
 //! sample (`…_total`), as the Prometheus client libraries write them; in OpenMetrics they
 //! name the family. Two fields that map to clashing names (one family's name or sample names
 //! — `_total`, `_bucket`, `_sum`, `_count`, `_created` — equal to another's) cannot both be
-//! exposed: the first, in metric-name then field order, is kept, the other reported
-//! ([`Skipped::NameClash`]).
+//! exposed: a `tally::Registry` refuses the second at registration, and deserialization and
+//! merges refuse a snapshot holding both (`tally_snapshot::RegistrySnapshot::validate`), so
+//! only a snapshot built by hand reaches the encoder with a clash; then the first, in
+//! metric-name then field order, is kept, the other reported ([`Skipped::NameClash`]).
 //!
 //! **Kinds.** Counters (`u64`) and gauges (`i64`, both `Gauge` and `LastValue`; a
 //! `LastValue` never set reads 0) are printed as exact decimal integers, never through
