@@ -10,8 +10,9 @@
 //! units, labels and values that the documented rules
 //! (`crates/tally-prometheus/tests/common/mod.rs`, `expected`) give for that snapshot.
 //! A registration whose fields would be exposed under a sample name that an earlier field
-//! (of this metric or of one registered before) uses is refused (`RegistryError::NameClash`),
-//! and the refusal must name a clash that holds. So the encoder never leaves anything out of
+//! (of this metric or of one registered before) uses, or under a name that is not a valid
+//! metric name, is refused (`RegistryError::ExposedNames`), and the refusal must name a
+//! clash, or an invalid name, that holds. So the encoder never leaves anything out of
 //! a registry's snapshot: any `Skipped` in its report is a failure, and the snapshot passes
 //! `RegistrySnapshot::validate`.
 #![no_main]
@@ -218,7 +219,17 @@ fn check_refusal(
         RegistryError::Duplicate { name: n } => {
             assert!(n == name && taken.contains(name), "{name:?} refused as a duplicate");
         }
-        RegistryError::NameClash(InvalidSnapshot::NameClash {
+        RegistryError::ExposedNames(InvalidSnapshot::ExposedName {
+            metric,
+            field,
+            name: sample,
+        }) => {
+            assert_eq!(metric, name);
+            let f = layout.fields().iter().find(|f| f.name == **field).expect("a field");
+            assert!(exposed_names(name, &f.name, f.kind).contains(sample), "{sample:?}");
+            assert!(!is_valid_metric_name(sample), "{sample:?} refused as invalid");
+        }
+        RegistryError::ExposedNames(InvalidSnapshot::NameClash {
             metric,
             field,
             name: sample,

@@ -89,6 +89,21 @@ pub enum InvalidSnapshot {
         /// The label values.
         labels: Vec<String>,
     },
+    /// A field would be exposed under a name that is not a valid metric name (a metric
+    /// called `_` with a field `requests` is exposed as `__requests`, and names starting
+    /// `__` are reserved).
+    #[error(
+        "metric {metric:?}, field {field:?}: exposed as {name:?}, which is not a valid metric \
+         name (names starting with '__' are reserved): rename the metric or the field"
+    )]
+    ExposedName {
+        /// The metric.
+        metric: String,
+        /// The field.
+        field: String,
+        /// The name it would be exposed under.
+        name: String,
+    },
     /// Two fields (of one metric, or of two) would be exposed under the same sample name.
     #[error(
         "metric {metric:?}, field {field:?}: exposed as {name:?}, a name that {taken_by} \
@@ -127,15 +142,23 @@ pub struct ExposedNames {
 
 impl ExposedNames {
     /// Claims the names every field of `fields` of `metric` is exposed under, all or none:
-    /// refused if one is taken already, by another metric or by another of these fields.
+    /// refused if one is taken already, by another metric or by another of these fields,
+    /// or is not a valid metric name.
     ///
     /// # Errors
     ///
-    /// [`InvalidSnapshot::NameClash`], naming both fields.
+    /// [`InvalidSnapshot::NameClash`], naming both fields; [`InvalidSnapshot::ExposedName`].
     pub fn claim(&mut self, metric: &str, fields: &[FieldDesc]) -> Result<(), InvalidSnapshot> {
         let mut mine: HashMap<String, &str> = HashMap::new();
         for field in fields {
             for name in exposed_names(metric, &field.name, field.kind) {
+                if !is_valid_metric_name(&name) {
+                    return Err(InvalidSnapshot::ExposedName {
+                        metric: metric.to_owned(),
+                        field: field.name.to_string(),
+                        name,
+                    });
+                }
                 let taken_by = match (self.taken.get(&name), mine.get(&name)) {
                     (Some((m, f)), _) => Some(format!("metric {m:?}, field {f:?},")),
                     (None, Some(f)) if *f != &*field.name => {

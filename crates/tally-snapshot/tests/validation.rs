@@ -130,6 +130,12 @@ fn invalid_snapshots_are_refused_on_the_way_in_naming_the_offence() {
             )]),
             "\"rpc_latency_seconds\"",
         ),
+        // A valid metric name whose field is exposed under a reserved one (found by the
+        // exposition fuzz target).
+        (
+            registry(vec![("_", metric(&[], vec![(vec![], counters(&["requests"], 1))]))]),
+            "\"__requests\"",
+        ),
         // The same across two metrics.
         (
             registry(vec![

@@ -44,10 +44,12 @@ pub enum RegistryError {
         /// The name.
         name: String,
     },
-    /// Two fields (of this metric, or of this one and another registered metric) would be
-    /// exposed under the same sample name, so an exporter could write only one of them.
+    /// A field would be exposed under a sample name that another field (of this metric,
+    /// or of another registered metric) already uses, so an exporter could write only one
+    /// of them ([`InvalidSnapshot::NameClash`]), or under a name that is not a valid metric
+    /// name ([`InvalidSnapshot::ExposedName`]).
     #[error("{0}")]
-    NameClash(#[source] InvalidSnapshot),
+    ExposedNames(#[source] InvalidSnapshot),
     /// A family of a set with histogram fields has a label called `le`, which the
     /// histograms' bucket lines need for themselves in the exposition formats.
     #[error(
@@ -303,7 +305,7 @@ impl Registration<'_> {
         if metrics.entries.contains_key(&self.name) {
             return Err(RegistryError::Duplicate { name: self.name });
         }
-        metrics.exposed.claim(&self.name, fields).map_err(RegistryError::NameClash)?;
+        metrics.exposed.claim(&self.name, fields).map_err(RegistryError::ExposedNames)?;
         metrics.entries.insert(self.name, Entry { help: self.help, unit: self.unit, metric });
         Ok(())
     }

@@ -184,7 +184,7 @@ tally::metric_set! {
 fn fields_that_would_be_exposed_under_one_name_are_refused_at_registration() {
     let registry = Registry::new();
     let err = registry.register::<Clashing>("rpc", "").unwrap_err();
-    assert!(matches!(err, RegistryError::NameClash(_)), "{err}");
+    assert!(matches!(err, RegistryError::ExposedNames(_)), "{err}");
     let message = err.to_string();
     assert!(
         message.contains("\"latency_seconds\"") && message.contains("\"latency_ns\""),
@@ -199,5 +199,23 @@ fn fields_that_would_be_exposed_under_one_name_are_refused_at_registration() {
     assert!(err.to_string().contains("\"api_requests_total\""), "{err}");
     assert_eq!(registry.names(), ["api"]);
     // Everything registered is exposed: the snapshot is valid.
+    registry.snapshot().validate().unwrap();
+}
+
+/// Found by the exposition fuzz target: a metric called `_` is a valid name, but its field
+/// `requests` would be exposed as `__requests`, a reserved name the encoder must leave out.
+/// Registration refuses it, naming the field and the name.
+#[test]
+fn a_metric_whose_fields_would_be_exposed_under_reserved_names_is_refused() {
+    let registry = Registry::new();
+    let err = registry.register::<Requests>("_", "").unwrap_err();
+    assert!(
+        matches!(err, RegistryError::ExposedNames(tally::InvalidSnapshot::ExposedName { .. })),
+        "{err}"
+    );
+    assert!(err.to_string().contains("\"__requests\""), "{err}");
+    assert!(registry.names().is_empty());
+    // `_x` + `requests` is `_x_requests`: fine.
+    registry.register::<Requests>("_x", "").unwrap();
     registry.snapshot().validate().unwrap();
 }
