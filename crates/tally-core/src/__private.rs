@@ -18,22 +18,13 @@ pub trait StaticLayout: 'static {
     const FIELDS: &'static [FieldDesc];
 }
 
-/// Whether a handle of kind `handle` may record into a field declared as `declared`
-/// (histograms match whatever their configuration).
-const fn same_class(handle: FieldKind, declared: FieldKind) -> bool {
-    matches!(
-        (handle, declared),
-        (FieldKind::Counter, FieldKind::Counter)
-            | (FieldKind::Gauge, FieldKind::Gauge)
-            | (FieldKind::LastValue, FieldKind::LastValue)
-            | (FieldKind::Histogram(_), FieldKind::Histogram(_))
-    )
-}
-
 /// Field `I` of `L`, for a handle of kind `K`; a compile-time error if it is not one.
 const fn static_field<L: StaticLayout, K: Kind>(index: usize) -> FieldId {
     assert!(index < L::FIELDS.len(), "metric_set!: field index out of range");
-    assert!(same_class(K::KIND, L::FIELDS[index].kind), "metric_set!: handle of the wrong kind");
+    assert!(
+        crate::layout::same_class(K::KIND, L::FIELDS[index].kind),
+        "metric_set!: handle of the wrong kind"
+    );
     FieldId::of_fields(L::FIELDS, index)
 }
 

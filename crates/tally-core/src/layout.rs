@@ -16,6 +16,18 @@ pub const fn words_of(kind: FieldKind) -> usize {
     }
 }
 
+/// Whether a handle of kind `handle` may record into a field declared as `declared`: the
+/// same kind, histograms whatever their configuration (the field's own is used).
+pub(crate) const fn same_class(handle: FieldKind, declared: FieldKind) -> bool {
+    matches!(
+        (handle, declared),
+        (FieldKind::Counter, FieldKind::Counter)
+            | (FieldKind::Gauge, FieldKind::Gauge)
+            | (FieldKind::LastValue, FieldKind::LastValue)
+            | (FieldKind::Histogram(_), FieldKind::Histogram(_))
+    )
+}
+
 /// Shard words of a histogram field's scalar part.
 pub(crate) const HISTOGRAM_WORDS: usize = 6;
 

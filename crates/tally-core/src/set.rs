@@ -203,9 +203,7 @@ impl RawSet {
     /// If `field` is not a counter of this set's layout.
     #[inline]
     pub fn counter(&self, field: FieldId) -> CounterRef<'_, RawSet> {
-        self.layout.check(field, FieldKind::Counter);
-        // SAFETY: checked just above: a counter of this set's layout.
-        unsafe { <Counter as Kind>::field(self, field) }
+        self.handle::<Counter>(field)
     }
 
     /// The handle of gauge `field`, as [`counter`](Self::counter).
@@ -215,9 +213,7 @@ impl RawSet {
     /// If `field` is not a gauge of this set's layout.
     #[inline]
     pub fn gauge(&self, field: FieldId) -> GaugeRef<'_, RawSet> {
-        self.layout.check(field, FieldKind::Gauge);
-        // SAFETY: checked just above: a gauge of this set's layout.
-        unsafe { <Gauge as Kind>::field(self, field) }
+        self.handle::<Gauge>(field)
     }
 
     /// The handle of last-value `field`, as [`counter`](Self::counter).
@@ -227,9 +223,7 @@ impl RawSet {
     /// If `field` is not a last-value gauge of this set's layout.
     #[inline]
     pub fn last_value(&self, field: FieldId) -> LastValueRef<'_, RawSet> {
-        self.layout.check(field, FieldKind::LastValue);
-        // SAFETY: checked just above: a last-value field of this set's layout.
-        unsafe { <LastValue as Kind>::field(self, field) }
+        self.handle::<LastValue>(field)
     }
 
     /// The handle of histogram `field`, as [`counter`](Self::counter).
@@ -239,10 +233,16 @@ impl RawSet {
     /// If `field` is not a histogram of this set's layout.
     #[inline]
     pub fn histogram(&self, field: FieldId) -> HistogramRef<'_, RawSet> {
-        self.layout.check(field, field.kind);
-        assert!(matches!(field.kind, FieldKind::Histogram(_)), "not a histogram: {:?}", field.kind);
-        // SAFETY: checked just above: a histogram of this set's layout, with its config.
-        unsafe { <Histogram as Kind>::field(self, field) }
+        self.handle::<Histogram>(field)
+    }
+
+    /// The handle of `field`, a field of kind `K` of this set's layout (checked).
+    #[inline]
+    fn handle<K: Kind>(&self, field: FieldId) -> K::Field<'_, RawSet> {
+        self.layout.check(field, K::KIND);
+        // SAFETY: checked just above: a field of `K`'s kind in this set's layout (with its
+        // own configuration, for a histogram).
+        unsafe { K::field(self, field) }
     }
 
     /// Records one event: every update `f` makes through its [`Event`] is in a snapshot
@@ -397,11 +397,12 @@ fn histogram_from(
 
 impl Layout {
     /// Refuses `field` unless it is a field of this layout (same index, offsets and kind)
-    /// of the kind class of `want`: an id of another set could point past this set's copy
-    /// 0 (into copy 1, which readers may be reading) or into another field.
+    /// of the kind class of `want` (histograms of any configuration): an id of another set
+    /// could point past this set's copy 0 (into copy 1, which readers may be reading) or
+    /// into another field.
     #[inline]
     pub(crate) fn check(&self, field: FieldId, want: FieldKind) {
-        let same_class = std::mem::discriminant(&field.kind) == std::mem::discriminant(&want);
+        let same_class = crate::layout::same_class(want, field.kind);
         assert!(same_class, "a {:?} operation on a {:?} field", want, field.kind);
         let ours = self.fields().get(field.index).is_some_and(|f| {
             field.layout == self.fingerprint()
@@ -468,7 +469,7 @@ impl Event<'_> {
         let FieldKind::Histogram(config) = field.kind else {
             panic!("observe on a {:?} field", field.kind);
         };
-        self.layout().check(field, field.kind);
+        self.layout().check(field, FieldKind::Histogram(config));
         // SAFETY: checked just above: a histogram of this layout, with its configuration.
         unsafe { self.observe_at(field.word, field.page_base, config, value) }
     }
