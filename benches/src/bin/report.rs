@@ -404,7 +404,7 @@ fn render(
         w,
         "- {} CPUs (`available_parallelism`), {}; {}; `[profile.release]` with fat LTO, one \
          codegen unit.\n- Load average (1, 5, 15 min) **{}** before the run and **{}** after \
-         it. The machine's 2 cores are shared with other jobs (other helpers compiling): \
+         it. The machine's 2 cores may be shared with other jobs: \
          absolute times are inflated and rows with more runnable threads than free cores \
          measure time-sharing as much as the library. Compare by the ratio columns, taken \
          in the same run with the contenders interleaved.\n",
