@@ -39,9 +39,12 @@ impl InferenceStats {
     /// let snap = stats.snapshot();
     /// assert_eq!((snap.total_inferences, snap.successful_inferences, snap.cache_misses), (1, 1, 1));
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn record_inference(&self, success: bool, cache_hit: bool) {
-        self.record(|e| count_request(e, success, cache_hit));
+        self.record(
+            #[inline(always)]
+            |e| count_request(e, success, cache_hit),
+        );
     }
 
     /// Records one finished request with its latency: `total_inferences`, one outcome, one
@@ -57,13 +60,16 @@ impl InferenceStats {
     /// let p50 = snap.latency_ns.quantile(0.5).unwrap();
     /// assert!((p50 as f64 - 12e6).abs() <= 12e6 / 32.0);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn record_inference_with_latency(&self, success: bool, cache_hit: bool, latency: Duration) {
         let latency_ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
-        self.record(|e| {
-            count_request(e, success, cache_hit);
-            e.latency_ns().record(latency_ns);
-        });
+        self.record(
+            #[inline(always)]
+            |e| {
+                count_request(e, success, cache_hit);
+                e.latency_ns().record(latency_ns);
+            },
+        );
     }
 }
 
