@@ -13,7 +13,8 @@ use crate::layout::{Layout, PAGE_BUCKETS};
 use crate::op::{Op, What};
 
 /// An event being recorded: every update made through it lands in snapshots together, or
-/// (if the closure panics) not at all.
+/// (if the closure panics) not at all. The updates are buffered in the event while the
+/// closure runs and applied in one latch section when it returns.
 ///
 /// Obtained inside [`RawSet::record`](crate::RawSet::record); the typed `…Event` of a
 /// set declared with [`metric_set!`](crate::metric_set) wraps it.

@@ -1,13 +1,16 @@
 //! The latch: one thread's shard of one metric set, with its writer and reader halves.
 //!
 //! A shard keeps two copies of the set's fields and a sequence number. The writer (the
-//! thread owning the shard's slot, and no one else) moves readers to copy 1, updates copy 0,
-//! moves readers back to copy 0, then brings copy 1 up to date. A reader reads
-//! `copy[seq & 1]` and retries only if `seq` moved while it read, so it can always finish
-//! while the writer is paused anywhere, and it never sees half an event.
+//! thread owning the shard's slot, and no one else) moves readers to copy 1, applies an
+//! event's buffered updates to copy 0, moves readers back to copy 0, then brings copy 1 up
+//! to date. A reader reads `copy[seq & 1]` and retries only if `seq` moved while it read,
+//! so it can always finish while the writer is paused anywhere, and it never sees half an
+//! event.
 //!
 //! Outside a section both copies hold the same values. Data updates are a relaxed load, an
-//! add and a relaxed store: no lock, no CAS, no `lock`-prefixed instruction.
+//! add and a relaxed store: no lock, no CAS, no `lock`-prefixed instruction. No user code
+//! runs inside a section (an event's closure runs before it, see `event.rs`), so sections
+//! always close and never nest.
 //!
 //! # Orderings
 //!
@@ -15,7 +18,7 @@
 //! even `seq == s`:
 //!
 //! - writer: `seq = s+1` (Release) + fence(Release); copy 0; `seq = s+2` (Release) +
-//!   fence(Release); copy 1.
+//!   fence(Release); copy 1 (the same updates, or the values copy 0 got).
 //! - reader: `s1 = seq` (Acquire); read `copy[s1 & 1]` (Relaxed); fence(Acquire);
 //!   `s2 = seq` (Relaxed); accept iff `s1 == s2`.
 //!
