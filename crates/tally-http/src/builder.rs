@@ -10,6 +10,7 @@ use tally_prometheus::EncodeOptions;
 use tally_snapshot::RegistrySnapshot;
 use tokio::net::{TcpListener, TcpSocket};
 
+use crate::config::{Config, MIN_HEADER_BYTES};
 use crate::handle::ServerHandle;
 use crate::{ServeError, serve};
 
@@ -53,37 +54,6 @@ impl MetricsServer {
         MetricsServerBuilder { publisher, addr: DEFAULT_ADDR, config: Config::default() }
     }
 }
-
-/// The limits and policies of one server (everything but the publisher and the address).
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) max_age: Duration,
-    pub(crate) header_read_timeout: Duration,
-    pub(crate) keep_alive_timeout: Duration,
-    pub(crate) request_timeout: Duration,
-    pub(crate) max_header_bytes: usize,
-    pub(crate) max_connections: usize,
-    pub(crate) shutdown_grace: Duration,
-    pub(crate) encode_options: EncodeOptions,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            max_age: Duration::from_secs(1),
-            header_read_timeout: Duration::from_secs(10),
-            keep_alive_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(10),
-            max_header_bytes: 16 * 1024,
-            max_connections: 64,
-            shutdown_grace: Duration::from_secs(5),
-            encode_options: EncodeOptions::default(),
-        }
-    }
-}
-
-/// The smallest header buffer hyper accepts.
-const MIN_HEADER_BYTES: usize = 8192;
 
 /// Configures and starts a metrics endpoint (from [`MetricsServer::builder`]).
 ///

@@ -11,7 +11,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::builder::Config;
+use crate::config::Config;
 use crate::deadline::{Deadline, WatchedStream};
 use crate::routes::{App, handle};
 use crate::slots::Slot;

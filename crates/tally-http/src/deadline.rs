@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::builder::Config;
+use crate::config::Config;
 use crate::slots::Slot;
 
 /// When the connection must have made progress, or be closed; `None` while a request is

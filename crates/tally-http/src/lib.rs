@@ -105,6 +105,7 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+mod config;
 mod connection;
 mod deadline;
 mod error;

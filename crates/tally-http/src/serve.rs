@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::ServeError;
-use crate::builder::Config;
+use crate::config::Config;
 use crate::connection::serve_connection;
 use crate::freshness::Fresh;
 use crate::routes::App;
