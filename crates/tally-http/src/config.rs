@@ -9,6 +9,10 @@ use tally_prometheus::EncodeOptions;
 pub(crate) const MIN_HEADER_BYTES: usize = 8192;
 
 /// The limits and policies of one server (everything but the publisher and the address).
+///
+/// The mounted [`MetricsService`](crate::MetricsService) uses `max_age`,
+/// `request_timeout` and `encode_options`; the rest bounds connections, which a mounted
+/// service leaves to the server it is mounted in.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) max_age: Duration,

@@ -150,10 +150,6 @@ impl Deadline {
             self.enter(&mut state, Phase::AwaitingHead, Some(self.header_read_timeout));
         }
     }
-
-    pub(crate) fn request_timeout(&self) -> Duration {
-        self.request_timeout
-    }
 }
 
 /// The connection's socket, telling the [`Deadline`] when bytes arrive and when hyper's
