@@ -317,3 +317,38 @@ fn a_service_from_a_registry_needs_no_publisher() {
     let text = std::str::from_utf8(&body).unwrap();
     assert!(text.contains("\ninference_total_inferences_total 3\n"), "{text}");
 }
+
+/// The builder's encoder options reach the service it gives, as they reach its server.
+#[test]
+fn the_builders_encode_options_reach_the_mounted_service() {
+    let metrics = Metrics::new();
+    let epoch = metrics.publisher.refresh();
+    let options = EncodeOptions::new().ns_as_seconds(false).buckets([1e5, 1e6]);
+    let builder = metrics.server().max_age(Duration::from_secs(3600));
+    let servers = Servers::start(builder.encode_options(options.clone()));
+    let reply = same_everywhere(&servers, "GET", "/metrics", None, true);
+    let mut expected = String::new();
+    tally_prometheus::encode(epoch.snapshot(), Format::Text, &options, &mut expected);
+    assert_eq!(reply.text(), expected);
+    assert!(reply.text().contains("inference_latency_ns_bucket{le=\"100000.0\"} 2\n"));
+}
+
+/// `tally::global()` is a source too: what `tally_metrics::install()` records into.
+#[test]
+fn the_global_registry_is_served_from_one_call() {
+    let stats = tally::global()
+        .register::<tally::InferenceStats>("mounted_global", "The global registry's.")
+        .unwrap();
+    stats.record_inference(true, false);
+    let servers = Servers::start(
+        tally_http::MetricsServer::builder(tally::global())
+            .bind("127.0.0.1:0".parse().unwrap())
+            .max_age(Duration::ZERO),
+    );
+    let reply = same_everywhere(&servers, "GET", "/metrics", None, true);
+    assert!(
+        reply.text().contains("\nmounted_global_total_inferences_total 1\n"),
+        "{}",
+        reply.text()
+    );
+}
