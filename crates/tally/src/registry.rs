@@ -391,6 +391,28 @@ impl Registry {
         self.metrics.read().unwrap_or_else(|e| e.into_inner()).entries.keys().cloned().collect()
     }
 
+    /// A [`Publisher`](crate::epoch::Publisher) of this registry's snapshots: what
+    /// `tally-http` serves, a refresher refreshes, and dashboards read without collecting.
+    /// Short for `Publisher::new(move || registry.snapshot())` on a clone of the `Arc`.
+    /// It collects epoch 0 now.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let registry = Arc::new(tally::Registry::new());
+    /// let stats = registry.register::<tally::InferenceStats>("inference", "").unwrap();
+    /// let publisher = registry.publisher();
+    /// stats.record_inference(true, false);
+    /// assert_eq!(publisher.latest().number(), 0); // collected before the record
+    /// let epoch = publisher.refresh();
+    /// let inference = &epoch.snapshot().metrics["inference"].series[0].snapshot;
+    /// assert_eq!(inference.get("total_inferences"), Some(&tally::Value::Counter(1)));
+    /// ```
+    pub fn publisher(self: &Arc<Self>) -> tally_epoch::Publisher<RegistrySnapshot> {
+        let registry = Arc::clone(self);
+        tally_epoch::Publisher::new(move || registry.snapshot())
+    }
+
     /// Collects every registered metric (each series coherent on its own).
     pub fn snapshot(&self) -> RegistrySnapshot {
         let metrics = self.metrics.read().unwrap_or_else(|e| e.into_inner());
