@@ -47,7 +47,7 @@ mod family;
 mod inference;
 mod registry;
 
-pub use family::{DEFAULT_CARDINALITY_LIMIT, Family, FamilyError, OVERFLOW_LABEL};
+pub use family::{DEFAULT_CARDINALITY_LIMIT, Family, FamilyError, OVERFLOW_LABEL, Removed};
 pub use inference::{InferenceStats, InferenceStatsEvent, InferenceStatsSnapshot};
 pub use registry::{__global_initialisations, Registration, Registry, RegistryError, global};
 pub use tally_snapshot::{

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use crossbeam_utils::sync::ShardedLock;
 use tally_core::{FieldDesc, Layout, MetricSet, RawSet, Snapshot};
@@ -212,6 +213,7 @@ pub struct Registration<'r> {
     help: String,
     unit: Option<String>,
     limit: usize,
+    idle: Option<Duration>,
 }
 
 impl Registration<'_> {
@@ -230,6 +232,14 @@ impl Registration<'_> {
     /// The cardinality limit of a family (default [`DEFAULT_CARDINALITY_LIMIT`]).
     pub fn cardinality_limit(mut self, limit: usize) -> Self {
         self.limit = limit;
+        self
+    }
+
+    /// Idle expiry of a family: a series nothing was recorded into for `after` is removed
+    /// at the registry's collection ([`Family::expire_idle_after`]). For labels that come
+    /// and go (users, connections, short-lived models).
+    pub fn expire_idle_after(mut self, after: Duration) -> Self {
+        self.idle = Some(after);
         self
     }
 
@@ -258,7 +268,7 @@ impl Registration<'_> {
         check_reserved_labels(&self.name, S::FIELDS, label_names)?;
         let family = Family::<S>::with_limit(label_names, self.limit)
             .map_err(|source| RegistryError::Family { name: self.name.clone(), source })?;
-        let family = Arc::new(family);
+        let family = Arc::new(self.with_idle(family));
         self.insert(S::FIELDS, Box::new(family.clone()))?;
         Ok(family)
     }
@@ -289,9 +299,16 @@ impl Registration<'_> {
         let family =
             Family::with_factory(label_names, self.limit, move || RawSet::new(layout.clone()))
                 .map_err(|source| RegistryError::Family { name: self.name.clone(), source })?;
-        let family = Arc::new(family);
+        let family = Arc::new(self.with_idle(family));
         self.insert(&fields, Box::new(RawFamily(family.clone())))?;
         Ok(family)
+    }
+
+    fn with_idle<S: Send + Sync + 'static>(&self, family: Family<S>) -> Family<S> {
+        match self.idle {
+            Some(after) => family.expire_idle_after(after),
+            None => family,
+        }
     }
 
     fn insert(self, fields: &[FieldDesc], metric: Box<dyn Collect>) -> Result<(), RegistryError> {
@@ -333,6 +350,7 @@ impl Registry {
             help: String::new(),
             unit: None,
             limit: DEFAULT_CARDINALITY_LIMIT,
+            idle: None,
         }
     }
 
