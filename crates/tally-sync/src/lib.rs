@@ -39,7 +39,7 @@
 //! - With the `tokio` feature, the `tokio` module: a `Throttle` (a bounded semaphore with
 //!   in-flight and waiting gauges), a `ReadyGate` (Python's `Event`, for tasks and
 //!   threads) and an async `MonitoredMutex`.
-//! - `docs/CONCURRENCY.md` (the `concurrency` module here, with the `tokio` feature): Python's
+//! - `CONCURRENCY.md` (the `concurrency` module here, with the `tokio` feature): Python's
 //!   `threading`/`asyncio` patterns mapped to these types, what Rust's types rule out,
 //!   the read–await–write race, and what monitoring costs.
 #![deny(missing_docs)]
@@ -56,6 +56,8 @@ mod async_mutex;
 #[cfg(feature = "tokio")]
 mod gate;
 #[cfg(feature = "tokio")]
+mod permit;
+#[cfg(feature = "tokio")]
 mod throttle;
 
 pub use mutex::{MonitoredMutex, MonitoredMutexGuard};
@@ -70,14 +72,15 @@ pub use stats::{LockStats, LockStatsEvent, LockStatsSnapshot};
 /// [`MonitoredMutex`](crate::tokio::MonitoredMutex).
 #[cfg(feature = "tokio")]
 pub mod tokio {
-    pub use crate::async_mutex::{MonitoredMutex, MonitoredMutexGuard};
+    pub use crate::async_mutex::{MonitoredMutex, MonitoredMutexGuard, OwnedMonitoredMutexGuard};
     pub use crate::gate::{GateStats, GateStatsEvent, GateStatsSnapshot, ReadyGate};
+    pub use crate::permit::{OwnedPermit, Permit};
     pub use crate::throttle::{
-        AddPermitsError, Permit, Rejected, Throttle, ThrottleStats, ThrottleStatsEvent,
+        AddPermitsError, Rejected, Throttle, ThrottleStats, ThrottleStatsEvent,
         ThrottleStatsSnapshot, TimedOut,
     };
 }
 
 #[cfg(feature = "tokio")]
-#[doc = include_str!("../../../docs/CONCURRENCY.md")]
+#[doc = include_str!("../CONCURRENCY.md")]
 pub mod concurrency {}
