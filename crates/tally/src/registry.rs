@@ -72,6 +72,19 @@ pub enum RegistryError {
         #[source]
         source: FamilyError,
     },
+    /// The fields a collector declares cannot be exposed: a callback metric's name, which
+    /// is also its field's name, has a character a field name cannot have (`:`), or two
+    /// fields share a name.
+    #[error(
+        "metric {name:?}: {reason}: a collected metric's fields need names of ASCII letters, \
+         digits and '_' (a gauge_fn or counter_fn metric's name is its field's name, so no ':')"
+    )]
+    InvalidFields {
+        /// The metric's name.
+        name: String,
+        /// What is wrong with the fields.
+        reason: String,
+    },
     /// No metric is registered under this name.
     #[error(
         "no metric named {name:?} is registered: register it first (describing a metric \
@@ -100,8 +113,9 @@ fn check_reserved_labels(
     }
 }
 
-/// A registered metric, type-erased for collection.
-trait Collect: Send + Sync {
+/// A registered metric, type-erased for collection. `series` runs once per
+/// [`Registry::snapshot`], under the registry's read lock.
+pub(crate) trait Collect: Send + Sync {
     fn label_names(&self) -> Vec<String>;
     fn series(&self) -> Vec<SeriesSnapshot>;
     fn overflow_redirects(&self) -> u64;
@@ -206,11 +220,11 @@ struct Metrics {
 /// Registers one metric: name, then optional help, unit and cardinality limit, then what it
 /// is (a set, a family, a run-time set). From [`Registry::metric`].
 #[derive(Debug)]
-#[must_use = "a registration does nothing until .set(), .family(), .raw() or .raw_family() is called"]
+#[must_use = "a registration does nothing until .set(), .family(), .raw(), .raw_family(), .collector(), .gauge_fn() or .counter_fn() is called"]
 pub struct Registration<'r> {
     registry: &'r Registry,
-    name: String,
-    help: String,
+    pub(crate) name: String,
+    pub(crate) help: String,
     unit: Option<String>,
     limit: usize,
     idle: Option<Duration>,
@@ -311,7 +325,13 @@ impl Registration<'_> {
         }
     }
 
-    fn insert(self, fields: &[FieldDesc], metric: Box<dyn Collect>) -> Result<(), RegistryError> {
+    /// Registers `metric`, whose series have these fields, under the builder's name: the
+    /// name, unit and exposed names checked, all or nothing.
+    pub(crate) fn insert(
+        self,
+        fields: &[FieldDesc],
+        metric: Box<dyn Collect>,
+    ) -> Result<(), RegistryError> {
         if !is_valid_metric_name(&self.name) {
             return Err(RegistryError::InvalidName { name: self.name });
         }
