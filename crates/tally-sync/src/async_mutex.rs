@@ -187,27 +187,4 @@ const UNIQUE: &str = "owned guards hold the mutex's own Arc: none lives while &m
 
 crate::guard::guard_impls!(MonitoredMutexGuard, mut);
 
-impl<T> std::ops::Deref for OwnedMonitoredMutexGuard<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.guard
-    }
-}
-
-impl<T> std::ops::DerefMut for OwnedMonitoredMutexGuard<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.guard
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for OwnedMonitoredMutexGuard<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl<T: fmt::Display> fmt::Display for OwnedMonitoredMutexGuard<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&**self, f)
-    }
-}
+crate::guard::owned_guard_impls!(OwnedMonitoredMutexGuard, mut);

@@ -120,3 +120,36 @@ async fn an_owned_mutex_guard_moves_into_a_task_and_its_waits_and_holds_are_coun
     assert_eq!(s.hold_ns.count(), s.acquisitions, "every guard released and counted");
     assert!(s.wait_ns.max().unwrap_or(0) >= 10_000_000, "waited about 20 ms");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owned_read_and_write_guards_move_into_tasks_and_are_counted_exactly() {
+    use tally_sync::tokio::MonitoredRwLock;
+
+    let config = Arc::new(MonitoredRwLock::new(String::from("v1")));
+    // Two owned readers in two tasks hold the lock together.
+    let (r1, r2) = (config.read_owned().await, config.try_read_owned().unwrap());
+    let (go, gone) = oneshot::channel::<()>();
+    let readers = tokio::spawn(async move {
+        let _ = gone.await;
+        assert_eq!((r1.as_str(), r2.as_str()), ("v1", "v1"));
+    });
+    // A writer waits for both, in a task of its own.
+    let writer = tokio::spawn({
+        let config = Arc::clone(&config);
+        async move {
+            let mut w = config.write_owned().await;
+            w.push_str(".1");
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(config.try_write_owned().is_none());
+    go.send(()).unwrap();
+    readers.await.unwrap();
+    writer.await.unwrap();
+    assert_eq!(*config.read().await, "v1.1");
+    let s = config.stats();
+    assert_eq!((s.acquisitions, s.shared, s.contended), (4, 3, 1));
+    assert_eq!(s.wait_ns.count(), s.acquisitions);
+    assert_eq!(s.hold_ns.count(), s.acquisitions, "every guard released and counted");
+    assert!(s.wait_ns.max().unwrap_or(0) >= 10_000_000, "the writer waited about 20 ms");
+}
