@@ -164,9 +164,9 @@ pub struct Family<S> {
     limit: usize,
     overflow: Arc<S>,
     redirects: FamilyStats,
-    /// Idle expiry, when configured: what the collections saw. Locked for a whole
-    /// collection, before `writer` when both are held.
-    idle: Option<Mutex<Idle>>,
+    /// Idle expiry, when configured: the duration, and what the collections saw (locked
+    /// for a whole collection, before `writer` when both are held).
+    idle: Option<(Duration, Mutex<Idle>)>,
     make: Box<dyn Fn() -> S + Send + Sync>,
 }
 
@@ -268,13 +268,13 @@ impl<S: Send + Sync + 'static> Family<S> {
     /// assert!(by_user.is_empty());
     /// ```
     pub fn expire_idle_after(mut self, after: Duration) -> Self {
-        self.idle = Some(Mutex::new(Idle::new(after)));
+        self.idle = Some((after, Mutex::new(Idle::new(after))));
         self
     }
 
     /// The idle expiry, if configured ([`expire_idle_after`](Self::expire_idle_after)).
     pub fn idle_expiry(&self) -> Option<Duration> {
-        self.idle.as_ref().map(|idle| lock(idle).after())
+        self.idle.as_ref().map(|(after, _)| *after)
     }
 
     /// The label names, in order.
@@ -422,7 +422,7 @@ impl<S: Send + Sync + 'static> Family<S> {
     /// collection; one held by a handle from [`bind`](Self::bind) stays. Collections of such
     /// a family take turns (they share what the previous one saw).
     pub fn collect_with(&self, collect_one: impl Fn(&S) -> SetSnapshot) -> Vec<SeriesSnapshot> {
-        let mut idle = self.idle.as_ref().map(lock);
+        let mut idle = self.idle.as_ref().map(|(_, seen)| lock(seen));
         // The time of this collection: taken before the values are read, so that a series
         // counts as idle only for time it really was.
         let now = Instant::now();

@@ -49,10 +49,6 @@ impl Idle {
         Idle { after, seen: HashMap::new() }
     }
 
-    pub(super) fn after(&self) -> Duration {
-        self.after
-    }
-
     /// Records the values one collection read, at `now`, and returns the series that have
     /// been idle for `after` or longer: unchanged since a collection at least `after` ago
     /// (and so since at least the previous collection). Series not in `series` (removed) are forgotten.

@@ -187,8 +187,8 @@ impl<S: Send + Sync + 'static> Family<S> {
 
     /// Tells idle expiry that these series are gone (a successor starts its own idle time).
     fn forget_idle<'a>(&self, keys: impl IntoIterator<Item = &'a Key>) {
-        if let Some(idle) = &self.idle {
-            lock(idle).forget(keys);
+        if let Some((_, seen)) = &self.idle {
+            lock(seen).forget(keys);
         }
     }
 
