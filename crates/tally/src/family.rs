@@ -291,7 +291,9 @@ impl<S: Send + Sync + 'static> Family<S> {
     /// when the series exists; past the cardinality limit, `f` gets the overflow series.
     ///
     /// While `f` runs on an existing series, the calling thread holds an arc-swap guard of
-    /// the family's table: a table outgrown meanwhile is freed only after `f` returns.
+    /// the family's table: a table outgrown meanwhile is freed only after `f` returns, and a
+    /// removal of the series waits for `f` to return (for at most 100 ms, then it leaves
+    /// the series in place and reports it in use).
     ///
     /// # Errors
     ///
@@ -308,7 +310,10 @@ impl<S: Send + Sync + 'static> Family<S> {
         Ok(f(&set))
     }
 
-    /// The series of these label values, to record into without further lookups.
+    /// The series of these label values, to record into without further lookups. While
+    /// the handle (or a clone of it) lives, the series is not removed:
+    /// [`remove`](Self::remove) reports it in use and idle expiry skips it, so nothing
+    /// recorded through the handle is ever lost.
     ///
     /// # Errors
     ///
