@@ -388,3 +388,23 @@ fn a_wide_event_past_the_inline_buffer_is_whole_and_abandoned_whole() {
     writer.join().unwrap();
     assert_eq!(counts(&set), vec![3; WIDTH]);
 }
+
+#[test]
+#[allow(deprecated)]
+fn the_old_kind_names_still_name_the_kinds_for_one_release() {
+    use crate::{FieldKind, Kind};
+    assert_eq!(<crate::Counter as Kind>::KIND, FieldKind::Counter);
+    assert_eq!(<crate::Gauge as Kind>::KIND, FieldKind::Gauge);
+    assert_eq!(<crate::LastValue as Kind>::KIND, FieldKind::LastValue);
+    assert!(matches!(<crate::Histogram as Kind>::KIND, FieldKind::Histogram(_)));
+}
+
+#[test]
+fn a_sets_debug_names_its_fields_without_collecting() {
+    let set = Trio::new();
+    set.total().inc();
+    let shown = format!("{set:?}");
+    assert!(shown.contains("\"total\"") && shown.contains("shards: 1"), "{shown}");
+    // No values: a `Debug` is not a snapshot.
+    assert!(!shown.contains("total: 1"), "{shown}");
+}
