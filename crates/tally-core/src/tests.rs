@@ -142,6 +142,10 @@ fn threads_that_exit_hand_their_shards_over_without_losing_counts() {
     // One shard per slot ever used by this set; slots are reused, but other tests of this
     // process may hold some, so only the obvious bound is certain here.
     assert!(set.raw().shard_count() <= 6);
+    // Invariant (I) across every hand-over: outside a section both copies are equal.
+    for (c0, c1) in set.raw().shard_copies() {
+        assert_eq!(c0, c1);
+    }
 }
 
 #[test]
