@@ -7,7 +7,7 @@
 # Heavy steps can be skipped for local iteration (CI runs them all):
 #   TALLY_SKIP_LOOM=1 TALLY_SKIP_MIRI=1 TALLY_SKIP_TSAN=1 TALLY_SKIP_EXTERNAL=1 \
 #   TALLY_SKIP_COHERENCE=1 TALLY_SKIP_BENCHES=1 TALLY_SKIP_32BIT=1 TALLY_SKIP_DEMO=1 \
-#   TALLY_SKIP_FUZZ=1 bash ci/test.sh
+#   TALLY_SKIP_FUZZ=1 TALLY_SKIP_INSNS=1 bash ci/test.sh
 # TALLY_SKIP_TSAN_STRESS=1 keeps TSan to the core's small tests (drops tally's stress tests).
 # TALLY_FUZZ_SECONDS sets how long each fuzz target runs (default 15).
 # The long versions of the loom, Miri and fuzz runs are in docs/TESTING.md.
@@ -38,6 +38,10 @@ skip() { echo; echo "==== $1: skipped ($2)"; TIMES+=("$(printf '%5s  %s (skipped
 
 install() {
   rustup component add clippy rustfmt
+  if [ -z "${TALLY_SKIP_INSNS:-}" ] && ! command -v valgrind >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+  fi
   if [ -z "${TALLY_SKIP_MIRI:-}${TALLY_SKIP_TSAN:-}" ]; then
     rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
     rustup component add miri rust-src --toolchain nightly
@@ -65,7 +69,7 @@ fmt() {
 }
 clippy() {
   cargo clippy --workspace --all-targets --all-features -- -D warnings
-  cargo clippy "${BENCHES[@]}" --all-targets -- -D warnings
+  cargo clippy "${BENCHES[@]}" --workspace --all-targets -- -D warnings
 }
 docs() { cargo doc --workspace --no-deps --all-features; }
 tests() { cargo test --workspace --all-features; }
@@ -142,6 +146,9 @@ tsan() {
 }
 # The README's run command, shortened: exits non-zero if a count was lost or an invariant
 # broke; --port 0 so that a busy 9464 on the CI machine does not matter.
+# Exact instruction counts of the write path (callgrind), checked against issue 18's bounds:
+# a regression gate that the machine's load cannot disturb.
+insns_gate() { cargo run --release "${BENCHES[@]}" -p tally-insns -- --check; }
 main_job() { cargo run --release -p tally-demo -- --duration 3s --port 0; }
 # The cargo-fuzz targets (fuzz/, its own workspace): lint, build once, then run each for a
 # short fixed time over its committed seeds (new inputs go to a scratch corpus). Needs
@@ -199,6 +206,7 @@ heavy() {
 heavy TALLY_SKIP_COHERENCE "stress tests in release (coherence with 10^6 snapshots per test, totals, churn, panics, families)" coherence_release
 heavy TALLY_SKIP_DEMO "the main job (release, 3 s, checks every count and snapshot)" main_job
 heavy TALLY_SKIP_BENCHES "benchmarks in test mode (each contender once, counts checked)" benches_test_mode
+heavy TALLY_SKIP_INSNS "write-path instructions per event (callgrind) within their bounds" insns_gate
 heavy TALLY_SKIP_LOOM "loom models (preemption bound ${LOOM_MAX_PREEMPTIONS:-2})" loom
 heavy TALLY_SKIP_MIRI "Miri on the core's threaded unit tests" miri
 heavy TALLY_SKIP_TSAN "ThreadSanitizer (tally_tsan variant)" tsan

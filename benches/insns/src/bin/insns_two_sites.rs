@@ -1,7 +1,7 @@
 //! The `insns` cases with a second call site of the inference event's recording call; run
 //! by `insns` (see there), not by hand.
 
-#[path = "insns/cases.rs"]
+#[path = "../cases.rs"]
 mod cases;
 
 fn main() {

@@ -2,9 +2,9 @@
 //! machine's load, so they compare across runs and can gate CI.
 //!
 //! ```text
-//! cargo run --release --manifest-path benches/Cargo.toml --bin insns              # every case
-//! cargo run --release --manifest-path benches/Cargo.toml --bin insns -- --check   # gate
-//! cargo run --release --manifest-path benches/Cargo.toml --bin insns -- counter_add
+//! cargo run --release --manifest-path benches/Cargo.toml -p tally-insns              # every case
+//! cargo run --release --manifest-path benches/Cargo.toml -p tally-insns -- --check   # gate
+//! cargo run --release --manifest-path benches/Cargo.toml -p tally-insns -- counter_add
 //! ```
 //!
 //! Each case is counted in up to three builds of the same code (fat LTO, one codegen unit):
@@ -61,6 +61,7 @@ fn target_dir() -> PathBuf {
 /// Builds `v` (cargo is quick when it is up to date) and returns its binary.
 fn build(v: &Variant) -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    // (This package's manifest; its profiles come from the benches workspace.)
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args(["build", "--quiet", "--manifest-path"])
         .arg(&manifest)
