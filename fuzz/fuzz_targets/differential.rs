@@ -12,8 +12,9 @@
 //! - `Mark(v)`: sets the `mark` last-value gauge and counts `marks` (only the count is
 //!   checked mid-run; which thread's mark is newest depends on timing);
 //! - `Bump(n)`: one update through the set's own handle (an event of its own) of `bumps`;
-//! - any event may be nested in another, or abandoned by a panic after its updates: a
-//!   rolled-back event is in no snapshot.
+//! - any event may have a record nested in it (an event of its own, applied when it
+//!   returns, before the outer one), or be abandoned by a panic after its updates: an
+//!   abandoned event is in no snapshot, its nested record is.
 //!
 //! Checked: every snapshot taken mid-run is coherent (all invariants), never behind an
 //! earlier snapshot of the same thread (`Delta` succeeds: no counter, histogram bucket,
@@ -72,8 +73,9 @@ enum Shape {
 #[derive(Debug, Clone, Arbitrary)]
 enum Op {
     /// One event of several shapes (a multi-field event of multi-field events). From
-    /// `nested_from` on they go through a record nested inside it; with `panics`, the
-    /// closure panics after all of them and the event is rolled back.
+    /// `nested_from` on they go through a record nested inside it (its own event, applied
+    /// first); with `panics`, the closure panics after all of them and the outer event
+    /// records nothing (the nested one stays).
     Event { shapes: Vec<Shape>, nested_from: u8, panics: bool },
     /// One shape as its own event.
     One(Shape),
@@ -156,8 +158,16 @@ impl Model {
 
     fn apply(&mut self, op: &Op) {
         match op {
-            Op::Event { panics: true, .. } | Op::Snapshot => {}
-            Op::Event { shapes, .. } => shapes.iter().for_each(|&s| self.add(s)),
+            Op::Snapshot => {}
+            Op::Event { shapes, nested_from, panics } => {
+                let split = usize::from(*nested_from).min(shapes.len());
+                // The nested record is applied when it returns, before the outer event;
+                // the outer one only if its closure returns.
+                shapes[split..].iter().for_each(|&s| self.add(s));
+                if !*panics {
+                    shapes[..split].iter().for_each(|&s| self.add(s));
+                }
+            }
             Op::One(s) => self.add(*s),
             Op::Bump(n) => self.bumps += u64::from(*n),
         }

@@ -133,10 +133,36 @@ fn second_site(stats: &InferenceStats, r: u64) {
 }
 
 /// The sets every case records into, created and warmed before counting starts.
-struct Sets {
+pub struct Sets {
     one: One,
     three: Three,
     stats: InferenceStats,
+}
+
+impl Sets {
+    /// New sets, recorded into once from this thread: its slot, the sets' shards and the
+    /// histogram's pages exist before counting starts.
+    pub fn warm() -> Sets {
+        let sets = Sets { one: One::new(), three: Three::new(), stats: InferenceStats::new() };
+        sets.warm_this_thread();
+        sets
+    }
+
+    /// Records into every set from this thread (its shards and pages created).
+    pub fn warm_this_thread(&self) {
+        self.one.count().inc();
+        self.one.level().add(1);
+        self.three.record(|e| e.total().inc());
+        let mut warm = XorShift::for_thread(0);
+        for _ in 0..10_000 {
+            inference(&self.stats, Event::from_bits(warm.next_u64()));
+        }
+    }
+
+    /// Every set's snapshot (so that nothing recorded is optimised away).
+    pub fn read(&self) {
+        black_box((self.one.snapshot(), self.three.snapshot(), self.stats.snapshot()));
+    }
 }
 
 /// Records `events` events of `case`; `two_sites` adds the second call site.
@@ -144,17 +170,14 @@ struct Sets {
 /// Each case's loop is a function of its own (`#[inline(never)]`), as a service's hot loop
 /// is: the optimiser sees one recording call site per function, not ten cases at once.
 pub fn run(case: &str, events: u64, two_sites: bool) -> Result<(), String> {
-    let sets = Sets { one: One::new(), three: Three::new(), stats: InferenceStats::new() };
-    // Warm: the thread's slot, the sets' shards and the histogram's pages exist before
-    // counting starts.
-    sets.one.count().inc();
-    sets.one.level().add(1);
-    sets.three.record(|e| e.total().inc());
-    let mut warm = XorShift::for_thread(0);
-    for _ in 0..10_000 {
-        inference(&sets.stats, Event::from_bits(warm.next_u64()));
-    }
-    let s = &sets;
+    let sets = Sets::warm();
+    dispatch(&sets, case, events, two_sites)?;
+    sets.read();
+    Ok(())
+}
+
+/// Records `events` events of `case` into `sets` from this thread.
+pub fn dispatch(s: &Sets, case: &str, events: u64, two_sites: bool) -> Result<(), String> {
     match case {
         "floor" => floor(events),
         "floor_tally_index" => floor_tally_index(events),
@@ -168,7 +191,6 @@ pub fn run(case: &str, events: u64, two_sites: bool) -> Result<(), String> {
         "event_wide_spill" => event_wide_spill(s, events),
         other => return Err(format!("unknown case {other:?}")),
     }
-    black_box((sets.one.snapshot(), sets.three.snapshot(), sets.stats.snapshot()));
     Ok(())
 }
 

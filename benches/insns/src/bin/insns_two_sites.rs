@@ -1,12 +1,12 @@
 //! The `insns` cases with a second call site of the inference event's recording call; run
 //! by `insns` (see there), not by hand.
 
+// Shared with `insns`, which uses all of it.
+#[allow(dead_code)]
 #[path = "../cases.rs"]
 mod cases;
 
 fn main() {
-    // The same cases as `insns`, which lists them.
-    let _ = cases::CASES;
     // Run by `insns` as `--child CASE EVENTS`, like its own child.
     let args: Vec<String> = std::env::args().skip(2).collect();
     let (Some(case), Some(events)) = (args.first(), args.get(1).and_then(|n| n.parse().ok()))
