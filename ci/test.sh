@@ -174,6 +174,23 @@ fuzz_targets() {
   done
   rm -rf "$work"
 }
+# The declared minimum supported Rust version ([workspace.package] rust-version; 1.88 for
+# let chains): every crate, every feature, checked with that toolchain and the lockfile's
+# dependency versions, so that neither new code nor a `cargo update` raises it unnoticed.
+# No crate is left out: every dependency in Cargo.lock builds with it.
+msrv() {
+  local msrv
+  msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
+  rustup toolchain list | grep -q "^$msrv" || rustup toolchain install "$msrv" --profile minimal
+  CARGO_TARGET_DIR="$ROOT/target/msrv" cargo "+$msrv" check --workspace --all-features --locked
+}
+# Every published crate packaged and built from its package alone, as crates.io would
+# (the unpublished workspace crates it depends on come from a local overlay): catches a
+# file a crate needs that lives outside it, and metadata crates.io refuses. Every feature,
+# as docs.rs builds them (a file included only under a feature is still needed).
+# tally-demo and tally-py are `publish = false`. --allow-dirty: CI checks the tree it is
+# given.
+publish_dry_run() { cargo publish --workspace --dry-run --locked --allow-dirty --all-features; }
 check_32bit() {
   # powerpc-unknown-linux-gnu has std but no native 64-bit atomics: portable-atomic's path.
   CARGO_TARGET_DIR="$ROOT/target/ppc" cargo check -p tally-core -p tally-snapshot -p tally-epoch --target powerpc-unknown-linux-gnu
@@ -184,6 +201,8 @@ step "cargo fmt --check" fmt
 step "clippy -D warnings (all targets, all features)" clippy
 step "rustdoc -D warnings" docs
 step "tests (debug, all features)" tests
+step "minimum supported Rust version: cargo check" msrv
+step "cargo publish --workspace --dry-run" publish_dry_run
 step "cross-process example (8 children, merged totals exact)" cross_process
 step "python: maturin build, pytest, example, benchmark in test mode" python_binding
 # heavy VAR NAME FN: step NAME unless $VAR is set.

@@ -82,6 +82,7 @@
 //!
 //! - `tokio`: async waits on a tokio `watch` channel fed on every publication
 //!   (`Publisher::subscribe`, `Publisher::wait_until_async`, `EpochReceiver`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -40,6 +40,7 @@
 //!   ([`RegistrySnapshot`]).
 //! - [`epoch`]: published snapshots, coalesced refresh, rates between epochs.
 //! - [`Merge`], [`Delta`], [`SetSnapshot`]: working with snapshots (from `tally-snapshot`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
