@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use tally_snapshot::{
     Delta, DeltaError, HistogramConfig, HistogramConfigError, HistogramError, HistogramSnapshot,
-    Merge,
+    Merge, MergeError,
 };
 
 const GRID: [f64; 7] = [0.0, 0.001, 0.5, 0.9, 0.99, 0.999, 1.0];
@@ -302,7 +302,7 @@ proptest! {
         if c1 == c2 {
             prop_assert!(t.try_merge(&hb).is_ok());
         } else {
-            let refused = matches!(t.try_merge(&hb), Err(DeltaError::SchemaMismatch { .. }));
+            let refused = matches!(t.try_merge(&hb), Err(MergeError::SchemaMismatch { .. }));
             prop_assert!(refused);
             prop_assert_eq!(&t, &ha);
             let delta_refused = matches!(
