@@ -61,7 +61,8 @@
 //! `LastValue` never set reads 0) are printed as exact decimal integers, never through
 //! `f64`, so counts above 2⁵³ survive to the parser. Histograms are classic histograms:
 //! `_bucket{le="…"}` lines from
-//! [`HistogramSnapshot::to_cumulative`](tally_snapshot::HistogramSnapshot::to_cumulative)
+//! [`HistogramSnapshot::cumulative_counts_into`](tally_snapshot::HistogramSnapshot::cumulative_counts_into)
+//! (the counts of `to_cumulative`)
 //! with the bounds of [`EncodeOptions`] (default [`DEFAULT_LATENCY_BUCKETS_NS`], 1 µs to
 //! 10 s, in the histogram's recorded unit; set bounds per field for histograms of other
 //! units with [`EncodeOptions::buckets_for`]), a final `le="+Inf"` bucket equal to

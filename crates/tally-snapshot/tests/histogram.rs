@@ -611,3 +611,40 @@ fn to_native_clamps_the_schema() {
     let n = h.to_native(-4);
     assert_eq!(n.positive, [(0, 1), (1, 2)]);
 }
+
+/// Exporters call `cumulative_counts_into` once per series with the same buffer: the
+/// counts are those of `to_cumulative`, and the buffer is reused, not reallocated.
+#[test]
+fn cumulative_counts_into_matches_to_cumulative_and_reuses_its_buffer() {
+    let config = HistogramConfig::new(3, 1 << 30).unwrap();
+    let bound_sets: [&[f64]; 4] =
+        [&[], &[0.0], &[1.0, 7.0, 8.0, 100.0, 1e3, 1e6], &[0.5, 1023.0, 1024.0, 2e9, 1e19]];
+    let mut counts = Vec::with_capacity(8);
+    let buffer = counts.as_ptr();
+    // A spread of values: zeros, exact small ones, bucket edges, overflow, u64::MAX.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for n in 0..300 {
+        let values: Vec<u64> = (0..n % 40)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                match i % 5 {
+                    0 => state % 16,
+                    1 => state % 5_000,
+                    2 => 1 << (state % 40),
+                    3 => state >> (state % 64),
+                    _ => u64::MAX - state % 3,
+                }
+            })
+            .collect();
+        let h = HistogramSnapshot::from_values(config, values).unwrap();
+        for bounds in bound_sets {
+            h.cumulative_counts_into(bounds, &mut counts);
+            let want: Vec<u64> = h.to_cumulative(bounds).into_iter().map(|(_, c)| c).collect();
+            assert_eq!(counts, want, "{bounds:?} {h:?}");
+            assert_eq!(counts.last(), Some(&h.count()));
+        }
+    }
+    assert_eq!(counts.as_ptr(), buffer, "the buffer was reallocated");
+}
