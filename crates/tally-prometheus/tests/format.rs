@@ -379,6 +379,7 @@ fn what_cannot_be_written_validly_is_left_out_and_reported() {
         let expected_names = match format {
             Format::Text => ["e_le_g", "f_x_total", "g_h", "h_n_total"],
             Format::OpenMetrics => ["e_le_g", "f_x", "g_h", "h_n"],
+            other => panic!("a format these tests do not know: {other:?}"),
         };
         assert_eq!(names, expected_names, "{out}");
         let h = families.last().unwrap();

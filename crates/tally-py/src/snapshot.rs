@@ -95,6 +95,11 @@ pub(crate) fn value_to_py(py: Python<'_>, v: &Value) -> PyResult<Py<PyAny>> {
         Value::Histogram(h) => {
             Py::new(py, Histogram { inner: Arc::new((**h).clone()) })?.into_any()
         }
+        other => {
+            return Err(PyTypeError::new_err(format!(
+                "a value of a kind this binding does not know: {other:?}"
+            )));
+        }
     })
 }
 
@@ -299,6 +304,7 @@ impl Snapshot {
                 Value::Gauge(n) => format!("{}={n}", d.name),
                 Value::LastValue(l) => format!("{}={}", d.name, l.value),
                 Value::Histogram(h) => format!("{}=<histogram count={}>", d.name, h.count()),
+                other => format!("{}={other:?}", d.name),
             })
             .collect();
         format!("Snapshot({})", parts.join(", "))

@@ -57,6 +57,7 @@ impl FieldDesc {
 /// One field's value in a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Value {
     /// A [`FieldKind::Counter`]'s count.
     Counter(u64),
