@@ -498,7 +498,7 @@ fn compare(what: &str, want: &Counts, got: &Counts, problems: &mut Vec<String>) 
 mod tests {
     use std::time::Duration;
 
-    use tally::{InferenceStats, Registry};
+    use tally::{Cache, InferenceStats, Outcome, Registry};
 
     use super::*;
     use crate::view::{BY_MODEL, OVERALL};
@@ -534,8 +534,16 @@ mod tests {
         for i in 0..issued {
             counts.count(0, true, false);
             if i < recorded {
-                model.record_inference_with_latency(true, false, Duration::from_micros(1));
-                overall.record_inference_with_latency(true, false, Duration::from_micros(1));
+                model.record_request_with_latency(
+                    Outcome::Success,
+                    Cache::Miss,
+                    Duration::from_micros(1),
+                );
+                overall.record_request_with_latency(
+                    Outcome::Success,
+                    Cache::Miss,
+                    Duration::from_micros(1),
+                );
             }
         }
         let sync = SyncSummary::new(&Default::default(), &Default::default(), &Default::default());

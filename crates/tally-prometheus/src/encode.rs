@@ -22,11 +22,11 @@ use crate::{EncodeOptions, EncodeReport, Format, Skipped};
 /// # Examples
 ///
 /// ```
-/// use tally::{InferenceStats, Registry};
+/// use tally::{Cache, InferenceStats, Outcome, Registry};
 ///
 /// let registry = Registry::new();
 /// let stats = registry.register::<InferenceStats>("inference", "The model server.").unwrap();
-/// stats.record_inference(true, false);
+/// stats.record_request(Outcome::Success, Cache::Miss);
 ///
 /// let mut out = String::new();
 /// tally_prometheus::encode_text(&registry.snapshot(), &mut out);
@@ -49,7 +49,7 @@ pub fn encode_text(snapshot: &RegistrySnapshot, out: &mut String) {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tally::{InferenceStats, Registry};
+/// use tally::{Cache, InferenceStats, Outcome, Registry};
 ///
 /// let registry = Registry::new();
 /// let by_model = registry
@@ -58,7 +58,9 @@ pub fn encode_text(snapshot: &RegistrySnapshot, out: &mut String) {
 ///     .family::<InferenceStats>(&["model"])
 ///     .unwrap();
 /// by_model
-///     .with(&["bert"], |s| s.record_inference_with_latency(true, true, Duration::from_millis(3)))
+///     .with(&["bert"], |s| {
+///         s.record_request_with_latency(Outcome::Success, Cache::Hit, Duration::from_millis(3))
+///     })
 ///     .unwrap();
 ///
 /// let mut out = String::new();

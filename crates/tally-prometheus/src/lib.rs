@@ -1,12 +1,12 @@
 //! Prometheus text 0.0.4 and OpenMetrics 1.0 exposition of tally registry snapshots.
 //!
 //! ```
-//! use tally::{InferenceStats, Registry};
+//! use tally::{Cache, InferenceStats, Outcome, Registry};
 //! use tally_prometheus::{Format, encode_openmetrics, encode_text};
 //!
 //! let registry = Registry::new();
 //! let stats = registry.register::<InferenceStats>("inference", "The model server.").unwrap();
-//! stats.record_inference(true, false);
+//! stats.record_request(Outcome::Success, Cache::Miss);
 //! let snapshot = registry.snapshot();
 //!
 //! let mut text = String::new();

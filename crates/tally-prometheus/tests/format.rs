@@ -3,6 +3,7 @@
 
 mod common;
 
+use tally::{Cache, Outcome};
 use tally_prometheus::{
     EncodeOptions, Format, OPENMETRICS_CONTENT_TYPE, Skipped, TEXT_CONTENT_TYPE, encode,
     encode_openmetrics, encode_text,
@@ -429,7 +430,7 @@ fn a_registry_family_with_an_overflow_series_exposes_it_as_a_label_value() {
         .family::<tally::InferenceStats>(&["model"])
         .unwrap();
     for model in ["bert", "resnet", "t5"] {
-        family.with(&[model], |s| s.record_inference(true, true)).unwrap();
+        family.with(&[model], |s| s.record_request(Outcome::Success, Cache::Hit)).unwrap();
     }
     let mut out = String::new();
     encode_text(&registry.snapshot(), &mut out);

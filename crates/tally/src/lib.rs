@@ -5,7 +5,7 @@
 //!
 //! ```
 //! use std::thread;
-//! use tally::InferenceStats;
+//! use tally::{Cache, InferenceStats, Outcome};
 //!
 //! let stats = InferenceStats::new();
 //! thread::scope(|s| {
@@ -14,7 +14,8 @@
 //!         s.spawn(move || {
 //!             for i in 0..10_000u64 {
 //!                 // total, one outcome and one cache result: one event.
-//!                 stats.record_inference(i % 50 != 0, (i + worker) % 4 != 0);
+//!                 let outcome = Outcome::success_if(i % 50 != 0);
+//!                 stats.record_request(outcome, Cache::hit_if((i + worker) % 4 != 0));
 //!             }
 //!         });
 //!     }
@@ -34,7 +35,8 @@
 //!
 //! The main items:
 //! - [`metric_set!`], [`Counter`], [`Gauge`], [`LastValue`], [`Histogram`]: declaring sets.
-//! - [`InferenceStats`]: a ready-made set for an inference service.
+//! - [`InferenceStats`]: a ready-made set for an inference service, recorded with
+//!   [`InferenceStats::record_request`]`(`[`Outcome`]`, `[`Cache`]`)`.
 //! - [`Family`]: one set per combination of label values, lock-free lookup, bounded.
 //! - [`Registry`], [`global`]: named sets and families, collected together
 //!   ([`RegistrySnapshot`]).
@@ -49,11 +51,11 @@ mod inference;
 mod registry;
 
 pub use family::{DEFAULT_CARDINALITY_LIMIT, Family, FamilyError, OVERFLOW_LABEL};
-pub use inference::{InferenceStats, InferenceStatsEvent, InferenceStatsSnapshot};
+pub use inference::{Cache, InferenceStats, InferenceStatsEvent, InferenceStatsSnapshot, Outcome};
 pub use registry::{__global_initialisations, Registration, Registry, RegistryError, global};
 pub use tally_snapshot::{
-    InvalidSnapshot, MetricSnapshot, RegistrySnapshot, SeriesSnapshot, is_valid_label_name,
-    is_valid_metric_name, reserved_labels,
+    InvalidSnapshot, MergeError, MetricSnapshot, RegistrySnapshot, SeriesSnapshot,
+    is_valid_label_name, is_valid_metric_name, reserved_labels,
 };
 
 /// Publication of snapshots as epochs: [`Publisher`](epoch::Publisher) (latest epoch
@@ -62,12 +64,12 @@ pub use tally_snapshot::{
 ///
 /// ```
 /// use std::sync::Arc;
-/// use tally::{InferenceStats, epoch::Publisher};
+/// use tally::{Cache, InferenceStats, Outcome, epoch::Publisher};
 ///
 /// let stats = Arc::new(InferenceStats::new());
 /// let source = Arc::clone(&stats);
 /// let publisher = Publisher::new(move || source.snapshot());
-/// stats.record_inference(true, true);
+/// stats.record_request(Outcome::Success, Cache::Hit);
 /// let fresh = publisher.refresh(); // collects: sees the record above
 /// assert_eq!(fresh.snapshot().total_inferences, 1);
 /// // Dashboards read the published epoch: no collection, no writer cache lines.
