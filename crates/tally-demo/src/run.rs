@@ -176,14 +176,13 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
         let epoch = publisher.latest();
         let view = View::of(epoch.snapshot()).ok();
         progress.update("serving", start.elapsed(), epoch.collected_at(), view.as_ref());
-        if let Some(addr) = metrics_addr {
-            if next_scrape <= LIVE_SCRAPES
-                && serving_start.elapsed() >= serving_time * next_scrape / (LIVE_SCRAPES + 1)
-            {
-                next_scrape += 1;
-                scrape_into(addr, &mut scrapes);
-                scrapes.answered_while_serving = scrapes.answered;
-            }
+        if let Some(addr) = metrics_addr
+            && next_scrape <= LIVE_SCRAPES
+            && serving_start.elapsed() >= serving_time * next_scrape / (LIVE_SCRAPES + 1)
+        {
+            next_scrape += 1;
+            scrape_into(addr, &mut scrapes);
+            scrapes.answered_while_serving = scrapes.answered;
         }
     }
 
@@ -211,10 +210,10 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
             scrapes.final_total = scrapes.totals.last().copied();
         }
     }
-    if let Some(server) = server {
-        if let Err(e) = server.shutdown() {
-            problems.push(format!("the /metrics endpoint did not shut down cleanly: {e}"));
-        }
+    if let Some(server) = server
+        && let Err(e) = server.shutdown()
+    {
+        problems.push(format!("the /metrics endpoint did not shut down cleanly: {e}"));
     }
     runtime.shutdown_timeout(Duration::from_secs(5));
 
