@@ -42,6 +42,8 @@ pub struct RunConfig {
     pub spin: u64,
     /// Seed.
     pub seed: u64,
+    /// How often the publisher refreshed the epoch the readers check, in milliseconds.
+    pub refresh_ms: u64,
 }
 
 /// Counts overall and by model name.
@@ -402,7 +404,7 @@ impl Report {
                 self.checks.readers,
                 self.checks.reads,
                 self.epochs_published,
-                crate::run::REFRESH.as_millis()
+                self.config.refresh_ms
             ),
         );
         line("invariant violations", self.checks.violations.to_string());
@@ -516,6 +518,7 @@ mod tests {
             hit_rate: 0.5,
             spin: 0,
             seed: 0,
+            refresh_ms: 100,
         }
     }
 

@@ -25,7 +25,7 @@ use crate::service::{Service, ServiceConfig};
 use crate::view::{BY_MODEL, OVERALL, View};
 
 /// How often the publisher refreshes.
-pub const REFRESH: Duration = Duration::from_millis(100);
+const REFRESH: Duration = Duration::from_millis(100);
 /// How often the progress line is redrawn.
 const TICK: Duration = Duration::from_millis(100);
 /// The longest the model takes to "load" (an eighth of the run when that is shorter).
@@ -235,6 +235,7 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
         hit_rate: args.hit_rate,
         spin: args.spin,
         seed: args.seed,
+        refresh_ms: u64::try_from(REFRESH.as_millis()).unwrap_or(u64::MAX),
     };
     Ok(Report::new(
         config,
