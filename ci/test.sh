@@ -190,7 +190,18 @@ msrv() {
 # as docs.rs builds them (a file included only under a feature is still needed).
 # tally-demo and tally-py are `publish = false`. --allow-dirty: CI checks the tree it is
 # given.
-publish_dry_run() { cargo publish --workspace --dry-run --locked --allow-dirty --all-features; }
+# cargo takes the packages it verifies against from a local overlay registry, and treats
+# them as immutable, as it does any registry crate: it unpacks each .crate once (under
+# $CARGO_HOME/registry/src/-<hash>/) and keeps its build by version. On a rerun it would
+# verify against the previous run's sources, so both are removed first (a target dir of
+# its own keeps the rest of the build).
+publish_dry_run() {
+  local dir="$ROOT/target/publish"
+  rm -rf "$dir/package" "$dir"/debug/.fingerprint/tally-* \
+    "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/tally-[0-9]* \
+    "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/tally-[a-z]*-[0-9]*
+  CARGO_TARGET_DIR="$dir" cargo publish --workspace --dry-run --locked --allow-dirty --all-features
+}
 check_32bit() {
   # powerpc-unknown-linux-gnu has std but no native 64-bit atomics: portable-atomic's path.
   CARGO_TARGET_DIR="$ROOT/target/ppc" cargo check -p tally-core -p tally-snapshot -p tally-epoch --target powerpc-unknown-linux-gnu
