@@ -105,3 +105,8 @@ pub use wait::WaitError;
 #[cfg(feature = "tokio")]
 pub use watch::EpochReceiver;
 pub use window::{EpochError, Window};
+
+/// The README's examples, run as doctests so that they keep compiling.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

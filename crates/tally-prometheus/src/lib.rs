@@ -130,3 +130,8 @@ pub use format::{Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 pub use naming::family_name;
 pub use options::{DEFAULT_LATENCY_BUCKETS_NS, EncodeOptions};
 pub use report::{EncodeReport, Skipped};
+
+/// The README's examples, run as doctests so that they keep compiling.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -76,3 +76,8 @@ pub use names::{
 pub use ratio::{ratio, ratio_or_zero};
 pub use registry::{MetricSnapshot, RegistrySnapshot, SeriesSnapshot};
 pub use validate::{ExposedNames, InvalidSnapshot};
+
+/// The README's examples, run as doctests so that they keep compiling.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
