@@ -113,10 +113,10 @@ impl Snapshot {
     fn __getattribute__(slf: &Bound<'_, Self>, name: &Bound<'_, PyString>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let key = name.to_str()?;
-        if !key.starts_with("__") {
-            if let Some(v) = slf.get().inner().get(key) {
-                return value_to_py(py, v);
-            }
+        if !key.starts_with("__")
+            && let Some(v) = slf.get().inner().get(key)
+        {
+            return value_to_py(py, v);
         }
         let generic = OBJECT_GETATTRIBUTE.get_or_try_init(py, || {
             py.import("builtins")?.getattr("object")?.getattr("__getattribute__").map(Bound::unbind)
