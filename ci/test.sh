@@ -71,6 +71,9 @@ docs() { cargo doc --workspace --no-deps --all-features; }
 tests() { cargo test --workspace --all-features; }
 # Child processes send snapshots over pipes; the parent's merge must equal the sum.
 cross_process() { cargo run --release -p tally --example cross_process -- 8; }
+# An axum service mounting /metrics in its own router: it sends itself requests and exits
+# non-zero unless its own /metrics counts each by route and status.
+axum_service() { cargo run -p tally-http --example axum_service; }
 # The Python package (crates/tally-py): built into a virtualenv with maturin, then its
 # pytest suite, the example, and the benchmark in test mode.
 python_binding() {
@@ -215,6 +218,7 @@ step "tests (debug, all features)" tests
 step "minimum supported Rust version: cargo check" msrv
 step "cargo publish --workspace --dry-run" publish_dry_run
 step "cross-process example (8 children, merged totals exact)" cross_process
+step "axum example (/metrics mounted in the service's router, its counts checked)" axum_service
 step "python: maturin build, pytest, example, benchmark in test mode" python_binding
 # heavy VAR NAME FN: step NAME unless $VAR is set.
 heavy() {

@@ -55,7 +55,16 @@ impl<L: StaticLayout> Typed<L> {
     /// Records one event (see [`RawSet::record`]).
     #[inline(always)]
     pub fn record<R>(&self, f: impl FnOnce(TypedEvent<'_, L>) -> R) -> R {
-        self.raw.record(|event| f(TypedEvent { event, _layout: PhantomData }))
+        let width = const { crate::layout::width_of(L::FIELDS) };
+        // SAFETY: `raw` was built from `L::FIELDS` (`new`, the only constructor), whose
+        // width this is.
+        unsafe {
+            self.raw.record_in(
+                width,
+                #[inline(always)]
+                |event| f(TypedEvent { event, _layout: PhantomData }),
+            )
+        }
     }
 
     /// The untyped set.

@@ -1,16 +1,20 @@
-//! One multi-field event: a latch section with a drop guard.
+//! One multi-field event: updates buffered while the closure runs, then applied as one
+//! latch section.
 
 use std::cell::Cell;
+use std::fmt;
 use std::marker::PhantomData;
-use std::mem::ManuallyDrop;
+use std::mem::MaybeUninit;
 
 use tally_snapshot::HistogramConfig;
 
-use crate::latch::{Opened, Shard, Touched, mask_bit};
+use crate::latch::Shard;
 use crate::layout::{Layout, PAGE_BUCKETS};
+use crate::op::{Op, What};
 
 /// An event being recorded: every update made through it lands in snapshots together, or
-/// (if the closure panics) not at all.
+/// (if the closure panics) not at all. The updates are buffered in the event while the
+/// closure runs and applied in one latch section when it returns.
 ///
 /// Obtained inside [`RawSet::record`](crate::RawSet::record); the typed `…Event` of a
 /// set declared with [`metric_set!`](crate::metric_set) wraps it.
@@ -41,15 +45,38 @@ use crate::layout::{Layout, PAGE_BUCKETS};
 /// });
 /// assert_eq!(stats.snapshot().total, 2);
 /// ```
-#[derive(Debug)]
 pub struct Event<'a> {
-    shard: &'a Shard,
     /// The set's layout, against which [`FieldId`](crate::FieldId)s are checked.
     layout: &'a Layout,
-    /// What copy 0 received so far, for the copy-1 catch-up or the rollback.
-    touched: Cell<Touched>,
+    /// How many updates the buffer holds.
+    len: Cell<usize>,
+    /// The updates, in the order they were made, field by field (scalars, so that the
+    /// optimiser keeps an inlined event in registers even when the closure branches);
+    /// applied when the closure returns. Entries `..len` are initialised.
+    what: [Cell<MaybeUninit<What>>; CAPACITY],
+    word: [Cell<MaybeUninit<usize>>; CAPACITY],
+    value: [Cell<MaybeUninit<u64>>; CAPACITY],
+    second: [Cell<MaybeUninit<u64>>; CAPACITY],
+    /// Updates past the first [`CAPACITY`] (the slower path of wide events). Moved in and
+    /// out of the cold `push_spill` by value, so that the event's address never escapes
+    /// and the optimiser keeps it, spill included, in registers (an event that never
+    /// spills then has no spill code left at all).
+    spill: Cell<Vec<Op>>,
     /// Not `Send`, not `Sync`, whatever the fields above are: the single-writer rule.
     _single_writer: PhantomData<*mut ()>,
+}
+
+/// Updates an event buffers inline; more go to a heap-allocated spill (measured in
+/// docs/PERFORMANCE.md).
+pub(crate) const CAPACITY: usize = 8;
+
+impl fmt::Debug for Event<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let spilled = self.spill.take();
+        let updates = self.len.get() + spilled.len();
+        self.spill.set(spilled);
+        f.debug_struct("Event").field("layout", self.layout).field("updates", &updates).finish()
+    }
 }
 
 impl<'a> Event<'a> {
@@ -59,11 +86,23 @@ impl<'a> Event<'a> {
         self.layout
     }
 
+    /// Buffers one update.
+    ///
+    /// # Safety
+    ///
+    /// `op` was built for this event's shard (the contract of [`Op`]).
     #[inline(always)]
-    fn touch_word(&self, word: usize) {
-        let mut t = self.touched.get();
-        t.words |= mask_bit(word);
-        self.touched.set(t);
+    unsafe fn push(&self, op: Op) {
+        let n = self.len.get();
+        if n < CAPACITY {
+            self.what[n].set(MaybeUninit::new(op.what));
+            self.word[n].set(MaybeUninit::new(op.word));
+            self.value[n].set(MaybeUninit::new(op.value));
+            self.second[n].set(MaybeUninit::new(op.second));
+            self.len.set(n + 1);
+        } else {
+            self.spill.set(push_spill(self.spill.take(), op));
+        }
     }
 
     /// Adds `delta` to a word, wrapping (gauges).
@@ -73,30 +112,41 @@ impl<'a> Event<'a> {
     /// `word` is a word of the layout of the event's set (`word < layout.width()`).
     #[inline(always)]
     pub(crate) unsafe fn add(&self, word: usize, delta: u64) {
-        self.shard.add0(word, delta);
-        self.touch_word(word);
+        // SAFETY: the caller's promise: a word of this event's shard.
+        unsafe { self.push(Op::level(word, delta)) }
     }
 
-    /// Adds `delta` to a word, saturating at `u64::MAX` (counters never go backwards).
+    /// Adds 1 to a counter word.
+    ///
+    /// # Safety
+    ///
+    /// As [`add`](Self::add).
+    #[inline(always)]
+    pub(crate) unsafe fn inc(&self, word: usize) {
+        // SAFETY: the caller's promise: a word of this event's shard.
+        unsafe { self.push(Op::inc(word)) }
+    }
+
+    /// Adds `delta` to a counter word, saturating (counters never go backwards).
     ///
     /// # Safety
     ///
     /// As [`add`](Self::add).
     #[inline(always)]
     pub(crate) unsafe fn add_saturating(&self, word: usize, delta: u64) {
-        self.shard.add0_saturating(word, delta);
-        self.touch_word(word);
+        // SAFETY: the caller's promise: a word of this event's shard.
+        unsafe { self.push(Op::count(word, delta)) }
     }
 
-    /// Stores a word.
+    /// Stores two consecutive words.
     ///
     /// # Safety
     ///
-    /// As [`add`](Self::add).
+    /// `word` and `word + 1` are words of the layout of the event's set.
     #[inline(always)]
-    pub(crate) unsafe fn set(&self, word: usize, value: u64) {
-        self.shard.set0(word, value);
-        self.touch_word(word);
+    pub(crate) unsafe fn set_pair(&self, word: usize, first: u64, second: u64) {
+        // SAFETY: the caller's promise: words of this event's shard.
+        unsafe { self.push(Op::pair(word, first, second)) }
     }
 
     /// Records `value` into the histogram whose scalar words start at `word` and whose
@@ -114,95 +164,80 @@ impl<'a> Event<'a> {
         config: HistogramConfig,
         value: u64,
     ) {
-        let sh = self.shard;
-        // count
-        sh.add0(word, 1);
-        // sum, as a u128 in two words: exact for any number of u64 values.
-        let (lo, carry) = sh.get0(word + 1).overflowing_add(value);
-        sh.set0(word + 1, lo);
-        let mut words = mask_bit(word) | mask_bit(word + 1);
-        if carry {
-            sh.add0(word + 2, 1);
-            words |= mask_bit(word + 2);
-        }
-        // min, stored as u64::MAX - min so that a zeroed shard means "no values".
-        if u64::MAX - value > sh.get0(word + 3) {
-            sh.set0(word + 3, u64::MAX - value);
-            words |= mask_bit(word + 3);
-        }
-        if value > sh.get0(word + 4) {
-            sh.set0(word + 4, value);
-            words |= mask_bit(word + 4);
-        }
-        let mut t = self.touched.get();
-        t.words |= words;
-        match config.index(value) {
-            Some(i) => {
-                let (p, b) = (page_base + i / PAGE_BUCKETS, i % PAGE_BUCKETS);
-                sh.bump_bucket0(p, b);
-                let code = p * PAGE_BUCKETS + b + 1;
-                if t.bucket == 0 || t.bucket == code {
-                    t.bucket = code;
-                } else {
-                    // A second bucket in one event: catch up on its whole page.
-                    t.pages |= mask_bit(p);
-                }
-            }
-            None => {
-                sh.add0(word + 5, 1);
-                t.words |= mask_bit(word + 5);
-            }
-        }
-        self.touched.set(t);
+        let bucket = bucket_of(page_base, config, value);
+        // SAFETY: the caller's promise for `word` and the bucket (a bucket of the
+        // histogram's pages in this event's shard, whose layout it is).
+        unsafe { self.push(Op::observe(word, value, bucket)) }
     }
 
-    /// Runs `f` inside a section of `shard`, a shard of a set of `layout`. A panic in `f`
-    /// rolls the section back.
+    /// Runs `f`, which buffers the event's updates, then applies them to `shard`, a shard
+    /// of a set of `layout`, as one latch section. If `f` panics, nothing was written: the
+    /// event is in no snapshot.
+    ///
+    /// # Safety
+    ///
+    /// The caller is `shard`'s writer (it holds the shard's thread slot), `shard` was
+    /// built for `layout`, and `width` is `layout.width()`.
     #[inline(always)]
-    pub(crate) fn run<R>(
+    pub(crate) unsafe fn run<R>(
         shard: &'a Shard,
         layout: &'a Layout,
-        f: impl FnOnce(&Event<'a>) -> R,
+        width: usize,
+        f: impl FnOnce(&Event<'_>) -> R,
     ) -> R {
         let event = Event {
-            shard,
             layout,
-            touched: Cell::new(Touched::default()),
+            len: Cell::new(0),
+            what: [const { Cell::new(MaybeUninit::uninit()) }; CAPACITY],
+            word: [const { Cell::new(MaybeUninit::uninit()) }; CAPACITY],
+            value: [const { Cell::new(MaybeUninit::uninit()) }; CAPACITY],
+            second: [const { Cell::new(MaybeUninit::uninit()) }; CAPACITY],
+            spill: Cell::new(Vec::new()),
             _single_writer: PhantomData,
         };
-        let guard = Section { event: &event, opened: shard.begin() };
         let result = f(&event);
-        guard.finish();
+        let n = event.len.get();
+        let mut spill = event.spill.take();
+        if n != 0 {
+            // SAFETY: entries `..n` were initialised by `push` (`commit` asks for `i < n`).
+            let op = |i: usize| unsafe {
+                Op {
+                    what: event.what[i].get().assume_init(),
+                    word: event.word[i].get().assume_init(),
+                    value: event.value[i].get().assume_init(),
+                    second: event.second[i].get().assume_init(),
+                    bucket: std::ptr::null(),
+                }
+            };
+            // SAFETY: the caller's promise (our shard, we its writer); every op was pushed
+            // by an `unsafe` method whose contract is the op's; `n <= CAPACITY`.
+            unsafe { shard.commit(width, n, op, &mut spill) };
+        }
         result
     }
 }
 
-/// Closes the section: `finish` on success, `Drop` (only reached by unwinding) rolls back.
-struct Section<'e, 'a> {
-    event: &'e Event<'a>,
-    opened: Opened,
-}
-
-impl Section<'_, '_> {
-    #[inline(always)]
-    fn finish(self) {
-        let this = ManuallyDrop::new(self);
-        let t = this.event.touched.get();
-        match this.opened {
-            Opened::New(s) => this.event.shard.commit(s, t),
-            Opened::Joined => this.event.shard.note_nested(t),
-        }
+/// Buffers an update past the inline buffer: takes the spill and gives it back, so that
+/// the event's address does not escape.
+#[cold]
+#[inline(never)]
+fn push_spill(mut spill: Vec<Op>, op: Op) -> Vec<Op> {
+    if spill.capacity() == 0 {
+        // One allocation for most wide events (room for three times the inline buffer).
+        spill.reserve_exact(2 * CAPACITY);
     }
+    spill.push(op);
+    spill
 }
 
-impl Drop for Section<'_, '_> {
-    fn drop(&mut self) {
-        let t = self.event.touched.get();
-        match self.opened {
-            Opened::New(s) => self.event.shard.rollback(s, t),
-            // A nested record joins the outer event; the outer section decides whether
-            // it commits or rolls back.
-            Opened::Joined => self.event.shard.note_nested(t),
-        }
+/// The bucket of `value` in a histogram of `config` whose pages start at `page_base`, as
+/// [`Op::observe`] takes it: `page × PAGE_BUCKETS + bucket + 1`, or 0 for the overflow.
+/// Arithmetic only: the page is looked up (and allocated on first use) when the event is
+/// applied, just before its section opens.
+#[inline(always)]
+pub(crate) fn bucket_of(page_base: usize, config: HistogramConfig, value: u64) -> usize {
+    match config.index(value) {
+        Some(i) => page_base * PAGE_BUCKETS + i + 1,
+        None => 0,
     }
 }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tally_snapshot::{Delta, FieldKind, HistogramConfig, HistogramSnapshot, Last, Merge, Value};
 
 use crate::event::Event;
+use crate::op::Op;
 use crate::{FieldId, RawSet};
 
 mod sealed {
@@ -43,6 +44,13 @@ pub trait Sink: sealed::Sealed {
     /// `word` is the word of a [`Counter`] field of the sink's layout.
     #[doc(hidden)]
     unsafe fn add_count(&self, word: usize, delta: u64);
+    /// Adds 1 to a counter word (its fast path).
+    ///
+    /// # Safety
+    ///
+    /// As [`add_count`](Self::add_count).
+    #[doc(hidden)]
+    unsafe fn inc_count(&self, word: usize);
     /// Adds `delta` (wrapping, two's complement) to a gauge word.
     ///
     /// # Safety
@@ -208,7 +216,9 @@ impl<S: Sink + ?Sized> CounterRef<'_, S> {
     /// Adds 1.
     #[inline(always)]
     pub fn inc(&self) {
-        self.add(1);
+        // SAFETY: `word` is a counter of the sink's layout: the contract of `Kind::field`,
+        // the only constructor.
+        unsafe { self.sink.inc_count(self.word) }
     }
 
     /// Adds `n`. A counter saturates at `u64::MAX` instead of wrapping: it never goes
@@ -407,28 +417,46 @@ impl<S: Sink + ?Sized> Drop for Timer<'_, S> {
 // event's shard) was built from that layout, so they are inside it.
 impl Sink for RawSet {
     #[inline(always)]
+    unsafe fn inc_count(&self, word: usize) {
+        // SAFETY: the caller's promise (see above).
+        unsafe { self.apply_one(|_| Op::inc(word)) }
+    }
+    #[inline(always)]
     unsafe fn add_count(&self, word: usize, delta: u64) {
         // SAFETY: the caller's promise (see above).
-        unsafe { self.add_one::<true>(word, delta) }
+        unsafe { self.apply_one(|_| Op::count(word, delta)) }
     }
     #[inline(always)]
     unsafe fn add_level(&self, word: usize, delta: u64) {
         // SAFETY: the caller's promise (see above).
-        unsafe { self.add_one::<false>(word, delta) }
+        unsafe { self.apply_one(|_| Op::level(word, delta)) }
     }
-    #[inline]
+    #[inline(always)]
     unsafe fn set_pair(&self, word: usize, first: u64, second: u64) {
-        // SAFETY: the caller's promise (see above); the event is of this set.
-        self.record(|e| unsafe { e.set_pair(word, first, second) });
+        // SAFETY: the caller's promise (see above): a last-value field has two words.
+        unsafe { self.apply_one(|_| Op::pair(word, first, second)) }
     }
-    #[inline]
+    #[inline(always)]
     unsafe fn observe_value(&self, field: FieldId, value: u64) {
-        // SAFETY: the caller's promise (see above); the event is of this set.
-        self.record(|e| unsafe { e.observe_value(field, value) });
+        if let FieldKind::Histogram(config) = field.kind() {
+            let (word, page_base) = (field.word(), field.page_base());
+            // SAFETY: the caller's promise (see above); the bucket is looked up in the
+            // shard the op is applied to.
+            unsafe {
+                self.apply_one(|_| {
+                    Op::observe(word, value, crate::event::bucket_of(page_base, config, value))
+                })
+            }
+        }
     }
 }
 
 impl Sink for Event<'_> {
+    #[inline(always)]
+    unsafe fn inc_count(&self, word: usize) {
+        // SAFETY: the caller's promise (see above).
+        unsafe { self.inc(word) }
+    }
     #[inline(always)]
     unsafe fn add_count(&self, word: usize, delta: u64) {
         // SAFETY: the caller's promise (see above).
@@ -442,10 +470,7 @@ impl Sink for Event<'_> {
     #[inline(always)]
     unsafe fn set_pair(&self, word: usize, first: u64, second: u64) {
         // SAFETY: the caller's promise (see above): a last-value field has two words.
-        unsafe {
-            self.set(word, first);
-            self.set(word + 1, second);
-        }
+        unsafe { self.set_pair(word, first, second) }
     }
     #[inline(always)]
     unsafe fn observe_value(&self, field: FieldId, value: u64) {

@@ -1,13 +1,16 @@
 //! The latch: one thread's shard of one metric set, with its writer and reader halves.
 //!
 //! A shard keeps two copies of the set's fields and a sequence number. The writer (the
-//! thread owning the shard's slot, and no one else) moves readers to copy 1, updates copy 0,
-//! moves readers back to copy 0, then brings copy 1 up to date. A reader reads
-//! `copy[seq & 1]` and retries only if `seq` moved while it read, so it can always finish
-//! while the writer is paused anywhere, and it never sees half an event.
+//! thread owning the shard's slot, and no one else) moves readers to copy 1, applies an
+//! event's buffered updates to copy 0, moves readers back to copy 0, then brings copy 1 up
+//! to date. A reader reads `copy[seq & 1]` and retries only if `seq` moved while it read,
+//! so it can always finish while the writer is paused anywhere, and it never sees half an
+//! event.
 //!
 //! Outside a section both copies hold the same values. Data updates are a relaxed load, an
-//! add and a relaxed store: no lock, no CAS, no `lock`-prefixed instruction.
+//! add and a relaxed store: no lock, no CAS, no `lock`-prefixed instruction. No user code
+//! runs inside a section (an event's closure runs before it, see `event.rs`), so sections
+//! always close and never nest.
 //!
 //! # Orderings
 //!
@@ -15,7 +18,7 @@
 //! even `seq == s`:
 //!
 //! - writer: `seq = s+1` (Release) + fence(Release); copy 0; `seq = s+2` (Release) +
-//!   fence(Release); copy 1.
+//!   fence(Release); copy 1 (the same updates, or the values copy 0 got).
 //! - reader: `s1 = seq` (Acquire); read `copy[s1 & 1]` (Relaxed); fence(Acquire);
 //!   `s2 = seq` (Relaxed); accept iff `s1 == s2`.
 //!
@@ -31,15 +34,17 @@ use std::ptr;
 
 use crossbeam_utils::CachePadded;
 
+use crate::event::CAPACITY;
 use crate::layout::PAGE_BUCKETS;
+use crate::op::{Done, Op, What};
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 
 /// Ordering of the writer's data stores: the fences carry the synchronisation, except
 /// under ThreadSanitizer, where each store does (see the module docs).
 #[cfg(not(tally_tsan))]
-const DATA_STORE: Ordering = Ordering::Relaxed;
+pub(crate) const DATA_STORE: Ordering = Ordering::Relaxed;
 #[cfg(tally_tsan)]
-const DATA_STORE: Ordering = Ordering::Release;
+pub(crate) const DATA_STORE: Ordering = Ordering::Release;
 
 /// Ordering of the reader's data loads (mirror of [`DATA_STORE`]).
 #[cfg(not(tally_tsan))]
@@ -78,21 +83,15 @@ const _: () = assert!(size_of::<Line>() == LINE_WORDS * size_of::<AtomicU64>());
 
 /// Word 0 of a shard: the sequence.
 const SEQ: usize = 0;
-/// Word 1: the owner's record of words touched by nested sections (owner-only).
-const NESTED: usize = 1;
-/// Word 2: the owner's record of bucket pages touched by nested sections (owner-only).
-const NESTED_PAGES: usize = 2;
-/// First word of copy 0.
-const DATA: usize = 3;
-
-/// Bit 63 of a touched-mask stands for "some word at or past 63".
-const FAR: u64 = 1 << 63;
+/// First word of copy 0 (copy 1 follows it, `width` words further).
+const DATA: usize = 1;
 
 /// A histogram bucket page: copy 0 of 64 buckets, then copy 1. Allocated by the shard's
-/// owner the first time a value lands in it, never freed before the shard.
+/// owner the first time a value lands in it (before the event's section opens), never
+/// freed before the shard.
 type Page = CachePadded<[AtomicU64; 2 * PAGE_BUCKETS]>;
 
-/// One thread's shard: `3 + 2 × width` words in cache-padded lines, owned by one allocation
+/// One thread's shard: `1 + 2 × width` words in cache-padded lines, owned by one allocation
 /// so that no other shard shares its lines, and a table of lazily allocated histogram
 /// bucket pages.
 #[derive(Debug)]
@@ -102,25 +101,40 @@ pub(crate) struct Shard {
     pages: Box<[AtomicPtr<Page>]>,
 }
 
-/// What a section wrote into copy 0, to be copied into copy 1 (commit) or back (rollback).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Touched {
-    /// Scalar words, one bit each ([`mask_bit`]).
-    pub(crate) words: u64,
-    /// One histogram bucket, as `page × 64 + bucket + 1`; 0 for none.
-    pub(crate) bucket: usize,
-    /// Whole bucket pages, one bit each ([`mask_bit`] of the page index).
-    pub(crate) pages: u64,
+/// The words of one copy of a shard, as a base the hot path computes once per section (a
+/// local, so the fences do not make the compiler reload it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Words<'a> {
+    #[cfg(not(loom))]
+    base: *const AtomicU64,
+    #[cfg(loom)]
+    shard: &'a Shard,
+    #[cfg(loom)]
+    base: usize,
+    #[cfg(not(loom))]
+    _shard: std::marker::PhantomData<&'a Shard>,
 }
 
-/// How a section was opened.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Opened {
-    /// A new section; `seq` was this (even) value before it.
-    New(u64),
-    /// The thread is already inside a section of this shard (a record nested in a record's
-    /// closure): the updates join that outer event.
-    Joined,
+impl<'a> Words<'a> {
+    /// Word `i` of the copy.
+    ///
+    /// # Safety
+    ///
+    /// `i < width` of the shard.
+    #[inline(always)]
+    pub(crate) unsafe fn at(self, i: usize) -> &'a AtomicU64 {
+        #[cfg(not(loom))]
+        {
+            // SAFETY: `base` is the first word of a copy of `width` words inside the shard's
+            // one allocation of contiguous words (see `Shard::word`), and `i < width` (the
+            // caller's promise); the shard outlives `'a`.
+            unsafe { &*self.base.add(i) }
+        }
+        #[cfg(loom)]
+        {
+            self.shard.word(self.base + i)
+        }
+    }
 }
 
 impl Shard {
@@ -139,12 +153,12 @@ impl Shard {
 
     /// Word `i` of the shard.
     ///
-    /// Callers pass `i < 3 + 2 × width`: the header words, or `DATA + copy × width + w`
-    /// with `w < width`. That holds by construction: field offsets come from the set's
-    /// layout (`metric_set!`'s `__private::Typed` computes them at compile time from the same
-    /// field list it builds the layout from; raw `FieldId`s are checked against the layout by
-    /// `Layout::check`; the unchecked entry points are `unsafe fn`s with this contract), so
-    /// the hot path skips the bounds check.
+    /// Callers pass `i < 1 + 2 × width`: the sequence, or `DATA + copy × width + w` with
+    /// `w < width`. That holds by construction: field offsets come from the set's layout
+    /// (`metric_set!`'s `__private::Typed` computes them at compile time from the same
+    /// field list it builds the layout from; raw `FieldId`s are checked against the layout
+    /// by `Layout::check`; the unchecked entry points are `unsafe fn`s with this contract),
+    /// so the hot path skips the bounds check.
     #[inline(always)]
     fn word(&self, i: usize) -> &AtomicU64 {
         debug_assert!(i < DATA + 2 * self.width, "word {i} past a shard of width {}", self.width);
@@ -164,200 +178,136 @@ impl Shard {
         }
     }
 
+    /// The words of copy `c` (0 or 1).
+    ///
+    /// `width` is the shard's width, passed by the caller (a constant for `metric_set!`'s
+    /// sets, which saves loading it); `Words::at` relies on it being right.
     #[inline(always)]
-    fn copy0(&self, field_word: usize) -> &AtomicU64 {
-        debug_assert!(field_word < self.width);
-        self.word(DATA + field_word)
+    fn copy(&self, c: usize, width: usize) -> Words<'_> {
+        debug_assert!(c < 2);
+        debug_assert_eq!(width, self.width);
+        #[cfg(not(loom))]
+        {
+            // The pointer comes from the whole slice (as in `word`), so it may reach every
+            // word of the copy.
+            let base = self.lines.as_ptr().cast::<AtomicU64>().wrapping_add(DATA + c * width);
+            Words { base, _shard: std::marker::PhantomData }
+        }
+        #[cfg(loom)]
+        {
+            Words { shard: self, base: DATA + c * width }
+        }
     }
 
+    /// The shard's width: words per copy.
     #[inline(always)]
-    fn copy1(&self, field_word: usize) -> &AtomicU64 {
-        debug_assert!(field_word < self.width);
-        self.word(DATA + self.width + field_word)
+    pub(crate) fn width(&self) -> usize {
+        self.width
     }
 
     // ---- writer half (the owning thread only) ----
 
-    /// Opens a section: readers move to copy 1 while copy 0 is written.
+    /// Applies one event, `ops(0..n)` then `more`, as one latch section: readers move to copy 1
+    /// while copy 0 is updated, back to copy 0, then copy 1 receives the same updates.
+    ///
+    /// No user code runs inside the section and nothing in it can panic or allocate
+    /// (bucket pages were allocated while the event was buffered), so a section always
+    /// closes; sections of a shard never nest.
+    ///
+    /// # Safety
+    ///
+    /// The caller is this shard's writer (it holds the shard's thread slot), every op was
+    /// built for this shard (the contract of [`Op`]), `n <= CAPACITY`, and `width` is the
+    /// shard's width.
     #[inline(always)]
-    pub(crate) fn begin(&self) -> Opened {
+    pub(crate) unsafe fn commit(
+        &self,
+        width: usize,
+        n: usize,
+        ops: impl Fn(usize) -> Op,
+        more: &mut [Op],
+    ) {
+        debug_assert!(n <= CAPACITY);
+        // The ops, read out of the event first (locals: no call below can touch them),
+        // then their buckets looked up, and pages allocated, before the section opens.
+        let mut local = [Op::NONE; CAPACITY];
+        unrolled(n, |i| local[i] = ops(i));
+        unrolled(n, |i| self.resolve(&mut local[i]));
+        more.iter_mut().for_each(|op| self.resolve(op));
+        let ops = |i: usize| local[i];
+        let seq = self.word(SEQ);
+        let (c0, c1) = (self.copy(0, width), self.copy(1, width));
+        // What copy 1 needs of each op (a local: the optimiser keeps it in registers).
+        let mut done = [Done::NOTHING; CAPACITY];
+        // Each flip is written as load-add-store of `seq` itself, not from a value kept in
+        // a register: the compiler then emits one (non-locked) `inc` on x86.
         // Relaxed: only this thread stores `seq`, so this reads our own last store.
-        let s = self.word(SEQ).load(Ordering::Relaxed);
-        if s & 1 == 1 {
-            // Odd outside our own code means we are inside our own open section.
-            return Opened::Joined;
-        }
+        debug_assert!(seq.load(Ordering::Relaxed) & 1 == 0, "a section is already open");
         // Release: a reader that acquires s+1 reads copy 1, completed before this store.
-        self.word(SEQ).store(s + 1, Ordering::Release);
+        seq.store(seq.load(Ordering::Relaxed) + 1, Ordering::Release);
         writer_fence();
-        Opened::New(s)
-    }
-
-    /// Adds `delta` (wrapping) to a word of copy 0 and returns the new value.
-    #[inline(always)]
-    pub(crate) fn add0(&self, field_word: usize, delta: u64) -> u64 {
-        let w = self.copy0(field_word);
-        let v = w.load(Ordering::Relaxed).wrapping_add(delta);
-        w.store(v, DATA_STORE);
-        v
-    }
-
-    /// Adds `delta` to a word of copy 0, saturating at `u64::MAX`, and returns the new
-    /// value (counters: never backwards).
-    #[inline(always)]
-    pub(crate) fn add0_saturating(&self, field_word: usize, delta: u64) -> u64 {
-        let w = self.copy0(field_word);
-        let v = w.load(Ordering::Relaxed).saturating_add(delta);
-        w.store(v, DATA_STORE);
-        v
-    }
-
-    /// Stores a word of copy 0.
-    #[inline(always)]
-    pub(crate) fn set0(&self, field_word: usize, value: u64) {
-        self.copy0(field_word).store(value, DATA_STORE);
-    }
-
-    /// Moves readers back to copy 0, which now holds the event; copy 1 is to be updated.
-    #[inline(always)]
-    pub(crate) fn flip(&self, s: u64) {
+        unrolled(n, |i| {
+            // SAFETY: the caller's promise; readers are on copy 1.
+            done[i] = unsafe { ops(i).apply(c0, 0) };
+        });
+        for op in more.iter() {
+            // SAFETY: as above.
+            unsafe { op.apply(c0, 0) };
+        }
         // Release: a reader that acquires s+2 reads copy 0, completed before this store.
-        self.word(SEQ).store(s + 2, Ordering::Release);
+        seq.store(seq.load(Ordering::Relaxed) + 1, Ordering::Release);
         writer_fence();
+        // Readers are on copy 0, which holds the event; copy 1 held what copy 0 held
+        // before it, so the same updates leave it equal to copy 0.
+        unrolled(n, |i| {
+            // SAFETY: the caller's promise; `done[i]` is what `apply` returned for `ops(i)`.
+            unsafe { ops(i).finish(done[i], c1) };
+        });
+        for op in more.iter() {
+            // SAFETY: the caller's promise (the wide path applies each op again).
+            unsafe { op.apply(c1, 1) };
+        }
     }
 
-    /// Stores a word of copy 1 (after [`flip`](Self::flip)).
+    /// Looks up a sample's bucket word (see [`Op::observe`]).
     #[inline(always)]
-    pub(crate) fn set1(&self, field_word: usize, value: u64) {
-        self.copy1(field_word).store(value, DATA_STORE);
+    fn resolve(&self, op: &mut Op) {
+        if op.what == What::Observe && op.second != 0 {
+            let i = op.second as usize - 1;
+            op.bucket = self.bucket(i / PAGE_BUCKETS, i % PAGE_BUCKETS);
+        }
     }
 
-    /// Reads a word of copy 0 (the owner's own latest value).
+    /// The copy-0 word of bucket `b` of page `p`, allocating the page on first use. Owner
+    /// only, outside sections.
+    ///
+    /// # Panics
+    ///
+    /// If `p` is not a page of this shard or `b` not a bucket of a page: never for the
+    /// pages and buckets of a histogram field of the shard's layout.
     #[inline(always)]
-    pub(crate) fn get0(&self, field_word: usize) -> u64 {
-        self.copy0(field_word).load(Ordering::Relaxed)
-    }
-
-    /// Bucket page `p`, allocated on first use. Owner only.
-    #[inline(always)]
-    fn page(&self, p: usize) -> &Page {
+    pub(crate) fn bucket(&self, p: usize, b: usize) -> *const AtomicU64 {
+        assert!(b < PAGE_BUCKETS, "bucket {b} past a page");
         // Relaxed: only the owner stores page pointers, and a previous owner's store is
         // ordered before ours by the slot hand-over (slot.rs).
-        let page = self.pages[p].load(Ordering::Relaxed);
+        let mut page = self.pages[p].load(Ordering::Relaxed);
         if page.is_null() {
-            return self.new_page(p);
+            page = self.new_page(p);
         }
         // SAFETY: non-null page pointers come from `Box::into_raw` in `new_page` and are
-        // freed only in `Drop`, which needs `&mut self`.
-        unsafe { &*page }
+        // freed only in `Drop`, which needs `&mut self`. The pointer is derived from the
+        // whole array (so it may reach the bucket's copy-1 word too), `b < PAGE_BUCKETS`.
+        unsafe { (*page).as_ptr().add(b) }
     }
 
     #[cold]
     #[inline(never)]
-    fn new_page(&self, p: usize) -> &Page {
+    fn new_page(&self, p: usize) -> *mut Page {
         let page =
             Box::into_raw(Box::new(CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0)))));
         // Release: readers that load this pointer with Acquire see the zeroed buckets.
         self.pages[p].store(page, Ordering::Release);
-        // SAFETY: just created from a Box; freed only in `Drop`.
-        unsafe { &*page }
-    }
-
-    /// Adds 1 to bucket `b` of page `p` in copy 0.
-    #[inline(always)]
-    pub(crate) fn bump_bucket0(&self, p: usize, b: usize) {
-        let w = &self.page(p)[b];
-        w.store(w.load(Ordering::Relaxed).wrapping_add(1), DATA_STORE);
-    }
-
-    /// Records, for the outer section, what a nested (joined) section touched.
-    #[inline]
-    pub(crate) fn note_nested(&self, t: Touched) {
-        let mut pages = t.pages;
-        if t.bucket != 0 {
-            pages |= mask_bit((t.bucket - 1) / PAGE_BUCKETS);
-        }
-        // Relaxed: owner-only words, read back by the same thread at commit.
-        let w = self.word(NESTED);
-        w.store(w.load(Ordering::Relaxed) | t.words, Ordering::Relaxed);
-        if pages != 0 {
-            let w = self.word(NESTED_PAGES);
-            w.store(w.load(Ordering::Relaxed) | pages, Ordering::Relaxed);
-        }
-    }
-
-    /// Closes a section opened at `s`: readers go to copy 0, then copy 1 catches up on what
-    /// the section (and any nested section) touched.
-    #[inline(always)]
-    pub(crate) fn commit(&self, s: u64, t: Touched) {
-        let t = self.with_nested(t);
-        self.flip(s);
-        self.copy_touched(t, 0);
-    }
-
-    /// Abandons a section opened at `s` (its closure panicked): copy 0 is restored from
-    /// copy 1 while readers are still on copy 1, then readers return to copy 0. The event
-    /// is in no snapshot.
-    pub(crate) fn rollback(&self, s: u64, t: Touched) {
-        let t = self.with_nested(t);
-        self.copy_touched(t, 1);
-        // The sequence never goes back (a reader holding `s` must fail validation), so the
-        // restored state is published as s+2.
-        self.flip(s);
-    }
-
-    #[inline(always)]
-    fn with_nested(&self, mut t: Touched) -> Touched {
-        // Relaxed: owner-only words (see `note_nested`).
-        let nested = self.word(NESTED).load(Ordering::Relaxed);
-        if nested != 0 {
-            self.word(NESTED).store(0, Ordering::Relaxed);
-            t.words |= nested;
-        }
-        let nested_pages = self.word(NESTED_PAGES).load(Ordering::Relaxed);
-        if nested_pages != 0 {
-            self.word(NESTED_PAGES).store(0, Ordering::Relaxed);
-            t.pages |= nested_pages;
-        }
-        t
-    }
-
-    /// Copies what `t` names from copy `from` into the other copy.
-    #[inline(always)]
-    fn copy_touched(&self, t: Touched, from: usize) {
-        let to = 1 - from;
-        let (src, dst) = (DATA + from * self.width, DATA + to * self.width);
-        each_bit(t.words, self.width, |i| {
-            let v = self.word(src + i).load(Ordering::Relaxed);
-            self.word(dst + i).store(v, DATA_STORE);
-        });
-        if t.bucket != 0 {
-            let (p, b) = ((t.bucket - 1) / PAGE_BUCKETS, (t.bucket - 1) % PAGE_BUCKETS);
-            let page = self.page(p);
-            let v = page[from * PAGE_BUCKETS + b].load(Ordering::Relaxed);
-            page[to * PAGE_BUCKETS + b].store(v, DATA_STORE);
-        }
-        if t.pages != 0 {
-            self.copy_pages(t.pages, from);
-        }
-    }
-
-    #[cold]
-    fn copy_pages(&self, pages: u64, from: usize) {
-        let to = 1 - from;
-        each_bit(pages, self.pages.len(), |p| {
-            // Relaxed: as in `page`; a page never allocated has nothing to copy.
-            let page = self.pages[p].load(Ordering::Relaxed);
-            if page.is_null() {
-                return;
-            }
-            // SAFETY: as in `page`.
-            let page = unsafe { &*page };
-            for b in 0..PAGE_BUCKETS {
-                let v = page[from * PAGE_BUCKETS + b].load(Ordering::Relaxed);
-                page[to * PAGE_BUCKETS + b].store(v, DATA_STORE);
-            }
-        });
+        page
     }
 
     // ---- reader half (any thread) ----
@@ -423,21 +373,34 @@ impl Drop for Shard {
     }
 }
 
-/// The mask bit for a word (or a page): bit `i` for `i < 63`, bit 63 for all the rest.
+/// Calls `f(i)` for `i` in `0..n` (`n <= CAPACITY`), written out rather than looped: with
+/// `n` known after inlining (an event's updates usually are), every call has a constant
+/// index and the event's buffer lives in registers.
 #[inline(always)]
-pub(crate) const fn mask_bit(i: usize) -> u64 {
-    if i < 63 { 1 << i } else { FAR }
-}
-
-/// Calls `f` for each index `mask` names, below `len` (bit 63 names 63..len).
-#[inline(always)]
-fn each_bit(mut mask: u64, len: usize, mut f: impl FnMut(usize)) {
-    if mask & FAR != 0 {
-        (63..len).for_each(&mut f);
-        mask &= !FAR;
+pub(crate) fn unrolled(n: usize, mut f: impl FnMut(usize)) {
+    const _: () = assert!(CAPACITY == 8, "`unrolled` is written out for 8 updates");
+    if n > 0 {
+        f(0);
     }
-    while mask != 0 {
-        f(mask.trailing_zeros() as usize);
-        mask &= mask - 1;
+    if n > 1 {
+        f(1);
+    }
+    if n > 2 {
+        f(2);
+    }
+    if n > 3 {
+        f(3);
+    }
+    if n > 4 {
+        f(4);
+    }
+    if n > 5 {
+        f(5);
+    }
+    if n > 6 {
+        f(6);
+    }
+    if n > 7 {
+        f(7);
     }
 }

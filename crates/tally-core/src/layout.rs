@@ -16,6 +16,17 @@ pub const fn words_of(kind: FieldKind) -> usize {
     }
 }
 
+/// Shard words per copy of a set whose fields are `fields`: what [`Layout::width`] gives
+/// for them, computed at compile time for `metric_set!`'s sets.
+pub(crate) const fn width_of(fields: &[FieldDesc]) -> usize {
+    let (mut width, mut i) = (0, 0);
+    while i < fields.len() {
+        width += words_of(fields[i].kind);
+        i += 1;
+    }
+    width
+}
+
 /// Whether a handle of kind `handle` may record into a field declared as `declared`: the
 /// same kind, histograms whatever their configuration (the field's own is used).
 pub(crate) const fn same_class(handle: FieldKind, declared: FieldKind) -> bool {

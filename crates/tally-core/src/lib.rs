@@ -61,6 +61,7 @@ mod field;
 mod latch;
 mod layout;
 mod macros;
+mod op;
 mod set;
 mod slot;
 mod sync;

@@ -41,7 +41,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use loom::sync::Arc;
 use loom::thread;
 
-use crate::latch::{Opened, Shard, Touched};
+use crate::latch::Shard;
+use crate::op::Op;
 use crate::{HistogramConfig, thread_slots_created, thread_slots_in_use};
 
 crate::metric_set! {
@@ -102,10 +103,9 @@ fn loom_latch_shard_reads_are_whole_and_monotonic() {
             let shard = shard.clone();
             thread::spawn(move || {
                 for _ in 0..2 {
-                    let Opened::New(s) = shard.begin() else { panic!("not nested") };
-                    shard.add0(0, 1);
-                    shard.add0(1, 1);
-                    shard.commit(s, Touched { words: 0b11, ..Touched::default() });
+                    // SAFETY: this thread is the shard's only writer; words 0 and 1 are its
+                    // two words; two ops, width 2.
+                    unsafe { shard.commit(2, 2, Op::inc, &mut []) };
                 }
             })
         };
@@ -180,7 +180,7 @@ fn loom_two_readers_see_coherent_monotonic_snapshots() {
     });
 }
 
-/// A panicking event is rolled back without a reader ever seeing part of it: the writer
+/// A panicking event records nothing and no reader ever sees part of it: the writer
 /// makes a whole event, then an event that panics after moving one field, while a reader
 /// takes two snapshots. Then the shard is still usable: a later event on the same set
 /// (in a thread that may take over the writer's slot) lands whole.
@@ -219,10 +219,10 @@ fn loom_panicked_event_is_invisible_to_a_concurrent_reader() {
 /// slot's Acquire claim / Release release carries the first one's shard writes to it. A
 /// third thread, started once both slots are released, takes over one of them.
 ///
-/// Each thread first abandons an event (its rollback restores copy 0 from copy 1), then
+/// Each thread first abandons an event (its closure panics: nothing is written), then
 /// records a whole one. Copy 1 is written after the latch's last fence, so only the slot
-/// hand-over makes the previous owner's copy 1 visible: a new owner that rolled back from a
-/// stale copy 1 would lose the previous owner's count.
+/// hand-over makes the previous owner's copy 1 visible: a new owner that updated a stale
+/// copy 1 would lose the previous owner's count.
 ///
 /// No count is lost or doubled, every slot has exactly one shard, and (over all
 /// executions) a slot really was handed over.

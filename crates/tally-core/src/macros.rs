@@ -117,10 +117,11 @@ macro_rules! metric_set {
                 }
 
                 /// Records one event: everything `f` records through the event is in a
-                /// snapshot whole or not at all. If `f` panics the event is rolled back.
+                /// snapshot whole or not at all. If `f` panics, nothing of the event is
+                /// recorded.
                 #[inline(always)]
                 pub fn record<R>(&self, f: impl FnOnce([<$name Event>]<'_>) -> R) -> R {
-                    self.raw.record(|e| f([<$name Event>](e)))
+                    self.raw.record(#[inline(always)] |e| f([<$name Event>](e)))
                 }
 
                 $(

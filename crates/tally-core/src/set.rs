@@ -6,9 +6,10 @@ use crate::event::Event;
 use crate::field::{
     Counter, CounterRef, Gauge, GaugeRef, Histogram, HistogramRef, Kind, LastValue, LastValueRef,
 };
-use crate::latch::{Opened, mask_bit};
+use crate::latch::Shard;
 use crate::layout::{Layout, PAGE_BUCKETS};
-use crate::slot::with_thread_slot;
+use crate::op::{COUNTER_CAP, Op};
+use crate::slot::{WithShard, with_shard};
 use crate::table::ShardTable;
 
 /// A metric set whose fields are described at run time by a [`Layout`].
@@ -246,47 +247,67 @@ impl RawSet {
     }
 
     /// Records one event: every update `f` makes through its [`Event`] is in a snapshot
-    /// whole or not at all. If `f` panics, its updates are rolled back and the set stays
+    /// whole or not at all. The updates are buffered while `f` runs and applied together
+    /// when it returns; if `f` panics, nothing of the event is recorded and the set stays
     /// usable.
     ///
-    /// A record nested inside `f` on the same set and thread joins this event: its updates
-    /// commit or roll back with the outer event. (If a nested record panics and `f` catches
-    /// that panic, the nested record's updates made before the panic stay in the outer
-    /// event, which then commits.)
+    /// A record nested inside `f` (on this set or another) is an event of its own: it is
+    /// applied when the nested call returns, so before the outer event, and stays recorded
+    /// even if `f` panics afterwards.
     #[inline(always)]
     pub fn record<R>(&self, f: impl FnOnce(&Event<'_>) -> R) -> R {
-        with_thread_slot(|slot| Event::run(self.table.get_or_create(slot), &self.layout, f))
+        // SAFETY: the layout's own width.
+        unsafe { self.record_in(self.layout.width(), f) }
     }
 
-    /// One single-word update as its own event (the fast path of a lone `inc`):
-    /// saturating for a counter (`COUNTER`), wrapping for a gauge.
+    /// [`record`](Self::record), with the layout's width given by the caller (a constant,
+    /// for `metric_set!`'s sets).
     ///
     /// # Safety
     ///
-    /// `word` is a word of this set's layout (`word < layout.width()`).
+    /// `width == self.layout().width()`.
     #[inline(always)]
-    pub(crate) unsafe fn add_one<const COUNTER: bool>(&self, word: usize, delta: u64) {
-        debug_assert!(word < self.layout.width());
-        let add0 = |shard: &crate::latch::Shard| {
-            if COUNTER { shard.add0_saturating(word, delta) } else { shard.add0(word, delta) }
-        };
-        with_thread_slot(|slot| {
-            let shard = self.table.get_or_create(slot);
-            match shard.begin() {
-                Opened::New(s) => {
-                    let v = add0(shard);
-                    shard.flip(s);
-                    shard.set1(word, v);
-                }
-                Opened::Joined => {
-                    add0(shard);
-                    shard.note_nested(crate::latch::Touched {
-                        words: mask_bit(word),
-                        ..Default::default()
-                    });
-                }
+    pub(crate) unsafe fn record_in<R>(&self, width: usize, f: impl FnOnce(&Event<'_>) -> R) -> R {
+        /// An event of `layout`, recorded by `f`.
+        struct Record<'l, F> {
+            layout: &'l Layout,
+            width: usize,
+            f: F,
+        }
+        impl<R, F: FnOnce(&Event<'_>) -> R> WithShard for Record<'_, F> {
+            type Out = R;
+            #[inline(always)]
+            unsafe fn run(self, shard: &Shard) -> R {
+                // SAFETY: the caller's promise (we are the shard's writer); the table builds
+                // its shards for this set's layout, whose width `record_in`'s caller gave.
+                unsafe { Event::run(shard, self.layout, self.width, self.f) }
             }
-        })
+        }
+        with_shard(&self.table, Record { layout: &self.layout, width, f })
+    }
+
+    /// One update as its own event (the fast path of a lone `inc`, `set` or sample):
+    /// `op` builds the update for this thread's shard (a histogram sample looks up its
+    /// bucket there). Generic, so that each call site gets its own, fully inlined copy.
+    ///
+    /// # Safety
+    ///
+    /// The op `op` returns was built for the shard it is given (the contract of [`Op`]).
+    #[inline(always)]
+    pub(crate) unsafe fn apply_one(&self, op: impl FnOnce(&Shard) -> Op) {
+        /// One op, as its own event.
+        struct One<F>(F);
+        impl<F: FnOnce(&Shard) -> Op> WithShard for One<F> {
+            type Out = ();
+            #[inline(always)]
+            unsafe fn run(self, shard: &Shard) {
+                let op = (self.0)(shard);
+                // SAFETY: the caller's promise (we are the shard's writer); the op is of
+                // this shard (`apply_one`'s contract).
+                unsafe { shard.commit(shard.width(), 1, |_| op, &mut []) }
+            }
+        }
+        with_shard(&self.table, One(op))
     }
 
     /// Collects every shard into one value per field (counters, gauges and histograms
@@ -308,7 +329,11 @@ impl RawSet {
                 let off = layout.offset(i);
                 match field.kind {
                     // Counters saturate (never backwards), gauges wrap (a level).
-                    FieldKind::Counter => total[off] = total[off].saturating_add(buf[off]),
+                    // A shard word at or past the cap is saturated (op.rs, `COUNTER_CAP`).
+                    FieldKind::Counter => {
+                        let v = if buf[off] >= COUNTER_CAP { u64::MAX } else { buf[off] };
+                        total[off] = total[off].saturating_add(v);
+                    }
                     FieldKind::Gauge => total[off] = total[off].wrapping_add(buf[off]),
                     FieldKind::LastValue => {
                         let newer =
@@ -453,10 +478,7 @@ impl Event<'_> {
     pub fn set_last(&self, field: FieldId, value: i64) {
         self.layout().check(field, FieldKind::LastValue);
         // SAFETY: checked just above: the two words of a last-value field of this layout.
-        unsafe {
-            self.set(field.word, value as u64);
-            self.set(field.word + 1, crate::clock::stamp_ns());
-        }
+        unsafe { self.set_pair(field.word, value as u64, crate::clock::stamp_ns()) }
     }
 
     /// Records `value` into a histogram field of this event's set.

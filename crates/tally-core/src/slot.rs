@@ -19,7 +19,9 @@
 use std::cell::Cell;
 use std::ptr;
 
+use crate::latch::Shard;
 use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use crate::table::ShardTable;
 
 /// One entry of the global slot list. Never freed.
 #[derive(Debug)]
@@ -130,18 +132,25 @@ fn registry() -> &'static SlotRegistry {
 }
 
 // This thread's slot. A `const` `Cell` without `Drop`, so it stays readable for the whole
-// life of the thread, thread-local destruction included: the hot path is one TLS load.
+// life of the thread, thread-local destruction included. `INDEX` is the slot's index, or
+// `NO_SLOT`: the hot path is one TLS load and one compare (see `with_shard`).
 #[cfg(not(loom))]
 thread_local! {
     static SLOT: Cell<Option<&'static Slot>> = const { Cell::new(None) };
+    static INDEX: Cell<usize> = const { Cell::new(NO_SLOT) };
     static RELEASE: ReleaseAtExit = const { ReleaseAtExit };
 }
 
 #[cfg(loom)]
 crate::sync::thread_local! {
     static SLOT: Cell<Option<&'static Slot>> = Cell::new(None);
+    static INDEX: Cell<usize> = Cell::new(NO_SLOT);
     static RELEASE: ReleaseAtExit = ReleaseAtExit(Cell::new(None));
 }
+
+/// `INDEX` of a thread without a slot (or past its thread-local destructors): past every
+/// inline shard, so the hot path's one compare sends it to the slow path.
+const NO_SLOT: usize = usize::MAX;
 
 /// Its destructor returns this thread's slot when the thread exits.
 #[cfg(not(loom))]
@@ -155,6 +164,8 @@ struct ReleaseAtExit(Cell<Option<&'static Slot>>);
 
 impl Drop for ReleaseAtExit {
     fn drop(&mut self) {
+        // A record from a later destructor takes the slow path (a slot for that call).
+        let _ = INDEX.try_with(|i| i.set(NO_SLOT));
         #[cfg(not(loom))]
         let slot = SLOT.with(Cell::take);
         #[cfg(loom)]
@@ -165,48 +176,106 @@ impl Drop for ReleaseAtExit {
     }
 }
 
-/// Runs `f` with this thread's slot index, claiming a slot on first use.
-///
-/// A thread whose `ReleaseAtExit` destructor has already run (a record from another
-/// thread-local's destructor) holds a slot only for the outermost call, so that such a record
-/// is kept too and a record nested inside it still joins its event.
-#[inline(always)]
-pub(crate) fn with_thread_slot<R>(f: impl FnOnce(usize) -> R) -> R {
-    // One call site for `f`, so that it inlines into the caller.
-    let (index, for_this_call) = match SLOT.with(Cell::get) {
-        Some(slot) => (slot.index, None),
-        None => claim_for_this_thread(),
-    };
-    let result = f(index);
-    drop(for_this_call);
-    result
+/// Work to do with this thread's shard of a set: what [`with_shard`] runs (a trait with an
+/// `#[inline(always)]` method, so that it inlines into the caller's hot loop).
+pub(crate) trait WithShard {
+    /// What `run` returns.
+    type Out;
+    /// Runs with this thread's shard.
+    ///
+    /// # Safety
+    ///
+    /// `shard` is this thread's shard of the set: the caller holds its slot, so it is the
+    /// shard's only writer for the whole call.
+    unsafe fn run(self, shard: &Shard) -> Self::Out;
 }
 
-/// Claims a slot for this thread; returns a guard when the slot must be returned after this
-/// call because the thread is past its thread-local destructors.
+/// Runs `task` with this thread's shard of `table`, claiming a slot (and creating the
+/// shard) on first use.
+///
+/// The hot path: one thread-local load, one compare, one load of the shard pointer, and
+/// nothing after `task` (which runs at one call site only, so that it, and the closure
+/// inside it, inline there).
+#[inline(always)]
+pub(crate) fn with_shard<T: WithShard>(table: &ShardTable, task: T) -> T::Out {
+    let shard = match table.inline_shard(INDEX.with(Cell::get)) {
+        Some(shard) => shard,
+        None => shard_slow(table),
+    };
+    // SAFETY: `INDEX` is this thread's slot, claimed and not released (every release
+    // resets `INDEX` first), or the slow path just claimed it, so the thread is the shard's
+    // only writer.
+    unsafe { task.run(shard) }
+}
+
+/// This thread's shard of `table` when it is not an existing inline one: the slot is
+/// claimed and the shard created as needed.
 #[cold]
 #[inline(never)]
-fn claim_for_this_thread() -> (usize, Option<ForThisCall>) {
+fn shard_slow(table: &ShardTable) -> &Shard {
+    let index = match SLOT.with(Cell::get) {
+        Some(slot) => slot.index,
+        None => claim_for_this_thread(),
+    };
+    table.get_or_create(index)
+}
+
+/// Claims a slot for this thread and arranges for its release when the thread exits.
+///
+/// Normally `RELEASE`'s destructor releases it. A thread past that destructor (a record
+/// from another thread-local's destructor) registers a late release instead: on Unix a
+/// pthread key destructor, which runs after every thread-local destructor, so such a
+/// record is kept and its slot still returned. Where that is not available (other
+/// platforms, loom) the slot stays claimed for the rest of the process: one slot per
+/// thread that records that late.
+fn claim_for_this_thread() -> usize {
     let slot = registry().claim();
     SLOT.with(|c| c.set(Some(slot)));
+    INDEX.with(|i| i.set(slot.index));
     // Touching RELEASE registers its destructor; it fails once that destructor has run.
     let registered = RELEASE.try_with(|_release| {
         #[cfg(loom)]
         _release.0.set(Some(slot));
     });
-    if registered.is_ok() { (slot.index, None) } else { (slot.index, Some(ForThisCall)) }
+    if registered.is_err() {
+        late_release(slot);
+    }
+    slot.index
 }
 
-/// Returns the slot held for one call (see [`with_thread_slot`]).
-struct ForThisCall;
+/// Releases `slot` after the thread's thread-local destructors (see
+/// [`claim_for_this_thread`]).
+#[cfg(all(unix, not(loom)))]
+fn late_release(slot: &'static Slot) {
+    use std::sync::OnceLock;
 
-impl Drop for ForThisCall {
-    fn drop(&mut self) {
-        if let Some(slot) = SLOT.with(Cell::take) {
-            registry().release(slot);
-        }
+    /// Runs when the thread exits, after its thread-local destructors.
+    unsafe extern "C" fn release(slot: *mut libc::c_void) {
+        let _ = INDEX.try_with(|i| i.set(NO_SLOT));
+        let _ = SLOT.try_with(Cell::take);
+        // SAFETY: the key's values are only ever `&'static Slot`s (set below), and slots
+        // are never freed.
+        let slot: &'static Slot = unsafe { &*slot.cast::<Slot>() };
+        registry().release(slot);
+    }
+
+    static KEY: OnceLock<Option<libc::pthread_key_t>> = OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        let mut key: libc::pthread_key_t = 0;
+        // SAFETY: `key` is a valid place for the new key; `release` has the destructor's
+        // signature.
+        (unsafe { libc::pthread_key_create(&mut key, Some(release)) } == 0).then_some(key)
+    });
+    if let Some(key) = *key {
+        // SAFETY: `key` was created above; the value is a `&'static Slot`, which the
+        // destructor turns back into one.
+        unsafe { libc::pthread_setspecific(key, std::ptr::from_ref(slot).cast_mut().cast()) };
     }
 }
+
+/// See the Unix version: here the slot stays claimed.
+#[cfg(not(all(unix, not(loom))))]
+fn late_release(_slot: &'static Slot) {}
 
 /// How many thread slots exist, which bounds the number of shards of every metric set.
 ///

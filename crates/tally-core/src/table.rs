@@ -67,11 +67,21 @@ impl ShardTable {
         }
     }
 
+    /// The shard of slot `index` if it is an inline one and exists: the hot path.
+    #[inline(always)]
+    pub(crate) fn inline_shard(&self, index: usize) -> Option<&Shard> {
+        // Acquire: pairs with the Release store in `create`.
+        let shard = self.inline.get(index)?.load(Ordering::Acquire);
+        // SAFETY: non-null shard pointers come from `Box::into_raw` in `create` and are
+        // freed only when `self` is dropped.
+        (!shard.is_null()).then(|| unsafe { &*shard })
+    }
+
     /// The shard of slot `index`, creating it (and its segment) on first use.
     ///
     /// Must only be called by the thread that holds slot `index`: it alone creates that
     /// shard.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn get_or_create(&self, index: usize) -> &Shard {
         let cell = if index < INLINE {
             &self.inline[index]

@@ -166,8 +166,9 @@ fn a_panicking_event_is_rolled_back_and_invisible_to_a_concurrent_reader() {
             set.record(|e| {
                 e.total().add(100);
                 e.level().inc();
-                // A nested record joins the outer event and rolls back with it.
-                set.record(|e| e.ok().add(100));
+                // A nested record is an event of its own, applied when it returns: it
+                // stays, whole, when the outer event is abandoned.
+                record_trio(&set, 0, i);
                 panic!("abandoned halfway");
             })
         }));
@@ -176,19 +177,54 @@ fn a_panicking_event_is_rolled_back_and_invisible_to_a_concurrent_reader() {
     done.store(true, Ordering::Release);
     reader.join().unwrap();
     let s = set.snapshot();
-    assert_eq!((s.total, s.ok + s.failed, s.level), (4, 4, 0));
+    assert_eq!((s.total, s.ok + s.failed, s.level), (8, 8, 0));
 }
 
 #[test]
-fn a_nested_record_joins_the_outer_event() {
+fn a_nested_record_is_its_own_event_applied_before_the_outer_one() {
     let set = Trio::new();
     set.record(|e| {
         e.total().inc();
         set.record(|inner| inner.ok().inc());
         set.level().inc();
+        // Inside the outer closure: the nested event and the lone `inc` are applied, the
+        // outer event's own update is still buffered.
+        let s = set.snapshot();
+        assert_eq!((s.total, s.ok, s.level), (0, 1, 1));
     });
     let s = set.snapshot();
     assert_eq!((s.total, s.ok, s.level), (1, 1, 1));
+}
+
+#[test]
+fn an_event_wider_than_the_inline_buffer_is_whole() {
+    // More updates than `event::CAPACITY` in one event: the rest spill to the heap and
+    // are applied in the same section.
+    let set = Arc::new(Trio::new());
+    let n = 3 * crate::event::CAPACITY as u64;
+    let writer = {
+        let set = set.clone();
+        thread::spawn(move || {
+            // Fewer under Miri, which interprets every instruction.
+            for _ in 0..if cfg!(miri) { 20 } else { 2_000 } {
+                set.record(|e| {
+                    for _ in 0..n {
+                        e.total().inc();
+                        e.ok().inc();
+                    }
+                });
+            }
+        })
+    };
+    let mut last = TrioSnapshot::default();
+    while !writer.is_finished() {
+        let s = set.snapshot();
+        check_trio(&s, &last);
+        assert_eq!(s.total % n, 0, "part of a wide event: {s:?}");
+        last = s;
+    }
+    writer.join().unwrap();
+    assert_eq!(set.snapshot().total, if cfg!(miri) { 20 } else { 2_000 } * n);
 }
 
 #[test]
@@ -306,7 +342,7 @@ fn histogram_pages_are_published_whole_to_concurrent_readers() {
 }
 
 #[test]
-fn a_wide_event_past_word_63_is_whole_and_rolls_back_whole() {
+fn a_wide_event_past_the_inline_buffer_is_whole_and_abandoned_whole() {
     const WIDTH: usize = 70;
     // Field names `c00` to `c69`, three bytes each.
     const NAMES: &str = concat!(

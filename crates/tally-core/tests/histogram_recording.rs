@@ -1,5 +1,6 @@
 //! The histogram field kind on the write path: every value counted once, in the same event
-//! as its paired counter, rolled back with it, and coherent under concurrent snapshots.
+//! as its paired counter, dropped with it when the closure panics, and coherent under
+//! concurrent snapshots.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tally::epoch::Publisher;
-use tally::{InferenceStats, Registry, RegistrySnapshot};
+use tally::{InferenceStats, Registry};
 use tally_sync::LockStats;
 use tally_sync::tokio::{GateStats, ReadyGate, Throttle, ThrottleStats};
 
@@ -100,10 +99,8 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
         Arc::clone(&lock_stats),
     ));
 
-    let publisher: Publisher<RegistrySnapshot> = {
-        let registry = Arc::clone(&registry);
-        Publisher::new(move || registry.snapshot())
-    };
+    // One publisher for the endpoint, the refresher and the readers: one epoch each time.
+    let publisher = registry.publisher();
     let server =
         if args.no_metrics { None } else { Some(metrics::serve(publisher.clone(), args.port)?) };
     let metrics_addr = server.as_ref().map(|s| s.local_addr());

@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use tally::epoch::Publisher;
 use tally::{InferenceStats, Registry};
 use tally_http::{DEFAULT_ADDR, MetricsServer};
 
@@ -96,9 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
 
-    let source = Arc::clone(&registry);
-    let publisher = Publisher::new(move || source.snapshot());
-    let server = MetricsServer::builder(publisher).bind(args.addr).spawn()?;
+    let server = MetricsServer::builder(registry).bind(args.addr).spawn()?;
     let addr = server.local_addr();
     println!("serving http://{addr}/metrics and http://{addr}/metrics.json");
 

@@ -10,19 +10,22 @@ use tally_prometheus::EncodeOptions;
 use tally_snapshot::RegistrySnapshot;
 use tokio::net::{TcpListener, TcpSocket};
 
+use crate::config::{Config, MIN_HEADER_BYTES};
 use crate::handle::ServerHandle;
-use crate::{ServeError, serve};
+use crate::routes::Endpoint;
+use crate::{MetricsService, ServeError, SnapshotSource, serve};
 
 /// The address served unless told otherwise: loopback only, port 9464 (the OpenTelemetry
 /// Prometheus exporter's default port).
 pub const DEFAULT_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9464);
 
-/// The `/metrics` endpoint of a [`Publisher`] of registry snapshots.
+/// The `/metrics` endpoint of a registry (or of a [`Publisher`] of registry snapshots).
 ///
 /// Not constructed itself: [`MetricsServer::builder`] gives a [`MetricsServerBuilder`],
-/// which either [`spawn`](MetricsServerBuilder::spawn)s the server on its own thread or
-/// [`run`](MetricsServerBuilder::run)s it inside an existing tokio runtime.
+/// which either [`spawn`](MetricsServerBuilder::spawn)s the server on its own thread,
+/// [`run`](MetricsServerBuilder::run)s it inside an existing tokio runtime, or gives a
+/// [`service`](MetricsServerBuilder::service) to mount in the application's own router.
 ///
 /// # Examples
 ///
@@ -32,10 +35,8 @@ pub const DEFAULT_ADDR: SocketAddr =
 ///
 /// let registry = std::sync::Arc::new(Registry::new());
 /// let stats = registry.register::<InferenceStats>("inference", "The model server.")?;
-/// let source = std::sync::Arc::clone(&registry);
-/// let publisher = tally::epoch::Publisher::new(move || source.snapshot());
 ///
-/// let server = MetricsServer::builder(publisher).bind("127.0.0.1:0".parse()?).spawn()?;
+/// let server = MetricsServer::builder(registry).bind("127.0.0.1:0".parse()?).spawn()?;
 /// stats.record_inference(true, false);
 /// println!("scrape http://{}/metrics", server.local_addr());
 /// server.shutdown()?;
@@ -47,45 +48,20 @@ pub struct MetricsServer {
 }
 
 impl MetricsServer {
-    /// A builder serving `publisher`'s epochs, with the defaults listed on
-    /// [`MetricsServerBuilder`].
-    pub fn builder(publisher: Publisher<RegistrySnapshot>) -> MetricsServerBuilder {
-        MetricsServerBuilder { publisher, addr: DEFAULT_ADDR, config: Config::default() }
-    }
-}
-
-/// The limits and policies of one server (everything but the publisher and the address).
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) max_age: Duration,
-    pub(crate) header_read_timeout: Duration,
-    pub(crate) keep_alive_timeout: Duration,
-    pub(crate) request_timeout: Duration,
-    pub(crate) max_header_bytes: usize,
-    pub(crate) max_connections: usize,
-    pub(crate) shutdown_grace: Duration,
-    pub(crate) encode_options: EncodeOptions,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            max_age: Duration::from_secs(1),
-            header_read_timeout: Duration::from_secs(10),
-            keep_alive_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(10),
-            max_header_bytes: 16 * 1024,
-            max_connections: 64,
-            shutdown_grace: Duration::from_secs(5),
-            encode_options: EncodeOptions::default(),
+    /// A builder serving `source`, with the defaults listed on [`MetricsServerBuilder`]:
+    /// an `Arc<Registry>`, [`tally::global()`], or a [`Publisher`] of registry snapshots
+    /// (see [`SnapshotSource`]).
+    pub fn builder(source: impl SnapshotSource) -> MetricsServerBuilder {
+        MetricsServerBuilder {
+            publisher: source.into_publisher(),
+            addr: DEFAULT_ADDR,
+            config: Config::default(),
         }
     }
 }
 
-/// The smallest header buffer hyper accepts.
-const MIN_HEADER_BYTES: usize = 8192;
-
-/// Configures and starts a metrics endpoint (from [`MetricsServer::builder`]).
+/// Configures and starts a metrics endpoint (from [`MetricsServer::builder`]), or gives
+/// it as a [`MetricsService`] to mount in another router ([`service`](Self::service)).
 ///
 /// | option | default | what it bounds |
 /// | --- | --- | --- |
@@ -98,7 +74,11 @@ const MIN_HEADER_BYTES: usize = 8192;
 /// | [`max_connections`](Self::max_connections) | 64 | connections open at once; at the limit, a new one closes the connection idle the longest (one without a whole request head), and waits only while all are busy with a request |
 /// | [`shutdown_grace`](Self::shutdown_grace) | 5 s | how long shutdown waits for in-flight responses |
 /// | [`encode_options`](Self::encode_options) | [`EncodeOptions::default`] | histogram buckets, `_ns` as seconds |
-#[must_use = "a builder does nothing until `spawn` or `run` is called"]
+///
+/// A mounted service uses `max_age`, `request_timeout` and `encode_options`; the other
+/// options bound connections, which are the mounting server's.
+#[derive(Clone)]
+#[must_use = "a builder does nothing until `spawn`, `run` or `service` is called"]
 pub struct MetricsServerBuilder {
     publisher: Publisher<RegistrySnapshot>,
     addr: SocketAddr,
@@ -270,6 +250,36 @@ impl MetricsServerBuilder {
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
         serve::serve(listener, self.publisher, self.config, shutdown).await
+    }
+}
+
+impl MetricsServerBuilder {
+    /// The endpoint as a [`MetricsService`] (a tower `Service`) to mount in the
+    /// application's own router, answering exactly as the spawned server does, with this
+    /// builder's [`max_age`](Self::max_age), [`request_timeout`](Self::request_timeout) and
+    /// [`encode_options`](Self::encode_options). The other options bound connections:
+    /// the router's server owns those.
+    ///
+    /// The builder is kept, so that one builder can also [`spawn`](Self::spawn) or
+    /// [`run`](Self::run) a server: both then read one publisher, and a collection made
+    /// for one serves the other.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use tally_http::MetricsServer;
+    ///
+    /// let registry = Arc::new(tally::Registry::new());
+    /// let builder = MetricsServer::builder(registry).max_age(Duration::from_millis(500));
+    /// let service = builder.service(); // mount it in your router
+    /// let server = builder.bind("127.0.0.1:0".parse()?).spawn()?; // and/or serve it
+    /// # drop(service); server.shutdown()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn service(&self) -> MetricsService {
+        MetricsService::from_endpoint(Endpoint::new(self.publisher.clone(), &self.config))
     }
 }
 

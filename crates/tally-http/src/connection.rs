@@ -7,13 +7,14 @@ use std::task::Poll;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::builder::Config;
-use crate::deadline::{Deadline, WatchedStream};
-use crate::routes::{App, handle};
+use crate::config::Config;
+use crate::deadline::{Deadline, ResponseBody, WatchedStream};
+use crate::routes::Endpoint;
 use crate::slots::Slot;
 
 /// Serves `stream` until the client closes it, a deadline passes, it is evicted (idle
@@ -25,7 +26,7 @@ use crate::slots::Slot;
 /// the connection is evicted, passed to its evictor at once).
 pub(crate) async fn serve_connection(
     stream: TcpStream,
-    app: Arc<App>,
+    endpoint: Arc<Endpoint>,
     config: Arc<Config>,
     mut shutdown: watch::Receiver<bool>,
     slot: Slot,
@@ -34,7 +35,7 @@ pub(crate) async fn serve_connection(
     let (deadline, mut due) = Deadline::new(&config, slot);
     let service = service_fn({
         let deadline = Arc::clone(&deadline);
-        move |request| handle(Arc::clone(&app), Arc::clone(&deadline), request)
+        move |request| handle(Arc::clone(&endpoint), Arc::clone(&deadline), request)
     });
     // hyper parses and writes HTTP/1.1 (and 1.0); its own timers are not used: the
     // deadline below covers the head read, and more (idle keep-alive, slow readers).
@@ -75,4 +76,20 @@ pub(crate) async fn serve_connection(
             }
         }
     }
+}
+
+/// Answers one request with [`Endpoint::respond`], moving the connection's deadline from
+/// handling to writing, and telling it when hyper is done with the body.
+async fn handle<B>(
+    endpoint: Arc<Endpoint>,
+    deadline: Arc<Deadline>,
+    request: Request<B>,
+) -> Result<Response<ResponseBody>, std::convert::Infallible> {
+    deadline.handling();
+    // The body is never read: dropped here, as a mounted service drops it.
+    let (head, _body) = request.into_parts();
+    let response = endpoint.respond(head).await;
+    deadline.writing();
+    let (parts, bytes) = response.into_parts();
+    Ok(Response::from_parts(parts, ResponseBody::new(bytes, deadline)))
 }

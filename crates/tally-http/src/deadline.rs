@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::builder::Config;
+use crate::config::Config;
 use crate::slots::Slot;
 
 /// When the connection must have made progress, or be closed; `None` while a request is
@@ -149,10 +149,6 @@ impl Deadline {
         if state.phase == Phase::KeepAlive {
             self.enter(&mut state, Phase::AwaitingHead, Some(self.header_read_timeout));
         }
-    }
-
-    pub(crate) fn request_timeout(&self) -> Duration {
-        self.request_timeout
     }
 }
 

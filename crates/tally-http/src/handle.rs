@@ -10,7 +10,7 @@ use tally_snapshot::RegistrySnapshot;
 use tokio::net::TcpSocket;
 use tokio::sync::oneshot;
 
-use crate::builder::Config;
+use crate::config::Config;
 use crate::{ServeError, serve};
 
 /// The listen backlog of a spawned server, as tokio's `TcpListener::bind` has it (std's

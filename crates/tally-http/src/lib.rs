@@ -9,11 +9,9 @@
 //!
 //! let registry = Arc::new(Registry::new());
 //! let stats = registry.register::<InferenceStats>("inference", "The model server.")?;
-//! let source = Arc::clone(&registry);
-//! let publisher = tally::epoch::Publisher::new(move || source.snapshot());
 //!
 //! // Its own thread and a small tokio runtime; 127.0.0.1:9464 unless told otherwise.
-//! let server = MetricsServer::builder(publisher)
+//! let server = MetricsServer::builder(registry)
 //!     .bind("127.0.0.1:0".parse()?) // port 0: the system picks a free one
 //!     // Serve an epoch up to this old, else collect first (default 1 s; zero: every
 //!     // scrape collects, so the scrape below sees the record made just before it).
@@ -36,14 +34,19 @@
 //! ```
 //!
 //! The main items:
-//! - [`MetricsServer::builder`] takes a [`Publisher`](tally_epoch::Publisher) of
-//!   [`RegistrySnapshot`](tally_snapshot::RegistrySnapshot)s and gives a
+//! - [`MetricsServer::builder`] takes a [`SnapshotSource`] (an `Arc<Registry>`,
+//!   [`tally::global()`], or a [`Publisher`](tally_epoch::Publisher) of
+//!   [`RegistrySnapshot`](tally_snapshot::RegistrySnapshot)s) and gives a
 //!   [`MetricsServerBuilder`], whose options bound the server (table on the builder);
 //!   [`spawn`](MetricsServerBuilder::spawn) serves on a thread of its own and returns a
 //!   [`ServerHandle`] ([`local_addr`](ServerHandle::local_addr),
 //!   [`shutdown`](ServerHandle::shutdown), or drop);
 //!   [`run`](MetricsServerBuilder::run) serves inside an existing tokio runtime until a
 //!   future completes.
+//! - [`MetricsService`] ([`MetricsService::new`] or
+//!   [`MetricsServerBuilder::service`]): the same endpoint as a tower `Service`, to mount
+//!   in the application's own axum or hyper router; it answers every request exactly as
+//!   the standalone server does.
 //! - [`ServeError`]: what can stop a server (a bind error says which address and what to
 //!   do).
 //!
@@ -105,6 +108,7 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+mod config;
 mod connection;
 mod deadline;
 mod error;
@@ -112,9 +116,13 @@ mod freshness;
 mod handle;
 mod routes;
 mod serve;
+mod service;
 mod slots;
+mod source;
 
 pub use builder::{DEFAULT_ADDR, MetricsServer, MetricsServerBuilder};
 pub use error::ServeError;
 pub use handle::ServerHandle;
 pub use routes::{JSON_CONTENT_TYPE, SKIPPED_HEADER};
+pub use service::{MetricsService, ResponseFuture};
+pub use source::SnapshotSource;

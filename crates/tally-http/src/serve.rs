@@ -12,10 +12,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::ServeError;
-use crate::builder::Config;
+use crate::config::Config;
 use crate::connection::serve_connection;
-use crate::freshness::Fresh;
-use crate::routes::App;
+use crate::routes::Endpoint;
 use crate::slots::Slots;
 
 /// How long to wait before accepting again when the process is out of file descriptors or
@@ -35,10 +34,7 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let config = Arc::new(config);
-    let app = Arc::new(App {
-        fresh: Fresh::new(publisher, config.max_age),
-        encode_options: config.encode_options.clone(),
-    });
+    let endpoint = Arc::new(Endpoint::new(publisher, &config));
     let slots = Slots::new(config.max_connections);
     let (stop_connections, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -72,7 +68,7 @@ pub(crate) async fn serve(
         let _ = stream.set_nodelay(true);
         connections.spawn(serve_connection(
             stream,
-            Arc::clone(&app),
+            Arc::clone(&endpoint),
             Arc::clone(&config),
             stopping.clone(),
             slot,

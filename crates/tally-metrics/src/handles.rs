@@ -46,7 +46,7 @@ impl Meta {
             log::warn!(
                 "tally-metrics: metric `{}`: value {value} cannot be recorded (histograms hold \
                  finite non-negative values, gauges finite ones): dropped, and counted in \
-                 `tally_metrics_rejected_values_total` (logged once per metric)",
+                 the recorder's `rejected_values` stat (logged once per metric)",
                 self.name
             );
         }

@@ -45,7 +45,9 @@
 //! - [`TallyRecorder`] and its [`Builder`]: the recorder, on the global registry or a given
 //!   one, with a cardinality limit per metric.
 //! - [`install`], [`TallyRecorder::install_global`]: make it the global `metrics` recorder.
-//! - [`RecorderStats`]: what it could not record as asked (registered as [`STATS_METRIC`]).
+//! - [`RecorderStats`]: what it could not record as asked ([`TallyRecorder::stats`];
+//!   registered as [`STATS_METRIC`], so exposed as `tally_metrics_*`, only with
+//!   [`Builder::expose_stats`]).
 //! - [`sanitize_metric_name`], [`sanitize_label_name`]: how names are made valid.
 //!
 //! # How metrics map onto tally
@@ -151,6 +153,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod claim;
 mod handles;
 mod install;
 mod naming;

@@ -18,6 +18,7 @@ use tally::{
     Family, FieldDesc, FieldKind, HistogramConfig, Layout, RawSet, Registry, RegistryError,
 };
 
+use crate::claim::claim;
 use crate::handles::{Meta, Problem, Rejected, Series};
 use crate::naming::{nanoseconds_name, sanitize_label_name, sanitize_metric_name};
 use crate::scale::Scale;
@@ -30,13 +31,21 @@ pub const STATS_METRIC: &str = "tally_metrics";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecorderError {
-    /// The registry already has a metric named [`STATS_METRIC`]: another recorder uses it.
+    /// The registry has had a recorder already (one recorder per registry, for the
+    /// registry's life: the first one's metrics stay registered).
     #[error(
-        "this registry already has a metric named `{STATS_METRIC}`, so another tally-metrics \
-         recorder records into it: build one recorder per registry and clone it (clones \
-         share everything)"
+        "this registry already has a tally-metrics recorder: build one recorder per \
+         registry and clone it (clones share everything)"
     )]
-    AlreadyUsed(#[source] RegistryError),
+    AlreadyUsed,
+    /// [`Builder::expose_stats`] was asked for, but the registry already has a metric
+    /// named [`STATS_METRIC`], registered by other code.
+    #[error(
+        "cannot expose the recorder's stats: the registry already has a metric named \
+         `{STATS_METRIC}`; rename that metric, or leave `expose_stats` off (the stats are \
+         still kept: `TallyRecorder::stats`)"
+    )]
+    StatsNameTaken(#[source] RegistryError),
     /// The cardinality limit is zero.
     #[error(
         "a cardinality limit must be at least 1 (the default is {})",
@@ -155,6 +164,7 @@ pub struct TallyRecorder {
 pub struct Builder {
     target: Target,
     limit: usize,
+    expose_stats: bool,
 }
 
 impl Builder {
@@ -172,23 +182,59 @@ impl Builder {
         self
     }
 
-    /// Builds the recorder and registers its [`RecorderStats`] as [`STATS_METRIC`].
+    /// Whether the recorder registers its own [`RecorderStats`] in its registry as
+    /// [`STATS_METRIC`], so that the registry's exposition (`/metrics`) has
+    /// `tally_metrics_label_conflicts_total`, `tally_metrics_rejected_values_total` and
+    /// `tally_metrics_rejected_updates_total` beside the application's metrics. Default
+    /// off: the recorder adds nothing to the registry that the application did not record.
+    /// The stats are kept either way ([`TallyRecorder::stats`]), and each kind of problem
+    /// is logged the first time per metric.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tally_metrics::{STATS_METRIC, TallyRecorder};
+    ///
+    /// let quiet = Arc::new(tally::Registry::new());
+    /// TallyRecorder::builder().registry(quiet.clone()).build().unwrap();
+    /// assert!(quiet.snapshot().metrics.is_empty());
+    ///
+    /// let exposed = Arc::new(tally::Registry::new());
+    /// TallyRecorder::builder().registry(exposed.clone()).expose_stats(true).build().unwrap();
+    /// assert_eq!(exposed.names(), [STATS_METRIC]);
+    /// ```
+    pub fn expose_stats(mut self, expose: bool) -> Self {
+        self.expose_stats = expose;
+        self
+    }
+
+    /// Builds the recorder; with [`expose_stats`](Self::expose_stats), registers its
+    /// [`RecorderStats`] as [`STATS_METRIC`].
     ///
     /// # Errors
     ///
-    /// [`RecorderError::AlreadyUsed`] when the registry already has a recorder (its stats
-    /// name is taken), [`RecorderError::ZeroLimit`] for a zero cardinality limit.
+    /// [`RecorderError::AlreadyUsed`] when the registry has had a recorder already,
+    /// [`RecorderError::StatsNameTaken`] when the stats are to be exposed but their name
+    /// is taken, [`RecorderError::ZeroLimit`] for a zero cardinality limit. Nothing is
+    /// registered then.
     pub fn build(self) -> Result<TallyRecorder, RecorderError> {
         if self.limit == 0 {
             return Err(RecorderError::ZeroLimit);
         }
-        let stats = self
-            .target
-            .get()
-            .metric(STATS_METRIC)
-            .help("What the tally-metrics recorder could not record as asked.")
-            .set::<RecorderStats>()
-            .map_err(RecorderError::AlreadyUsed)?;
+        let shared = match &self.target {
+            Target::Global => None,
+            Target::Shared(registry) => Some(registry),
+        };
+        let stats = claim(shared, RecorderError::AlreadyUsed, || {
+            if !self.expose_stats {
+                return Ok(Arc::new(RecorderStats::new()));
+            }
+            self.target
+                .get()
+                .metric(STATS_METRIC)
+                .help("What the tally-metrics recorder could not record as asked.")
+                .set::<RecorderStats>()
+                .map_err(RecorderError::StatsNameTaken)
+        })?;
         Ok(TallyRecorder {
             inner: Arc::new(Inner {
                 target: self.target,
@@ -207,6 +253,7 @@ impl fmt::Debug for Builder {
         f.debug_struct("Builder")
             .field("global", &matches!(self.target, Target::Global))
             .field("cardinality_limit", &self.limit)
+            .field("expose_stats", &self.expose_stats)
             .finish()
     }
 }
@@ -223,7 +270,11 @@ impl TallyRecorder {
 
     /// Starts configuring a recorder.
     pub fn builder() -> Builder {
-        Builder { target: Target::Global, limit: tally::DEFAULT_CARDINALITY_LIMIT }
+        Builder {
+            target: Target::Global,
+            limit: tally::DEFAULT_CARDINALITY_LIMIT,
+            expose_stats: false,
+        }
     }
 
     /// The registry the recorder records into.
@@ -256,8 +307,8 @@ fn resolve(entry: &Entry, kind: Kind, key: &Key) -> Result<Arc<Series>, Arc<Meta
             if metric.meta.first(Problem::KindConflict) {
                 log::warn!(
                     "tally-metrics: `{}` is a {} but was used as a {}: those updates are \
-                         dropped and counted in `tally_metrics_rejected_updates_total` (logged \
-                         once per metric)",
+                         dropped and counted in the recorder's `rejected_updates` stat \
+                         (logged once per metric)",
                     key.name(),
                     metric.kind.as_str(),
                     kind.as_str()
@@ -386,7 +437,7 @@ impl Inner {
             Err(e) => {
                 log::error!(
                     "tally-metrics: cannot register {} `{}` as `{registered}`: {e}; its updates \
-                     are dropped and counted in `tally_metrics_rejected_updates_total`",
+                     are dropped and counted in the recorder's `rejected_updates` stat",
                     kind.as_str(),
                     key.name()
                 );
@@ -455,8 +506,8 @@ impl Metric {
                 log::warn!(
                     "tally-metrics: metric `{}` has labels {:?} (from its first use) but was used \
                      with labels {:?}: recorded into the series {:?} (labels matched by name, \
-                     missing ones empty, extra ones dropped) and counted in \
-                     `tally_metrics_label_conflicts_total` (logged once per metric); give each \
+                     missing ones empty, extra ones dropped) and counted in the \
+                     recorder's `label_conflicts` stat (logged once per metric); give each \
                      metric name one set of label keys",
                     self.meta.name,
                     self.label_names,

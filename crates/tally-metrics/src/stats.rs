@@ -2,10 +2,13 @@
 //! metrics it records.
 
 tally::metric_set! {
-    /// The recorder's own bookkeeping, registered as [`STATS_METRIC`](crate::STATS_METRIC)
-    /// in the recorder's registry (exposed as `tally_metrics_label_conflicts_total`, …).
-    /// Every update the recorder did not record as asked is counted here, and the first
-    /// of each kind per metric is logged (`log::warn!`).
+    /// The recorder's own bookkeeping, read with
+    /// [`TallyRecorder::stats`](crate::TallyRecorder::stats), and registered as
+    /// [`STATS_METRIC`](crate::STATS_METRIC) in the recorder's registry (exposed as
+    /// `tally_metrics_label_conflicts_total`, …) only when asked for with
+    /// [`Builder::expose_stats`](crate::Builder::expose_stats). Every update the recorder
+    /// did not record as asked is counted here, and the first of each kind per metric is
+    /// logged (`log::warn!`).
     pub struct RecorderStats {
         /// Registrations (`counter!`, `gauge!`, `histogram!` calls) whose label keys differ
         /// from the metric's: recorded into the series of the metric's own labels, by name

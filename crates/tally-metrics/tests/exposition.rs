@@ -96,9 +96,48 @@ fn the_text_format_parses_with_metrics_names_and_exact_values() {
     assert_eq!(sample(batch, "batch_size_count", &[]), "1");
     assert_eq!(sample(batch, "batch_size_sum", &[]), "32");
 
-    // The recorder's own stats, all zero here.
-    let conflicts = family(&families, "tally_metrics_label_conflicts_total");
-    assert_eq!(sample(conflicts, "tally_metrics_label_conflicts_total", &[]), "0");
+    // Nothing uninvited: the recorder's own stats are not exposed unless asked for.
+    assert!(!families.iter().any(|f| f.name.starts_with("tally_metrics")), "{out}");
+}
+
+/// The recorder's own stats are exposed only when asked for (`expose_stats`), as
+/// `tally_metrics_*` families with the counts `stats()` reads; they are kept either way.
+#[test]
+fn the_recorders_own_stats_are_exposed_only_when_asked_for() {
+    for expose in [false, true] {
+        let (registry, recorder) =
+            if expose { common::recorder_exposing_stats() } else { common::recorder() };
+        record(&recorder);
+        metrics::with_local_recorder(&recorder, || {
+            // Label keys other than the metric's: a label conflict.
+            metrics::counter!("http_requests_total", "method" => "GET").increment(1);
+            // Not a value a histogram holds: a rejected value, twice.
+            metrics::histogram!("batch.size").record(f64::NAN);
+            metrics::histogram!("batch.size").record(-1.0);
+        });
+        let stats = recorder.stats();
+        assert_eq!((stats.label_conflicts, stats.rejected_values), (1, 2), "expose {expose}");
+        let mut out = String::new();
+        encode_text(&registry.snapshot(), &mut out);
+        let families = parse(&out, Format::Text).unwrap_or_else(|e| panic!("{e}\n{out}"));
+        let mut own: Vec<(&str, String)> = families
+            .iter()
+            .filter(|f| f.name.starts_with("tally_metrics"))
+            .map(|f| (f.name.as_str(), sample(f, &f.name, &[])))
+            .collect();
+        own.sort();
+        let expected: &[(&str, &str)] = if expose {
+            &[
+                ("tally_metrics_label_conflicts_total", "1"),
+                ("tally_metrics_rejected_updates_total", "0"),
+                ("tally_metrics_rejected_values_total", "2"),
+            ]
+        } else {
+            &[]
+        };
+        let own: Vec<(&str, &str)> = own.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        assert_eq!(own, expected, "expose {expose}:\n{out}");
+    }
 }
 
 #[test]

@@ -121,7 +121,7 @@ fn a_name_used_as_two_kinds_drops_the_second_kind_counted_and_logged_once() {
 #[test]
 fn a_name_registered_by_other_code_is_left_alone_and_its_updates_counted() {
     capture_logs();
-    let (registry, recorder) = recorder();
+    let (registry, recorder) = common::recorder_exposing_stats();
     let stats = registry.register::<InferenceStats>("inference", "The model server.").unwrap();
     #[allow(deprecated)] // issue 22: record_request(Outcome::Success, Cache::Hit)
     stats.record_inference(true, true);
@@ -138,8 +138,9 @@ fn a_name_registered_by_other_code_is_left_alone_and_its_updates_counted() {
     let lines = lines_about("inference");
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].starts_with("ERROR") && lines[0].contains("already registered"), "{lines:?}");
-    // The recorder's own stats are in the registry too.
-    assert!(snap.metrics.contains_key(tally_metrics::STATS_METRIC));
+    // Asked for, the recorder's own stats are in the registry too, with the same count.
+    let own = &snap.metrics[tally_metrics::STATS_METRIC].series[0].snapshot;
+    assert_eq!(own.get("rejected_updates"), Some(&tally::Value::Counter(2)));
 }
 
 #[test]
@@ -165,10 +166,38 @@ fn past_the_cardinality_limit_updates_go_to_the_overflow_series() {
 
 #[test]
 fn a_second_recorder_on_one_registry_is_refused_with_a_clear_error() {
-    let (registry, _recorder) = recorder();
-    let err = tally_metrics::TallyRecorder::builder().registry(registry).build().unwrap_err();
-    assert!(matches!(err, tally_metrics::RecorderError::AlreadyUsed(_)));
+    use tally_metrics::{RecorderError, TallyRecorder};
+    // Neither exposes its stats: the registry holds nothing of the first but its metrics.
+    let (registry, first) = recorder();
+    metrics::with_local_recorder(&first, || metrics::counter!("jobs_total").increment(1));
+    let second = || TallyRecorder::builder().registry(registry.clone()).build().unwrap_err();
+    let err = second();
+    assert!(matches!(err, RecorderError::AlreadyUsed), "{err:?}");
     assert!(err.to_string().contains("one recorder per registry"), "{err}");
+    // Still refused once the first is dropped: its metrics are still registered.
+    drop(first);
+    assert!(matches!(second(), RecorderError::AlreadyUsed));
+    let exposing = TallyRecorder::builder().registry(registry.clone()).expose_stats(true);
+    assert!(matches!(exposing.build().unwrap_err(), RecorderError::AlreadyUsed));
+    // Another registry takes one.
+    let other = std::sync::Arc::new(tally::Registry::new());
+    assert!(TallyRecorder::builder().registry(other).build().is_ok());
+}
+
+#[test]
+fn exposing_stats_under_a_name_other_code_took_is_refused_and_claims_nothing() {
+    use tally_metrics::{RecorderError, STATS_METRIC, TallyRecorder};
+    let registry = std::sync::Arc::new(tally::Registry::new());
+    registry.register::<InferenceStats>(STATS_METRIC, "Not the recorder's.").unwrap();
+    let exposing = TallyRecorder::builder().registry(registry.clone()).expose_stats(true);
+    let err = exposing.build().unwrap_err();
+    assert!(matches!(err, RecorderError::StatsNameTaken(_)), "{err:?}");
+    assert!(err.to_string().contains("leave `expose_stats` off"), "{err}");
+    // The registry is not claimed by the failed build: a recorder without exposed stats
+    // records into it.
+    let recorder = TallyRecorder::builder().registry(registry.clone()).build().unwrap();
+    metrics::with_local_recorder(&recorder, || metrics::counter!("jobs_total").increment(2));
+    assert_eq!(counter(&registry.snapshot(), "jobs_total", &[]), 2);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::stats::{self, Hold, LockStats, LockStatsSnapshot, Mode};
+use crate::stats::{self, Hold, LockStats, LockStatsSnapshot, Mode, OwnedHold};
 
 /// An async mutex ([`tokio::sync::Mutex`]) that records each acquisition and release into
 /// a [`LockStats`]: hold it across `.await` points, where a blocking mutex would stall the
@@ -42,7 +42,10 @@ use crate::stats::{self, Hold, LockStats, LockStatsSnapshot, Mode};
 /// snapshot taken meanwhile). A `lock()` future dropped while waiting records nothing.
 pub struct MonitoredMutex<T> {
     stats: Arc<LockStats>,
-    inner: tokio::sync::Mutex<T>,
+    /// In an `Arc` so that owned guards ([`MonitoredMutex::lock_owned`]) can hold it. Only
+    /// owned guards clone it, and each also holds the `Arc` of this mutex: while one lives,
+    /// nobody has `&mut self`, so `get_mut` and `into_inner` find it unique.
+    inner: Arc<tokio::sync::Mutex<T>>,
 }
 
 /// The RAII guard of an async [`MonitoredMutex`].
@@ -53,6 +56,19 @@ pub struct MonitoredMutexGuard<'a, T> {
     _hold: Hold<'a>,
 }
 
+/// The RAII guard of an async [`MonitoredMutex`] that owns a reference to the mutex (from
+/// [`MonitoredMutex::lock_owned`]): `'static`, so it can move into a spawned task and be
+/// released when that task drops it. Its acquisition and release are recorded as a borrowed
+/// guard's are.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct OwnedMonitoredMutexGuard<T> {
+    // Declared first, so dropped first: the lock is released before `hold` records.
+    guard: tokio::sync::OwnedMutexGuard<T>,
+    _hold: OwnedHold,
+    /// Keeps `&mut` access to the mutex away while the guard lives (see `inner`).
+    _mutex: Arc<MonitoredMutex<T>>,
+}
+
 impl<T> MonitoredMutex<T> {
     /// A new unlocked mutex holding `value`, with a set of statistics of its own.
     pub fn new(value: T) -> Self {
@@ -61,7 +77,7 @@ impl<T> MonitoredMutex<T> {
 
     /// A new unlocked mutex holding `value` that records into `stats`.
     pub fn with_stats(value: T, stats: Arc<LockStats>) -> Self {
-        MonitoredMutex { stats, inner: tokio::sync::Mutex::new(value) }
+        MonitoredMutex { stats, inner: Arc::new(tokio::sync::Mutex::new(value)) }
     }
 
     /// Acquires the lock, waiting (without blocking the thread) until it is free; tokio's
@@ -86,6 +102,53 @@ impl<T> MonitoredMutex<T> {
         Some(MonitoredMutexGuard { guard, _hold: hold })
     }
 
+    /// As [`lock`](Self::lock), for a guard that owns a reference to the mutex and so can
+    /// move into a spawned task (tokio's `Mutex::lock_owned`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tally_sync::tokio::MonitoredMutex;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let log = Arc::new(MonitoredMutex::new(Vec::new()));
+    /// let mut guard = log.lock_owned().await;
+    /// let task = tokio::spawn(async move {
+    ///     guard.push("written by the task"); // released when the task ends
+    /// });
+    /// task.await.unwrap();
+    /// assert_eq!(*log.lock().await, ["written by the task"]);
+    /// let stats = log.stats();
+    /// assert_eq!((stats.acquisitions, stats.hold_ns.count()), (2, 2));
+    /// # });
+    /// ```
+    pub async fn lock_owned(self: &Arc<Self>) -> OwnedMonitoredMutexGuard<T> {
+        if let Ok(guard) = Arc::clone(&self.inner).try_lock_owned() {
+            return self.owned(guard, None, stats::now());
+        }
+        let start = stats::now();
+        let guard = Arc::clone(&self.inner).lock_owned().await;
+        let held_since = stats::now();
+        self.owned(guard, Some(held_since.saturating_duration_since(start)), held_since)
+    }
+
+    /// As [`try_lock`](Self::try_lock), for an owned guard (tokio's
+    /// `Mutex::try_lock_owned`).
+    pub fn try_lock_owned(self: &Arc<Self>) -> Option<OwnedMonitoredMutexGuard<T>> {
+        let guard = Arc::clone(&self.inner).try_lock_owned().ok()?;
+        Some(self.owned(guard, None, stats::now()))
+    }
+
+    fn owned(
+        self: &Arc<Self>,
+        guard: tokio::sync::OwnedMutexGuard<T>,
+        wait: Option<std::time::Duration>,
+        held_since: quanta::Instant,
+    ) -> OwnedMonitoredMutexGuard<T> {
+        let stats = Arc::clone(&self.stats);
+        let hold = stats::acquired_owned(stats, Mode::Exclusive, wait, held_since);
+        OwnedMonitoredMutexGuard { guard, _hold: hold, _mutex: Arc::clone(self) }
+    }
+
     /// A coherent snapshot of the statistics.
     pub fn stats(&self) -> LockStatsSnapshot {
         self.stats.snapshot()
@@ -98,12 +161,12 @@ impl<T> MonitoredMutex<T> {
 
     /// The value, through `&mut self`: no locking, nothing recorded.
     pub fn get_mut(&mut self) -> &mut T {
-        self.inner.get_mut()
+        Arc::get_mut(&mut self.inner).expect(UNIQUE).get_mut()
     }
 
     /// The value, consuming the mutex.
     pub fn into_inner(self) -> T {
-        self.inner.into_inner()
+        Arc::into_inner(self.inner).expect(UNIQUE).into_inner()
     }
 }
 
@@ -119,4 +182,9 @@ impl<T> fmt::Debug for MonitoredMutex<T> {
     }
 }
 
+/// Why the inner mutex is unique wherever `&mut self` or `self` is at hand.
+const UNIQUE: &str = "owned guards hold the mutex's own Arc: none lives while &mut self does";
+
 crate::guard::guard_impls!(MonitoredMutexGuard, mut);
+
+crate::guard::owned_guard_impls!(OwnedMonitoredMutexGuard, mut);

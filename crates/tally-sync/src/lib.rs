@@ -38,8 +38,10 @@
 //!   guards, and the [`LockStats`] set they record into.
 //! - With the `tokio` feature, the `tokio` module: a `Throttle` (a bounded semaphore with
 //!   in-flight and waiting gauges), a `ReadyGate` (Python's `Event`, for tasks and
-//!   threads) and an async `MonitoredMutex`.
-//! - `docs/CONCURRENCY.md` (the `concurrency` module here, with the `tokio` feature): Python's
+//!   threads), an async `MonitoredMutex` and an async `MonitoredRwLock`, with owned permits
+//!   and guards (`acquire_owned`, `lock_owned`, `read_owned`, `write_owned`) that move into
+//!   `tokio::spawn`.
+//! - `CONCURRENCY.md` (the `concurrency` module here, with the `tokio` feature): Python's
 //!   `threading`/`asyncio` patterns mapped to these types, what Rust's types rule out,
 //!   the read–await–write race, and what monitoring costs.
 #![deny(missing_docs)]
@@ -54,7 +56,11 @@ mod stats;
 #[cfg(feature = "tokio")]
 mod async_mutex;
 #[cfg(feature = "tokio")]
+mod async_rwlock;
+#[cfg(feature = "tokio")]
 mod gate;
+#[cfg(feature = "tokio")]
+mod permit;
 #[cfg(feature = "tokio")]
 mod throttle;
 
@@ -66,18 +72,25 @@ pub use sharded::{
 pub use stats::{LockStats, LockStatsEvent, LockStatsSnapshot};
 
 /// Async primitives over tokio (feature `tokio`): [`Throttle`](crate::tokio::Throttle),
-/// [`ReadyGate`](crate::tokio::ReadyGate) and an async
-/// [`MonitoredMutex`](crate::tokio::MonitoredMutex).
+/// [`ReadyGate`](crate::tokio::ReadyGate), an async
+/// [`MonitoredMutex`](crate::tokio::MonitoredMutex) and an async
+/// [`MonitoredRwLock`](crate::tokio::MonitoredRwLock). Permits and guards have owned forms
+/// (`acquire_owned`, `lock_owned`, `read_owned`, `write_owned`) that move into spawned tasks.
 #[cfg(feature = "tokio")]
 pub mod tokio {
-    pub use crate::async_mutex::{MonitoredMutex, MonitoredMutexGuard};
+    pub use crate::async_mutex::{MonitoredMutex, MonitoredMutexGuard, OwnedMonitoredMutexGuard};
+    pub use crate::async_rwlock::{
+        MonitoredRwLock, MonitoredRwLockReadGuard, MonitoredRwLockWriteGuard,
+        OwnedMonitoredRwLockReadGuard, OwnedMonitoredRwLockWriteGuard,
+    };
     pub use crate::gate::{GateStats, GateStatsEvent, GateStatsSnapshot, ReadyGate};
+    pub use crate::permit::{OwnedPermit, Permit};
     pub use crate::throttle::{
-        AddPermitsError, Permit, Rejected, Throttle, ThrottleStats, ThrottleStatsEvent,
+        AddPermitsError, Rejected, Throttle, ThrottleStats, ThrottleStatsEvent,
         ThrottleStatsSnapshot, TimedOut,
     };
 }
 
 #[cfg(feature = "tokio")]
-#[doc = include_str!("../../../docs/CONCURRENCY.md")]
+#[doc = include_str!("../CONCURRENCY.md")]
 pub mod concurrency {}

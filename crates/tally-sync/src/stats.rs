@@ -22,7 +22,7 @@
 //! coarse clock ([`tally::start_coarse_clock`]), a plain memory read whose resolution is the
 //! clock's interval. The hold time costs two reads per critical section whatever the
 //! choice; the wait time costs two more reads, only when the acquisition was contended.
-//! `docs/CONCURRENCY.md` ("What monitoring costs") has the measured figures.
+//! The crate's `CONCURRENCY.md` ("What monitoring costs") has the measured figures.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,6 +95,25 @@ pub(crate) fn acquired(
     wait: Option<Duration>,
     held_since: quanta::Instant,
 ) -> Hold<'_> {
+    record_acquisition(stats, mode, wait);
+    Hold { stats, since: held_since }
+}
+
+/// [`acquired`], for a guard that owns its lock (and so a reference to the statistics).
+#[cfg(feature = "tokio")]
+pub(crate) fn acquired_owned(
+    stats: Arc<LockStats>,
+    mode: Mode,
+    wait: Option<Duration>,
+    held_since: quanta::Instant,
+) -> OwnedHold {
+    record_acquisition(&stats, mode, wait);
+    OwnedHold { stats, since: held_since }
+}
+
+/// The acquisition event.
+#[inline(always)]
+fn record_acquisition(stats: &LockStats, mode: Mode, wait: Option<Duration>) {
     stats.record(|e| {
         e.acquisitions().inc();
         if mode == Mode::Shared {
@@ -108,7 +127,6 @@ pub(crate) fn acquired(
             }
         }
     });
-    Hold { stats, since: held_since }
 }
 
 /// Acquires a blocking lock: `try_lock` first, then, only if that failed, `lock` between
@@ -144,9 +162,31 @@ pub(crate) struct Hold<'a> {
 impl Drop for Hold<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        let held = now().saturating_duration_since(self.since);
-        self.stats.hold_ns().record(nanos(held));
+        record_release(self.stats, self.since);
     }
+}
+
+/// [`Hold`], owning a reference to the statistics: the release half of a guard that owns
+/// its lock and may outlive the scope that took it.
+#[cfg(feature = "tokio")]
+#[derive(Debug)]
+pub(crate) struct OwnedHold {
+    stats: Arc<LockStats>,
+    since: quanta::Instant,
+}
+
+#[cfg(feature = "tokio")]
+impl Drop for OwnedHold {
+    fn drop(&mut self) {
+        record_release(&self.stats, self.since);
+    }
+}
+
+/// The release event: the hold time into `hold_ns`.
+#[inline(always)]
+fn record_release(stats: &LockStats, since: quanta::Instant) {
+    let held = now().saturating_duration_since(since);
+    stats.hold_ns().record(nanos(held));
 }
 
 /// A fresh set, for constructors that are not given one.

@@ -14,8 +14,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{AcquireError, Semaphore, TryAcquireError};
 use tokio::time::Instant;
+
+use crate::permit::{OwnedPermit, Permit};
 
 tally::metric_set! {
     /// What a [`Throttle`] did; see [`Throttle`] for the events. In every snapshot `queue_wait_ns.count() == acquired`.
@@ -26,7 +28,8 @@ tally::metric_set! {
     /// `in_flight − 1` on one thread not yet seen, the `+ 1` that followed on another
     /// already seen). On a current-thread runtime every snapshot is exact.
     pub struct ThrottleStats {
-        /// Permits handed out (by `acquire`, `acquire_timeout` or `try_acquire`).
+        /// Permits handed out (by `acquire`, `try_acquire` and their `_timeout` and `_owned`
+        /// forms).
         acquired: Counter,
         /// `acquire_timeout` calls that gave up.
         timed_out: Counter,
@@ -90,27 +93,12 @@ tally::metric_set! {
 /// Queue waits are read from `tokio::time::Instant`, which follows tokio's paused clock in
 /// tests.
 pub struct Throttle {
-    semaphore: Semaphore,
+    /// In an `Arc` so that owned permits ([`Throttle::acquire_owned`]) can hold it.
+    semaphore: Arc<Semaphore>,
     bound: usize,
     /// Permits in circulation (held or free), at most `bound`; see `# Orderings`.
-    capacity: AtomicUsize,
-    stats: Arc<ThrottleStats>,
-}
-
-/// A permit of a [`Throttle`]: held until dropped, then given back.
-///
-/// ```
-/// let throttle = tally_sync::tokio::Throttle::new(1);
-/// let permit = throttle.try_acquire().unwrap();
-/// assert!(throttle.try_acquire().is_err());
-/// drop(permit); // given back
-/// assert!(throttle.try_acquire().is_ok());
-/// ```
-#[must_use = "the permit is given back as soon as it is dropped"]
-pub struct Permit<'a> {
-    throttle: &'a Throttle,
-    /// `None` only inside `drop` and `forget`.
-    permit: Option<SemaphorePermit<'a>>,
+    pub(crate) capacity: AtomicUsize,
+    pub(crate) stats: Arc<ThrottleStats>,
 }
 
 /// [`Throttle::acquire_timeout`] gave up: no permit became free in time.
@@ -195,6 +183,7 @@ impl Drop for Waiting<'_> {
 }
 
 const CLOSED: &str = "a Throttle's semaphore is private and never closed";
+const NO_TIMEOUT: &str = "a wait without a timeout never times out";
 
 impl Throttle {
     /// A throttle with `bound` permits, all free, and a set of statistics of its own.
@@ -214,37 +203,60 @@ impl Throttle {
     /// If `bound` exceeds [`Semaphore::MAX_PERMITS`].
     pub fn with_stats(bound: usize, stats: Arc<ThrottleStats>) -> Self {
         Throttle {
-            semaphore: Semaphore::new(bound),
+            semaphore: Arc::new(Semaphore::new(bound)),
             bound,
             capacity: AtomicUsize::new(bound),
             stats,
         }
     }
 
-    fn permit<'a>(&'a self, permit: SemaphorePermit<'a>) -> Permit<'a> {
-        Permit { throttle: self, permit: Some(permit) }
-    }
-
-    fn free_at_once<'a>(&'a self, permit: SemaphorePermit<'a>) -> Permit<'a> {
+    /// Records a permit that was free at once.
+    fn free_at_once(&self) {
         self.stats.record(|e| {
             e.acquired().inc();
             e.in_flight().inc();
             e.queue_wait_ns().record(0);
         });
-        self.permit(permit)
+    }
+
+    /// The one acquisition path, for borrowed and owned permits alike: a permit free now is
+    /// taken without queueing; otherwise the caller waits (for at most `timeout`), and each
+    /// outcome is one event (see [`Throttle`]'s table).
+    async fn obtain<P, F>(
+        &self,
+        try_now: impl FnOnce() -> Result<P, TryAcquireError>,
+        wait: impl FnOnce() -> F,
+        timeout: Option<Duration>,
+    ) -> Result<P, TimedOut>
+    where
+        F: Future<Output = Result<P, AcquireError>>,
+    {
+        if let Ok(permit) = try_now() {
+            self.free_at_once();
+            return Ok(permit);
+        }
+        let waiting = Waiting::start(&self.stats);
+        let start = Instant::now();
+        let permit = match timeout {
+            None => wait().await,
+            Some(timeout) => match tokio::time::timeout(timeout, wait()).await {
+                Ok(permit) => permit,
+                Err(_elapsed) => {
+                    waiting.timed_out();
+                    return Err(TimedOut { timeout });
+                }
+            },
+        };
+        waiting.acquired(start);
+        Ok(permit.expect(CLOSED))
     }
 
     /// Waits for a permit, first come first served. Dropping the future while it waits
     /// gives up its place (counted in `cancelled`).
     pub async fn acquire(&self) -> Permit<'_> {
-        if let Ok(permit) = self.semaphore.try_acquire() {
-            return self.free_at_once(permit);
-        }
-        let waiting = Waiting::start(&self.stats);
-        let start = Instant::now();
-        let permit = self.semaphore.acquire().await.expect(CLOSED);
-        waiting.acquired(start);
-        self.permit(permit)
+        let permit =
+            self.obtain(|| self.semaphore.try_acquire(), || self.semaphore.acquire(), None);
+        Permit::new(self, permit.await.expect(NO_TIMEOUT))
     }
 
     /// Waits for a permit for at most `timeout`.
@@ -268,21 +280,12 @@ impl Throttle {
     /// # });
     /// ```
     pub async fn acquire_timeout(&self, timeout: Duration) -> Result<Permit<'_>, TimedOut> {
-        if let Ok(permit) = self.semaphore.try_acquire() {
-            return Ok(self.free_at_once(permit));
-        }
-        let waiting = Waiting::start(&self.stats);
-        let start = Instant::now();
-        match tokio::time::timeout(timeout, self.semaphore.acquire()).await {
-            Ok(permit) => {
-                waiting.acquired(start);
-                Ok(self.permit(permit.expect(CLOSED)))
-            }
-            Err(_elapsed) => {
-                waiting.timed_out();
-                Err(TimedOut { timeout })
-            }
-        }
+        let permit = self.obtain(
+            || self.semaphore.try_acquire(),
+            || self.semaphore.acquire(),
+            Some(timeout),
+        );
+        Ok(Permit::new(self, permit.await?))
     }
 
     /// A permit if one is free now (it never jumps the queue of waiters).
@@ -292,12 +295,89 @@ impl Throttle {
     /// [`Rejected`] if none is (counted in `rejected`).
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
         match self.semaphore.try_acquire() {
-            Ok(permit) => Ok(self.free_at_once(permit)),
-            Err(_) => {
-                self.stats.rejected().inc();
-                Err(Rejected { capacity: self.capacity() })
+            Ok(permit) => {
+                self.free_at_once();
+                Ok(Permit::new(self, permit))
             }
+            Err(_) => Err(self.rejected()),
         }
+    }
+
+    /// Waits for a permit that owns a reference to the throttle, so that it can move into a
+    /// spawned task (`tokio::spawn` needs `'static`) and be given back when that task drops
+    /// it; otherwise as [`acquire`](Self::acquire), statistics included. tokio's
+    /// `Semaphore::acquire_owned`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tally_sync::tokio::Throttle;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let throttle = Arc::new(Throttle::new(2));
+    /// let mut tasks = Vec::new();
+    /// for job in 0..5u64 {
+    ///     // Acquired before spawning: at most 2 jobs exist at once, queued ones never start.
+    ///     let permit = throttle.acquire_owned().await;
+    ///     tasks.push(tokio::spawn(async move {
+    ///         let _permit = permit; // given back when the task ends
+    ///         tokio::task::yield_now().await;
+    ///         job * 2
+    ///     }));
+    /// }
+    /// for t in tasks {
+    ///     t.await.unwrap();
+    /// }
+    /// let stats = throttle.stats();
+    /// assert_eq!((stats.acquired, stats.in_flight, stats.waiting), (5, 0, 0));
+    /// # });
+    /// ```
+    pub async fn acquire_owned(self: &Arc<Self>) -> OwnedPermit {
+        let semaphore = &self.semaphore;
+        let permit = self.obtain(
+            || Arc::clone(semaphore).try_acquire_owned(),
+            || Arc::clone(semaphore).acquire_owned(),
+            None,
+        );
+        OwnedPermit::new(Arc::clone(self), permit.await.expect(NO_TIMEOUT))
+    }
+
+    /// [`acquire_owned`](Self::acquire_owned) for at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`TimedOut`] if no permit became free in time (counted in `timed_out`).
+    pub async fn acquire_owned_timeout(
+        self: &Arc<Self>,
+        timeout: Duration,
+    ) -> Result<OwnedPermit, TimedOut> {
+        let semaphore = &self.semaphore;
+        let permit = self.obtain(
+            || Arc::clone(semaphore).try_acquire_owned(),
+            || Arc::clone(semaphore).acquire_owned(),
+            Some(timeout),
+        );
+        Ok(OwnedPermit::new(Arc::clone(self), permit.await?))
+    }
+
+    /// [`try_acquire`](Self::try_acquire), for a permit that owns a reference to the
+    /// throttle (see [`acquire_owned`](Self::acquire_owned)).
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] if no permit is free (counted in `rejected`).
+    pub fn try_acquire_owned(self: &Arc<Self>) -> Result<OwnedPermit, Rejected> {
+        match Arc::clone(&self.semaphore).try_acquire_owned() {
+            Ok(permit) => {
+                self.free_at_once();
+                Ok(OwnedPermit::new(Arc::clone(self), permit))
+            }
+            Err(_) => Err(self.rejected()),
+        }
+    }
+
+    fn rejected(&self) -> Rejected {
+        self.stats.rejected().inc();
+        Rejected { capacity: self.capacity() }
     }
 
     /// Puts `n` permits (back) into circulation, as long as that keeps the permits in
@@ -378,39 +458,6 @@ impl Throttle {
     }
 }
 
-impl Permit<'_> {
-    /// Keeps the permit out of circulation instead of giving it back: the throttle's
-    /// capacity drops by one until [`Throttle::add_permits`] restores it.
-    ///
-    /// ```
-    /// let throttle = tally_sync::tokio::Throttle::new(2);
-    /// throttle.try_acquire().unwrap().forget();
-    /// assert_eq!((throttle.capacity(), throttle.available_permits()), (1, 1));
-    /// assert_eq!(throttle.stats().in_flight, 0);
-    /// throttle.add_permits(1).unwrap();
-    /// assert_eq!(throttle.available_permits(), 2);
-    /// ```
-    pub fn forget(mut self) {
-        if let Some(permit) = self.permit.take() {
-            self.throttle.stats.in_flight().dec();
-            permit.forget();
-            // Relaxed: see `# Orderings`. Lowered after the permit left circulation.
-            self.throttle.capacity.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
-
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        if let Some(permit) = self.permit.take() {
-            // Recorded before the permit goes back, so the sum of the recorded moves never
-            // exceeds the bound, even for an instant.
-            self.throttle.stats.in_flight().dec();
-            drop(permit);
-        }
-    }
-}
-
 impl fmt::Debug for Throttle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Throttle")
@@ -419,11 +466,5 @@ impl fmt::Debug for Throttle {
             .field("available", &self.available_permits())
             .field("stats", &self.stats())
             .finish()
-    }
-}
-
-impl fmt::Debug for Permit<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit").field("bound", &self.throttle.bound).finish_non_exhaustive()
     }
 }

@@ -14,42 +14,62 @@
 //! guard costing more than an arc-swap load), where this table takes about 13 ns; fills cost
 //! the same. `benches/benches/family.rs` measures fills and lookups against the family's
 //! size; `docs/PERFORMANCE.md` has the figures. The table needs no reclamation scheme of its
-//! own: its slots are never emptied, and arc-swap frees an outgrown table once its last
+//! own: its slots are never emptied, and arc-swap frees a replaced table once its last
 //! reader is done.
 //!
-//! New series are created one at a time, under a mutex: the count of series is then exact,
-//! and never passes the family's cardinality limit however many threads race to insert. Past
-//! the limit, records go to one overflow series whose label values are all
-//! [`OVERFLOW_LABEL`], and the family counts the redirects. A full family answers a miss
-//! without the mutex (a flood of new label values costs no contention).
+//! New series are created one at a time, under a mutex (the writer mutex): the count of
+//! series is then exact, and never passes the family's cardinality limit however many
+//! threads race to insert. Past the limit, records go to one overflow series whose label
+//! values are all [`OVERFLOW_LABEL`], and the family counts the redirects. A full family
+//! answers a miss without the mutex (a flood of new label values costs no contention).
+//!
+//! Series are removed ([`Family::remove`], [`Family::retain`], idle expiry) by building a
+//! table of the others and swapping it in, under the same mutex; the lookup path does not
+//! change at all. How removal stays exact is in the `lifecycle` module.
 //!
 //! # Orderings
 //!
-//! - A slot is set once (`OnceLock::set`, Release) by the holder of the insert mutex, after
+//! - A slot is set once (`OnceLock::set`, Release) by the holder of the writer mutex, after
 //!   its `Slot` is built, so that a reader whose `OnceLock::get` (Acquire) sees the slot set
 //!   sees the whole `Slot`. A reader that sees a slot of a probe still empty stops there and
 //!   misses: the miss path takes the mutex and searches the current table again.
-//! - A grown table is filled before `ArcSwap::store` publishes it, so that a reader whose
-//!   `load` sees it sees its slots set (arc-swap's store and load pair up that way).
+//! - A grown or rebuilt table is filled before `ArcSwap::swap` publishes it, so that a reader
+//!   whose `load` sees it sees its slots set (arc-swap's store and load pair up that way).
 //! - `len` is written only under the mutex, after the new series is in the current table
 //!   (Release), so that a thread that acquires the count `n` finds the `n` series in the table
 //!   it then loads. The lock-free full check in `insert_or_overflow` loads it with Acquire:
-//!   when it reads the limit and then misses the values, they have no series and never will
-//!   (the map is full for good), so the record belongs in the overflow series. A thread that
-//!   missed the values while another was inserting them, the insert that filled the map,
-//!   finds them there.
+//!   when it reads the limit and then misses the values, they have no series, so the record
+//!   belongs in the overflow series. A thread that missed the values while another was
+//!   inserting them, the insert that filled the map, finds them there.
+//! - A removal can take a series out of the table only for a moment (it puts back series
+//!   still in use) and frees room under the limit: the full check must not redirect a record
+//!   on a miss seen during one. `removals` counts removals begun and ended (odd while one
+//!   runs), like a sequence lock: the remover increments it (Release) before it swaps in the
+//!   first table and again after the last; the full check loads it (Acquire) before `len`
+//!   and after its miss, and redirects only if both loads read the same even value. A miss in
+//!   a table swapped in by a removal means the remover's first increment happens-before the
+//!   second load (the table's publication carries it), so the check sees a change and takes
+//!   the mutex, where it waits for the removal to end.
 //! - `len()` reads it Relaxed: a count for display, ordering nothing.
 
+mod idle;
+mod lifecycle;
+mod table;
+
 use std::fmt;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use tally_core::MetricSet;
-use tally_snapshot::{SeriesSnapshot, SetSnapshot};
+use tally_snapshot::{SeriesSnapshot, SetSnapshot, is_valid_label_name};
 
-use tally_snapshot::is_valid_label_name;
+use self::idle::Idle;
+use self::table::{Key, Lookup, Slot, Table};
+
+pub use self::lifecycle::Removed;
 
 /// The label value of every label of a family's overflow series. A lookup whose every value
 /// is this one gets the overflow series itself (counted as a redirect), so that no series of
@@ -97,162 +117,22 @@ pub enum FamilyError {
         "a family's cardinality limit must be at least 1 (the default is {DEFAULT_CARDINALITY_LIMIT})"
     )]
     ZeroLimit,
-}
-
-/// The owned key of a series: its label values, each as its byte length (a native-endian
-/// `usize`) then its bytes, in one allocation, shared by the tables a family outgrows. One
-/// allocation rather than a box per value: a lookup of a series not in cache then waits for
-/// one miss fewer (`family_with/spread` in `benches/benches/family.rs`).
-#[derive(Clone)]
-struct Key(Arc<[u8]>);
-
-/// The bytes of a value's length in a [`Key`].
-const LEN: usize = size_of::<usize>();
-
-impl Key {
-    fn new(values: &[&str]) -> Self {
-        let mut bytes = Vec::with_capacity(values.iter().map(|v| LEN + v.len()).sum());
-        for v in values {
-            bytes.extend_from_slice(&v.len().to_ne_bytes());
-            bytes.extend_from_slice(v.as_bytes());
-        }
-        Key(bytes.into())
-    }
-
-    /// The label values, in order (as given to [`Key::new`]).
-    fn values(&self) -> impl Iterator<Item = &str> {
-        let mut rest = &self.0[..];
-        std::iter::from_fn(move || {
-            let (len, tail) = rest.split_first_chunk::<LEN>()?;
-            let (value, tail) = tail.split_at(usize::from_ne_bytes(*len));
-            rest = tail;
-            Some(std::str::from_utf8(value).expect("written from a str"))
-        })
-    }
-}
-
-/// A borrowed key, for lookups without allocating. Only a `Lookup` is ever hashed: a `Slot`
-/// keeps the hash of the values it was created for.
-struct Lookup<'a>(&'a [&'a str]);
-
-impl Hash for Lookup<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        for v in self.0 {
-            // `str`'s Hash writes the bytes and a terminator, so ["ab", "c"] != ["a", "bc"].
-            v.hash(state);
-        }
-    }
-}
-
-impl Lookup<'_> {
-    /// Whether `key` holds exactly these values (lengths compared first, so `["ab", "c"]`
-    /// never matches `["a", "bc"]`).
-    fn matches(&self, key: &Key) -> bool {
-        let bytes = &key.0[..];
-        let mut at = 0;
-        for v in self.0 {
-            let start = at + LEN;
-            let end = start + v.len();
-            if bytes.get(at..start) != Some(&v.len().to_ne_bytes()[..]) {
-                return false;
-            }
-            if bytes.get(start..end) != Some(v.as_bytes()) {
-                return false;
-            }
-            at = end;
-        }
-        at == bytes.len()
-    }
+    /// [`Family::remove`] found the series still held outside the family: by a handle from
+    /// [`Family::bind`], or by a [`Family::with`] call still running on it. Nothing was
+    /// removed.
+    #[error(
+        "series {labels:?} is still in use (a handle from bind() is alive, or a with() call on \
+         it is running): drop the handles, let the calls return, and remove it again; nothing \
+         was removed"
+    )]
+    SeriesInUse {
+        /// The series' label values.
+        labels: Vec<String>,
+    },
 }
 
 /// The table's hasher: foldhash, seeded per family (hashbrown's default hasher).
 type MapHasher = foldhash::fast::RandomState;
-
-/// A series in the [`Table`]: the hash of its label values (a probe past another series
-/// compares hashes first), its label values and its set.
-struct Slot<S> {
-    hash: u64,
-    key: Key,
-    set: Arc<S>,
-}
-
-impl<S> Clone for Slot<S> {
-    fn clone(&self) -> Self {
-        Slot { hash: self.hash, key: self.key.clone(), set: Arc::clone(&self.set) }
-    }
-}
-
-/// An insert-only open-addressing table (linear probing) of write-once slots.
-///
-/// Invariants, kept by the one writer, the holder of the family's insert mutex:
-/// - the length is a power of two and at most half the slots are set, so that every probe
-///   reaches an empty slot and ends;
-/// - a slot, once set, is never cleared or changed, so that a series' probe sequence from its
-///   hash to its slot is all set slots, for good.
-///
-/// A table whose next series would make it more than half full is copied into one twice its
-/// size, which replaces it (a slot's copy shares its key and set: two reference counts, no
-/// allocation): each doubling copies as many series as were added since the last one, so a
-/// new series costs amortised O(1).
-struct Table<S> {
-    slots: Box<[OnceLock<Slot<S>>]>,
-}
-
-impl<S> Table<S> {
-    /// The length of a new family's table.
-    const FIRST_LEN: usize = 8;
-
-    fn with_len(len: usize) -> Self {
-        debug_assert!(len.is_power_of_two());
-        Table { slots: (0..len).map(|_| OnceLock::new()).collect() }
-    }
-
-    /// The series of `values`, whose hash is `hash`, if this table has it.
-    #[inline]
-    fn find(&self, hash: u64, values: &[&str]) -> Option<&Arc<S>> {
-        let mask = self.slots.len() - 1;
-        let mut i = hash as usize & mask;
-        loop {
-            // An empty slot ends the probe: the values have no series here.
-            let slot = self.slots[i].get()?;
-            if slot.hash == hash && Lookup(values).matches(&slot.key) {
-                return Some(&slot.set);
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    /// Whether one more series keeps the table at most half full.
-    fn has_room_for_one_more(&self, len: usize) -> bool {
-        (len + 1) * 2 <= self.slots.len()
-    }
-
-    /// Sets the first empty slot of `slot`'s probe sequence. Only the holder of the insert
-    /// mutex calls it, on a table with room (so that no other thread sets a slot meanwhile).
-    fn place(&self, slot: Slot<S>) {
-        let mask = self.slots.len() - 1;
-        let mut i = slot.hash as usize & mask;
-        while self.slots[i].get().is_some() {
-            i = (i + 1) & mask;
-        }
-        let placed = self.slots[i].set(slot);
-        debug_assert!(placed.is_ok(), "one writer: the slot found empty is still empty");
-    }
-
-    /// A copy twice the size, with every series of this one.
-    fn grown(&self) -> Self {
-        let next = Table::with_len(self.slots.len() * 2);
-        for slot in self.series() {
-            next.place(slot.clone());
-        }
-        next
-    }
-
-    /// The series, in slot order.
-    fn series(&self) -> impl Iterator<Item = &Slot<S>> {
-        self.slots.iter().filter_map(OnceLock::get)
-    }
-}
 
 /// A family of metric sets of type `S`, one per combination of label values.
 ///
@@ -274,14 +154,34 @@ pub struct Family<S> {
     label_names: Box<[String]>,
     table: ArcSwap<Table<S>>,
     hasher: MapHasher,
-    /// Held by the one thread creating a series (misses below the limit only).
-    insert: Mutex<()>,
-    /// The series in `table`: written under `insert`, after the insert (see `# Orderings`).
+    /// Held by the one thread changing the table: creating a series (misses below the limit
+    /// only) or removing some.
+    writer: Mutex<Writer<S>>,
+    /// The series in `table`: written under `writer`, after the change (see `# Orderings`).
     len: AtomicUsize,
+    /// Removals begun and ended: odd while one runs (see `# Orderings`).
+    removals: AtomicUsize,
     limit: usize,
     overflow: Arc<S>,
     redirects: FamilyStats,
+    /// Idle expiry, when configured: the duration, and what the collections saw (locked
+    /// for a whole collection, before `writer` when both are held).
+    idle: Option<(Duration, Mutex<Idle>)>,
     make: Box<dyn Fn() -> S + Send + Sync>,
+}
+
+/// What the holder of the writer mutex keeps: the tables it replaced, until their last
+/// reader is done (see the `lifecycle` module).
+struct Writer<S> {
+    retired: Vec<Weak<Table<S>>>,
+}
+
+impl<S> Writer<S> {
+    /// Notes a replaced table; forgets those no reader holds any more.
+    fn retire(&mut self, table: Arc<Table<S>>) {
+        self.retired.retain(|t| t.strong_count() > 0);
+        self.retired.push(Arc::downgrade(&table));
+    }
 }
 
 crate::metric_set! {
@@ -339,13 +239,42 @@ impl<S: Send + Sync + 'static> Family<S> {
             label_names: label_names.iter().map(|s| (*s).to_owned()).collect(),
             table: ArcSwap::from_pointee(Table::with_len(Table::<S>::FIRST_LEN)),
             hasher: MapHasher::default(),
-            insert: Mutex::new(()),
+            writer: Mutex::new(Writer { retired: Vec::new() }),
             len: AtomicUsize::new(0),
+            removals: AtomicUsize::new(0),
             limit,
             overflow: Arc::new(make()),
             redirects: FamilyStats::new(),
+            idle: None,
             make: Box::new(make),
         })
+    }
+
+    /// The same family, whose series are removed at collection once nothing was recorded
+    /// into them for `after` (see [`Family::collect_with`] for what counts as recorded
+    /// into). A series held by a handle from [`bind`](Self::bind) is never expired: it can
+    /// still be recorded into.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tally::{Family, InferenceStats};
+    ///
+    /// let by_user = Family::<InferenceStats>::new(&["user"])
+    ///     .unwrap()
+    ///     .expire_idle_after(Duration::ZERO);
+    /// by_user.with(&["ana"], |s| s.record_inference(true, false)).unwrap();
+    /// assert_eq!(by_user.collect().len(), 1); // first seen: recorded into
+    /// assert_eq!(by_user.collect().len(), 0); // unchanged since: idle, removed
+    /// assert!(by_user.is_empty());
+    /// ```
+    pub fn expire_idle_after(mut self, after: Duration) -> Self {
+        self.idle = Some((after, Mutex::new(Idle::new(after))));
+        self
+    }
+
+    /// The idle expiry, if configured ([`expire_idle_after`](Self::expire_idle_after)).
+    pub fn idle_expiry(&self) -> Option<Duration> {
+        self.idle.as_ref().map(|(after, _)| *after)
     }
 
     /// The label names, in order.
@@ -362,7 +291,9 @@ impl<S: Send + Sync + 'static> Family<S> {
     /// when the series exists; past the cardinality limit, `f` gets the overflow series.
     ///
     /// While `f` runs on an existing series, the calling thread holds an arc-swap guard of
-    /// the family's table: a table outgrown meanwhile is freed only after `f` returns.
+    /// the family's table: a table outgrown meanwhile is freed only after `f` returns, and a
+    /// removal of the series waits for `f` to return (for at most 100 ms, then it leaves
+    /// the series in place and reports it in use).
     ///
     /// # Errors
     ///
@@ -379,7 +310,10 @@ impl<S: Send + Sync + 'static> Family<S> {
         Ok(f(&set))
     }
 
-    /// The series of these label values, to record into without further lookups.
+    /// The series of these label values, to record into without further lookups. While
+    /// the handle (or a clone of it) lives, the series is not removed:
+    /// [`remove`](Self::remove) reports it in use and idle expiry skips it, so nothing
+    /// recorded through the handle is ever lost.
     ///
     /// # Errors
     ///
@@ -393,7 +327,8 @@ impl<S: Send + Sync + 'static> Family<S> {
         Ok(self.insert_or_overflow(hash, values))
     }
 
-    /// The number of series (not counting the overflow series).
+    /// The number of series (not counting the overflow series): those created and not
+    /// removed.
     pub fn len(&self) -> usize {
         self.len.load(Ordering::Relaxed)
     }
@@ -433,15 +368,21 @@ impl<S: Send + Sync + 'static> Family<S> {
         // series without the lock: a flood of new label values costs no contention. The map
         // is searched again: another thread may have inserted these very values (filling the
         // map) since the caller missed them, and their records belong in that series.
+        // Acquire: pairs with the remover's Release increments (see `# Orderings`).
+        let removals = self.removals.load(Ordering::Acquire);
         // Acquire: pairs with the Release store below, so a full count means its series are
         // all in the table loaded next.
         if self.len.load(Ordering::Acquire) >= self.limit {
-            return match self.table.load().find(hash, values) {
-                Some(set) => set.clone(),
-                None => self.redirect(),
-            };
+            if let Some(set) = self.table.load().find(hash, values) {
+                return set.clone();
+            }
+            // Acquire, as above: a miss in a table a removal swapped in shows as a change.
+            if removals % 2 == 0 && self.removals.load(Ordering::Acquire) == removals {
+                return self.redirect();
+            }
+            // A removal ran meanwhile: it may have freed room, or put these values back.
         }
-        let _guard = self.insert.lock().unwrap_or_else(|e| e.into_inner());
+        let mut writer = lock(&self.writer);
         let mut table = self.table.load_full();
         if let Some(set) = table.find(hash, values) {
             // Another thread inserted it while we waited.
@@ -457,7 +398,7 @@ impl<S: Send + Sync + 'static> Family<S> {
             // Filled before it is published (see `# Orderings`); readers of the old table
             // that miss a series inserted from now on find it on the miss path.
             table = Arc::new(table.grown());
-            self.table.store(Arc::clone(&table));
+            writer.retire(self.table.swap(Arc::clone(&table)));
         }
         let key = Key::new(values);
         table.place(Slot { hash, key, set: Arc::clone(&set) });
@@ -476,15 +417,42 @@ impl<S: Send + Sync + 'static> Family<S> {
     /// snapshots find series by binary search); `collect_one` turns a set into its snapshot.
     ///
     /// Series created while it runs may or may not be in it.
+    ///
+    /// With idle expiry ([`expire_idle_after`](Self::expire_idle_after)), this is where
+    /// series expire: a series counts as recorded into when its collected values changed
+    /// since the previous collection (a counter's count, a gauge's level, a last value's
+    /// stamp, a histogram's count; gauge moves that cancel out between two collections do
+    /// not count), so the record path pays nothing. A series whose values stood still for
+    /// the idle duration is removed, as by [`retain`](Self::retain), and left out of this
+    /// collection; one held by a handle from [`bind`](Self::bind) stays. Collections of such
+    /// a family take turns (they share what the previous one saw).
     pub fn collect_with(&self, collect_one: impl Fn(&S) -> SetSnapshot) -> Vec<SeriesSnapshot> {
+        let mut idle = self.idle.as_ref().map(|(_, seen)| lock(seen));
+        // The time of this collection: taken before the values are read, so that a series
+        // counts as idle only for time it really was.
+        let now = Instant::now();
         let table = self.table.load_full();
-        let mut series: Vec<SeriesSnapshot> = table
+        let mut series: Vec<(Key, SeriesSnapshot)> = table
             .series()
-            .map(|slot| SeriesSnapshot {
-                labels: slot.key.values().map(str::to_owned).collect(),
-                snapshot: collect_one(&slot.set),
+            .map(|slot| {
+                let snapshot = collect_one(&slot.set);
+                (slot.key.clone(), SeriesSnapshot { labels: slot.key.to_labels(), snapshot })
             })
             .collect();
+        // Held no longer: a removal waits for every reader of the tables it replaces.
+        drop(table);
+        if let Some(idle) = idle.as_deref_mut() {
+            let expired = idle.observe(series.iter().map(|(k, s)| (k, &s.snapshot)), now);
+            if !expired.is_empty() {
+                let expired: std::collections::HashSet<Key> = expired.into_iter().collect();
+                let removal = self.remove_where(|slot| expired.contains(&slot.key));
+                idle.forget(removal.keys());
+                let removed: std::collections::HashSet<&Key> = removal.keys().collect();
+                series.retain(|(key, _)| !removed.contains(key));
+            }
+        }
+        drop(idle);
+        let mut series: Vec<SeriesSnapshot> = series.into_iter().map(|(_, s)| s).collect();
         if self.overflow_redirects() > 0 {
             series.push(SeriesSnapshot {
                 labels: vec![OVERFLOW_LABEL.to_owned(); self.label_names.len()],
@@ -496,6 +464,12 @@ impl<S: Send + Sync + 'static> Family<S> {
         series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
         series
     }
+}
+
+/// Locks `mutex`, whose data stays consistent even if a holder panicked (every change
+/// under it is complete before anything that can panic).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<S: MetricSet> Family<S> {
@@ -512,31 +486,5 @@ impl<S> fmt::Debug for Family<S> {
             .field("series", &self.len.load(Ordering::Relaxed))
             .field("limit", &self.limit)
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Key, Lookup};
-
-    #[test]
-    fn a_key_gives_back_its_values_and_matches_exactly_them() {
-        let cases: &[&[&str]] = &[
-            &[],
-            &[""],
-            &["", ""],
-            &["ab", "c"],
-            &["a", "bc"],
-            &["abc"],
-            &["ünïcödé ✓", "new\nline", "\u{0}"],
-            &["model-001", "gpu12"],
-        ];
-        for (i, values) in cases.iter().enumerate() {
-            let key = Key::new(values);
-            assert_eq!(key.values().collect::<Vec<_>>(), *values);
-            for (j, other) in cases.iter().enumerate() {
-                assert_eq!(Lookup(other).matches(&key), i == j, "{other:?} against {values:?}");
-            }
-        }
     }
 }

@@ -48,7 +48,7 @@ pub enum Outcome {
 impl Outcome {
     /// [`Success`](Outcome::Success) if `succeeded`, else [`Failure`](Outcome::Failure): for
     /// code that already holds the outcome as a `bool`.
-    #[inline]
+    #[inline(always)]
     pub const fn success_if(succeeded: bool) -> Self {
         if succeeded { Outcome::Success } else { Outcome::Failure }
     }
@@ -73,7 +73,7 @@ pub enum Cache {
 impl Cache {
     /// [`Hit`](Cache::Hit) if `hit`, else [`Miss`](Cache::Miss): for code that already
     /// holds the cache result as a `bool`.
-    #[inline]
+    #[inline(always)]
     pub const fn hit_if(hit: bool) -> Self {
         if hit { Cache::Hit } else { Cache::Miss }
     }
@@ -94,9 +94,12 @@ impl InferenceStats {
     /// let snap = stats.snapshot();
     /// assert_eq!((snap.total_inferences, snap.successful_inferences, snap.cache_misses), (1, 1, 1));
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn record_request(&self, outcome: Outcome, cache: Cache) {
-        self.record(|e| count_request(e, outcome, cache));
+        self.record(
+            #[inline(always)]
+            |e| count_request(e, outcome, cache),
+        );
     }
 
     /// Records one finished request with its latency: `total_inferences`, its outcome, its
@@ -114,13 +117,16 @@ impl InferenceStats {
     /// let p50 = snap.latency_ns.quantile(0.5).unwrap();
     /// assert!((p50 as f64 - 12e6).abs() <= 12e6 / 32.0);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn record_request_with_latency(&self, outcome: Outcome, cache: Cache, latency: Duration) {
         let latency_ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
-        self.record(|e| {
-            count_request(e, outcome, cache);
-            e.latency_ns().record(latency_ns);
-        });
+        self.record(
+            #[inline(always)]
+            |e| {
+                count_request(e, outcome, cache);
+                e.latency_ns().record(latency_ns);
+            },
+        );
     }
 
     /// Records one finished request: what
@@ -128,7 +134,7 @@ impl InferenceStats {
     /// Cache::hit_if(cache_hit))` records.
     #[deprecated(note = "two bare `bool`s read only with comments: use \
                 `record_request(Outcome::success_if(success), Cache::hit_if(cache_hit))`")]
-    #[inline]
+    #[inline(always)]
     pub fn record_inference(&self, success: bool, cache_hit: bool) {
         self.record_request(Outcome::success_if(success), Cache::hit_if(cache_hit));
     }
@@ -138,7 +144,7 @@ impl InferenceStats {
     #[deprecated(note = "two bare `bool`s read only with comments: use \
                 `record_request_with_latency(Outcome::success_if(success), \
                 Cache::hit_if(cache_hit), latency)`")]
-    #[inline]
+    #[inline(always)]
     pub fn record_inference_with_latency(&self, success: bool, cache_hit: bool, latency: Duration) {
         self.record_request_with_latency(
             Outcome::success_if(success),

@@ -40,18 +40,27 @@
 //! - [`Family`]: one set per combination of label values, lock-free lookup, bounded.
 //! - [`Registry`], [`global`]: named sets and families, collected together
 //!   ([`RegistrySnapshot`]).
+//! - [`Collector`], [`Registry::gauge_fn`], [`Registry::counter_fn`]: values computed at
+//!   collection, for figures owned by another structure; [`Registry::register_process_metrics`]:
+//!   Prometheus' standard `process_*` metrics, read from `/proc`.
 //! - [`epoch`]: published snapshots, coalesced refresh, rates between epochs.
 //! - [`Merge`], [`Delta`], [`SetSnapshot`]: working with snapshots (from `tally-snapshot`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod collector;
 mod family;
 mod inference;
+mod process;
 mod registry;
 
-pub use family::{DEFAULT_CARDINALITY_LIMIT, Family, FamilyError, OVERFLOW_LABEL};
+pub use collector::Collector;
+pub use family::{DEFAULT_CARDINALITY_LIMIT, Family, FamilyError, OVERFLOW_LABEL, Removed};
 pub use inference::{Cache, InferenceStats, InferenceStatsEvent, InferenceStatsSnapshot, Outcome};
+pub use process::{
+    ProcessError, ProcessStats, ProcessStatsEvent, ProcessStatsSnapshot, read_process_stats,
+};
 pub use registry::{__global_initialisations, Registration, Registry, RegistryError, global};
 pub use tally_snapshot::{
     InvalidSnapshot, MergeError, MetricSnapshot, RegistrySnapshot, SeriesSnapshot,

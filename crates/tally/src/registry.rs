@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use crossbeam_utils::sync::ShardedLock;
 use tally_core::{FieldDesc, Layout, MetricSet, RawSet, Snapshot};
@@ -71,6 +72,19 @@ pub enum RegistryError {
         #[source]
         source: FamilyError,
     },
+    /// The fields a collector declares cannot be exposed: a callback metric's name, which
+    /// is also its field's name, has a character a field name cannot have (`:`), or two
+    /// fields share a name.
+    #[error(
+        "metric {name:?}: {reason}: a collected metric's fields need names of ASCII letters, \
+         digits and '_' (a gauge_fn or counter_fn metric's name is its field's name, so no ':')"
+    )]
+    InvalidFields {
+        /// The metric's name.
+        name: String,
+        /// What is wrong with the fields.
+        reason: String,
+    },
     /// No metric is registered under this name.
     #[error(
         "no metric named {name:?} is registered: register it first (describing a metric \
@@ -99,8 +113,9 @@ fn check_reserved_labels(
     }
 }
 
-/// A registered metric, type-erased for collection.
-trait Collect: Send + Sync {
+/// A registered metric, type-erased for collection. `series` runs once per
+/// [`Registry::snapshot`], under the registry's read lock.
+pub(crate) trait Collect: Send + Sync {
     fn label_names(&self) -> Vec<String>;
     fn series(&self) -> Vec<SeriesSnapshot>;
     fn overflow_redirects(&self) -> u64;
@@ -205,13 +220,14 @@ struct Metrics {
 /// Registers one metric: name, then optional help, unit and cardinality limit, then what it
 /// is (a set, a family, a run-time set). From [`Registry::metric`].
 #[derive(Debug)]
-#[must_use = "a registration does nothing until .set(), .family(), .raw() or .raw_family() is called"]
+#[must_use = "a registration does nothing until .set(), .family(), .raw(), .raw_family(), .collector(), .gauge_fn() or .counter_fn() is called"]
 pub struct Registration<'r> {
     registry: &'r Registry,
-    name: String,
-    help: String,
+    pub(crate) name: String,
+    pub(crate) help: String,
     unit: Option<String>,
     limit: usize,
+    idle: Option<Duration>,
 }
 
 impl Registration<'_> {
@@ -230,6 +246,14 @@ impl Registration<'_> {
     /// The cardinality limit of a family (default [`DEFAULT_CARDINALITY_LIMIT`]).
     pub fn cardinality_limit(mut self, limit: usize) -> Self {
         self.limit = limit;
+        self
+    }
+
+    /// Idle expiry of a family: a series nothing was recorded into for `after` is removed
+    /// at the registry's collection ([`Family::expire_idle_after`]). For labels that come
+    /// and go (users, connections, short-lived models).
+    pub fn expire_idle_after(mut self, after: Duration) -> Self {
+        self.idle = Some(after);
         self
     }
 
@@ -258,7 +282,7 @@ impl Registration<'_> {
         check_reserved_labels(&self.name, S::FIELDS, label_names)?;
         let family = Family::<S>::with_limit(label_names, self.limit)
             .map_err(|source| RegistryError::Family { name: self.name.clone(), source })?;
-        let family = Arc::new(family);
+        let family = Arc::new(self.with_idle(family));
         self.insert(S::FIELDS, Box::new(family.clone()))?;
         Ok(family)
     }
@@ -289,12 +313,25 @@ impl Registration<'_> {
         let family =
             Family::with_factory(label_names, self.limit, move || RawSet::new(layout.clone()))
                 .map_err(|source| RegistryError::Family { name: self.name.clone(), source })?;
-        let family = Arc::new(family);
+        let family = Arc::new(self.with_idle(family));
         self.insert(&fields, Box::new(RawFamily(family.clone())))?;
         Ok(family)
     }
 
-    fn insert(self, fields: &[FieldDesc], metric: Box<dyn Collect>) -> Result<(), RegistryError> {
+    fn with_idle<S: Send + Sync + 'static>(&self, family: Family<S>) -> Family<S> {
+        match self.idle {
+            Some(after) => family.expire_idle_after(after),
+            None => family,
+        }
+    }
+
+    /// Registers `metric`, whose series have these fields, under the builder's name: the
+    /// name, unit and exposed names checked, all or nothing.
+    pub(crate) fn insert(
+        self,
+        fields: &[FieldDesc],
+        metric: Box<dyn Collect>,
+    ) -> Result<(), RegistryError> {
         if !is_valid_metric_name(&self.name) {
             return Err(RegistryError::InvalidName { name: self.name });
         }
@@ -333,6 +370,7 @@ impl Registry {
             help: String::new(),
             unit: None,
             limit: DEFAULT_CARDINALITY_LIMIT,
+            idle: None,
         }
     }
 
@@ -389,6 +427,28 @@ impl Registry {
     /// The registered names, in order.
     pub fn names(&self) -> Vec<String> {
         self.metrics.read().unwrap_or_else(|e| e.into_inner()).entries.keys().cloned().collect()
+    }
+
+    /// A [`Publisher`](crate::epoch::Publisher) of this registry's snapshots: what
+    /// `tally-http` serves, a refresher refreshes, and dashboards read without collecting.
+    /// Short for `Publisher::new(move || registry.snapshot())` on a clone of the `Arc`.
+    /// It collects epoch 0 now.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let registry = Arc::new(tally::Registry::new());
+    /// let stats = registry.register::<tally::InferenceStats>("inference", "").unwrap();
+    /// let publisher = registry.publisher();
+    /// stats.record_inference(true, false);
+    /// assert_eq!(publisher.latest().number(), 0); // collected before the record
+    /// let epoch = publisher.refresh();
+    /// let inference = &epoch.snapshot().metrics["inference"].series[0].snapshot;
+    /// assert_eq!(inference.get("total_inferences"), Some(&tally::Value::Counter(1)));
+    /// ```
+    pub fn publisher(self: &Arc<Self>) -> tally_epoch::Publisher<RegistrySnapshot> {
+        let registry = Arc::clone(self);
+        tally_epoch::Publisher::new(move || registry.snapshot())
     }
 
     /// Collects every registered metric (each series coherent on its own).

@@ -51,7 +51,7 @@ fn using_a_field_as_the_wrong_kind_panics_and_rolls_the_event_back() {
 }
 
 /// In every build: a field id whose word would land past the set's copy 0 (in copy 1, which
-/// readers may be reading) is refused with a panic, and the event is rolled back.
+/// readers may be reading) is refused with a panic, before anything of the event is written.
 #[test]
 fn a_field_id_from_a_wider_set_is_rejected_not_written_out_of_place() {
     let wide = counters(4);

@@ -1,6 +1,9 @@
 //! The set against a sequential model: random event sequences (multi-field events, nested
-//! records, single-field updates, events that panic and roll back), spread over 1 to 4
-//! threads running at once, end in exactly the snapshot the model predicts.
+//! records, single-field updates, events that panic and record nothing), spread over 1 to
+//! 4 threads running at once, end in exactly the snapshot the model predicts.
+//!
+//! A nested record is an event of its own, applied when it returns: before the outer
+//! event, and kept when the outer closure panics afterwards.
 //!
 //! Counters and the summed gauge are exact. The last-value gauge keeps the newest `set`
 //! from any thread; which thread's last `set` is newest depends on timing, so the model
@@ -37,8 +40,9 @@ enum Update {
 
 #[derive(Debug, Clone)]
 enum Step {
-    /// One `record` event. From `nested_from` on, updates go through a record nested in it;
-    /// with `panics`, the closure panics after all its updates.
+    /// One `record` event. From `nested_from` on, updates go through a record nested in it
+    /// (its own event, applied first); with `panics`, the outer closure panics after all
+    /// its updates (the nested event stays).
     Event { updates: Vec<Update>, nested_from: usize, panics: bool },
     /// One update through the set's own handle: an event of its own.
     Single(Update),
@@ -109,12 +113,17 @@ fn model(threads: &[Vec<Step>]) -> Expected {
     for steps in threads {
         let mut last = None;
         for step in steps {
-            let committed: &[Update] = match step {
-                Step::Event { panics: true, .. } => &[],
-                Step::Event { updates, .. } => updates,
-                Step::Single(u) => std::slice::from_ref(u),
+            let committed: Vec<Update> = match step {
+                Step::Event { updates, nested_from, panics } => {
+                    let split = (*nested_from).min(updates.len());
+                    // The nested event is applied when it returns, before the outer one;
+                    // the outer one only if its closure returns.
+                    let outer = if *panics { &[][..] } else { &updates[..split] };
+                    updates[split..].iter().chain(outer).copied().collect()
+                }
+                Step::Single(u) => vec![*u],
             };
-            for u in committed {
+            for u in &committed {
                 match *u {
                     Update::A(n) => expected.a += n,
                     Update::B(n) => expected.b += n,

@@ -1,7 +1,7 @@
-//! A panic inside a `record` closure rolls the event back: the part written before the
-//! panic is in no snapshot, the set stays usable, and the same thread's next record lands
-//! normally. A record nested in a record on the same set joins the outer event: both land
-//! together, and both roll back if the outer one panics.
+//! A panic inside a `record` closure records nothing of the event: the updates made before
+//! the panic are in no snapshot, the set stays usable, and the same thread's next record
+//! lands normally. A record nested in a record on the same set is an event of its own,
+//! applied when it returns (before the outer event), and kept if the outer one panics.
 
 mod common;
 
@@ -134,16 +134,17 @@ fn concurrent_readers_never_see_a_rolled_back_event() {
 }
 
 #[test]
-fn a_nested_record_joins_the_outer_event_and_lands_with_it() {
+fn a_nested_record_is_its_own_event_applied_before_the_outer_one() {
     let set = Parts::new();
     set.record(|outer| {
         outer.a().inc();
         // A nested record and a lone single-field update, both on the same set, made
-        // inside the outer event: they join it.
+        // inside the outer event: each is an event of its own, applied when it returns.
         set.record(|inner| inner.b().inc());
         set.c().inc();
-        // Both have returned, yet another thread sees nothing until the outer event ends.
-        assert_eq!(snapshot_from_another_thread(&set), PartsSnapshot::default());
+        // Another thread sees both, and nothing of the outer event, still being recorded.
+        let inside = snapshot_from_another_thread(&set);
+        assert_eq!((inside.a, inside.b, inside.c, inside.level), (0, 1, 1, 0));
         outer.level().inc();
     });
     let snap = snapshot_from_another_thread(&set);
@@ -151,10 +152,9 @@ fn a_nested_record_joins_the_outer_event_and_lands_with_it() {
 }
 
 #[test]
-fn an_outer_panic_rolls_back_the_nested_records_too() {
+fn an_outer_panic_records_nothing_of_the_outer_event_and_keeps_the_nested_ones() {
     let set = Parts::new();
     whole_event(&set);
-    let before = set.snapshot();
     expect_panic(|| {
         set.record(|outer| {
             outer.a().inc();
@@ -164,22 +164,29 @@ fn an_outer_panic_rolls_back_the_nested_records_too() {
             });
             set.c().inc();
             set.level().add(4);
+            outer.level().add(100);
             panic_on_purpose();
         })
     });
-    assert_eq!(set.snapshot(), before);
-    assert_eq!(snapshot_from_another_thread(&set), before);
-    // Neither the outer nor the nested section is left open.
+    // The nested event and the lone updates were applied when they returned; the outer
+    // event's own `a` and `level + 100` are nowhere.
+    let after_panic = snapshot_from_another_thread(&set);
+    assert_eq!(
+        (after_panic.a, after_panic.b, after_panic.c, after_panic.level, after_panic.latest.value),
+        (1, 2, 2, 4, 5)
+    );
+    assert_eq!(set.snapshot(), after_panic);
+    // No section is left open.
     whole_event(&set);
     set.record(|e| e.latest().set(6));
     let after = snapshot_from_another_thread(&set);
-    assert_eq!((after.a, after.b, after.c, after.level, after.latest.value), (2, 2, 2, 0, 6));
+    assert_eq!((after.a, after.b, after.c, after.level, after.latest.value), (2, 3, 3, 4, 6));
 }
 
 #[test]
 fn a_rolled_back_event_touching_seventy_words_restores_every_word() {
-    // Words past the 63rd share one bit of the touched-mask: the rollback must restore
-    // them all.
+    // Wider than the event buffer (70 updates): the spilled updates are dropped with the
+    // rest, none applied.
     let names: Vec<String> = (0..70).map(|k| format!("c{k:02}")).collect();
     let fields = names
         .iter()

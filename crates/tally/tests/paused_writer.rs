@@ -65,7 +65,7 @@ struct ParkedWriter {
 impl ParkedWriter {
     /// Starts a writer that opens an event, adds to `a` and `b`, parks until released,
     /// then adds to `c`; returns once it is parked. With `nested`, it parks inside a
-    /// record nested in the outer one (which joins the outer event).
+    /// record nested in the outer one (an event of its own, still being buffered).
     fn park(set: &Arc<Triple>, nested: bool) -> Self {
         let (parked_tx, parked_rx) = mpsc::channel();
         let (release, release_rx) = mpsc::channel::<()>();

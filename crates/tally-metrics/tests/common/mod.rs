@@ -23,6 +23,18 @@ pub fn recorder_with_limit(limit: usize) -> (Arc<Registry>, TallyRecorder) {
     (registry, recorder)
 }
 
+/// A recorder on a fresh registry that registers its own stats there
+/// ([`TallyRecorder::builder`]'s `expose_stats`).
+pub fn recorder_exposing_stats() -> (Arc<Registry>, TallyRecorder) {
+    let registry = Arc::new(Registry::new());
+    let recorder = TallyRecorder::builder()
+        .registry(registry.clone())
+        .expose_stats(true)
+        .build()
+        .expect("a fresh registry takes a recorder");
+    (registry, recorder)
+}
+
 /// The value of the series of `metric` with these label values (its one field is named
 /// like the metric), if there is one.
 pub fn value(snap: &RegistrySnapshot, metric: &str, labels: &[&str]) -> Option<Value> {

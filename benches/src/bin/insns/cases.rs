@@ -1,0 +1,240 @@
+//! What each case records, per event (run in the child, under callgrind).
+//!
+//! Shared by the `insns` binary (every recording call has one call site) and
+//! `insns_two_sites` (the inference event's recording call has a second call site, which
+//! changes the optimiser's inlining choices).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use tally::{Cache, HistogramConfig, InferenceStats, Outcome};
+use tally_benches::{Event, XorShift};
+
+tally::metric_set! {
+    /// Three counters recorded as one event.
+    struct Three {
+        /// Requests.
+        total: Counter,
+        /// Requests that succeeded.
+        ok: Counter,
+        /// Requests answered from the cache.
+        hits: Counter,
+    }
+}
+
+tally::metric_set! {
+    /// One counter and one gauge, recorded alone.
+    struct One {
+        /// A count.
+        count: Counter,
+        /// A level.
+        level: Gauge,
+    }
+}
+
+/// The cases: name, what it records per event.
+pub const CASES: [(&str, &str); 10] = [
+    (
+        "floor",
+        "(reference) the inference event into plain thread-local fields: 5 counters by index, \
+         log2 histogram buckets and a sum",
+    ),
+    (
+        "floor_tally_index",
+        "(reference) the same floor with tally's log-linear bucket index \
+         (`HistogramConfig::DEFAULT`)",
+    ),
+    (
+        "inference_latency",
+        "`record_inference_with_latency(success, hit, latency)`: total, one outcome, one \
+         cache result and a latency, one event",
+    ),
+    ("inference_counters", "`record_inference(success, hit)`: the same event, counters only"),
+    ("floor_counters", "(reference) the counters-only floor: 3 plain increments by index"),
+    ("counter_inc", "`count().inc()`: a lone counter increment, its own event"),
+    ("counter_add", "`count().add(n)`: a lone counter add (saturating), its own event"),
+    ("gauge_add", "`level().add(n)`: a lone gauge add (wrapping), its own event"),
+    ("event_three_counters", "`record(|e| { total.inc(); ok.inc(); hits.add(n) })`: one event"),
+    (
+        "event_wide_spill",
+        "`record(|e| 24 × counter inc)`: one event wider than the inline buffer (8 updates)",
+    ),
+];
+
+/// The inference event's recording call, at its first call site.
+#[inline(always)]
+fn inference(stats: &InferenceStats, e: Event) {
+    stats.record_request_with_latency(
+        Outcome::success_if(e.success()),
+        Cache::hit_if(e.hit()),
+        Duration::from_nanos(e.latency_ns),
+    );
+}
+
+/// A second call site of the same recording call, never taken at run time (the optimiser
+/// cannot know): only in the `insns_two_sites` binary.
+#[inline(never)]
+fn second_site(stats: &InferenceStats, r: u64) {
+    let e = Event::from_bits(r.rotate_left(7));
+    stats.record_request_with_latency(
+        Outcome::success_if(e.hit()),
+        Cache::hit_if(e.success()),
+        Duration::from_nanos(e.latency_ns),
+    );
+}
+
+/// The sets every case records into, created and warmed before counting starts.
+struct Sets {
+    one: One,
+    three: Three,
+    stats: InferenceStats,
+}
+
+/// Records `events` events of `case`; `two_sites` adds the second call site.
+///
+/// Each case's loop is a function of its own (`#[inline(never)]`), as a service's hot loop
+/// is: the optimiser sees one recording call site per function, not ten cases at once.
+pub fn run(case: &str, events: u64, two_sites: bool) -> Result<(), String> {
+    let sets = Sets { one: One::new(), three: Three::new(), stats: InferenceStats::new() };
+    // Warm: the thread's slot, the sets' shards and the histogram's pages exist before
+    // counting starts.
+    sets.one.count().inc();
+    sets.one.level().add(1);
+    sets.three.record(|e| e.total().inc());
+    let mut warm = XorShift::for_thread(0);
+    for _ in 0..10_000 {
+        inference(&sets.stats, Event::from_bits(warm.next_u64()));
+    }
+    let s = &sets;
+    match case {
+        "floor" => floor(events),
+        "floor_tally_index" => floor_tally_index(events),
+        "floor_counters" => floor_counters(events),
+        "inference_latency" => inference_latency(s, events, two_sites),
+        "inference_counters" => inference_counters(s, events),
+        "counter_inc" => counter_inc(s, events),
+        "counter_add" => counter_add(s, events),
+        "gauge_add" => gauge_add(s, events),
+        "event_three_counters" => event_three_counters(s, events),
+        "event_wide_spill" => event_wide_spill(s, events),
+        other => return Err(format!("unknown case {other:?}")),
+    }
+    black_box((sets.one.snapshot(), sets.three.snapshot(), sets.stats.snapshot()));
+    Ok(())
+}
+
+#[inline(never)]
+fn floor(events: u64) {
+    let mut rng = XorShift::for_thread(0);
+    let mut fields = [0u64; 5];
+    let mut buckets = [0u64; 64];
+    let mut sum = 0u64;
+    let total = black_box(0);
+    for _ in 0..events {
+        let e = Event::from_bits(rng.next_u64());
+        fields[total] += 1;
+        fields[1 + e.outcome] += 1;
+        fields[3 + e.cache] += 1;
+        buckets[63 - (e.latency_ns | 1).leading_zeros() as usize] += 1;
+        sum = sum.wrapping_add(e.latency_ns);
+    }
+    black_box((fields, buckets, sum));
+}
+
+#[inline(never)]
+fn floor_tally_index(events: u64) {
+    let mut rng = XorShift::for_thread(0);
+    let config = black_box(HistogramConfig::DEFAULT);
+    let mut fields = [0u64; 5];
+    let mut buckets = vec![0u64; config.bucket_count() + 1];
+    let mut sum = 0u64;
+    let total = black_box(0);
+    for _ in 0..events {
+        let e = Event::from_bits(rng.next_u64());
+        fields[total] += 1;
+        fields[1 + e.outcome] += 1;
+        fields[3 + e.cache] += 1;
+        let i = config.index(e.latency_ns).unwrap_or(config.bucket_count());
+        buckets[i] += 1;
+        sum = sum.wrapping_add(e.latency_ns);
+    }
+    black_box((fields, buckets, sum));
+}
+
+#[inline(never)]
+fn floor_counters(events: u64) {
+    let mut rng = XorShift::for_thread(0);
+    let mut fields = [0u64; 5];
+    let total = black_box(0);
+    for _ in 0..events {
+        let e = Event::from_bits(rng.next_u64());
+        fields[total] += 1;
+        fields[1 + e.outcome] += 1;
+        fields[3 + e.cache] += 1;
+    }
+    black_box(fields);
+}
+
+#[inline(never)]
+fn inference_latency(s: &Sets, events: u64, two_sites: bool) {
+    let mut rng = XorShift::for_thread(0);
+    for _ in 0..events {
+        let r = rng.next_u64();
+        if two_sites && black_box(r) == 0 {
+            second_site(&s.stats, r);
+        }
+        inference(&s.stats, Event::from_bits(r));
+    }
+}
+
+#[inline(never)]
+fn inference_counters(s: &Sets, events: u64) {
+    let mut rng = XorShift::for_thread(0);
+    for _ in 0..events {
+        let e = Event::from_bits(rng.next_u64());
+        s.stats.record_request(Outcome::success_if(e.success()), Cache::hit_if(e.hit()));
+    }
+}
+
+#[inline(never)]
+fn counter_inc(s: &Sets, events: u64) {
+    (0..events).for_each(|_| s.one.count().inc());
+}
+
+#[inline(never)]
+fn counter_add(s: &Sets, events: u64) {
+    let n = black_box(3u64);
+    (0..events).for_each(|_| s.one.count().add(black_box(n)));
+}
+
+#[inline(never)]
+fn gauge_add(s: &Sets, events: u64) {
+    let n = black_box(3i64);
+    (0..events).for_each(|_| s.one.level().add(black_box(n)));
+}
+
+#[inline(never)]
+fn event_three_counters(s: &Sets, events: u64) {
+    let n = black_box(3u64);
+    (0..events).for_each(|_| {
+        s.three.record(|e| {
+            e.total().inc();
+            e.ok().inc();
+            e.hits().add(n);
+        })
+    });
+}
+
+#[inline(never)]
+fn event_wide_spill(s: &Sets, events: u64) {
+    let n = black_box(3u64);
+    (0..events).for_each(|_| {
+        s.three.record(|e| {
+            for _ in 0..8 {
+                e.total().inc();
+                e.ok().inc();
+                e.hits().add(n);
+            }
+        })
+    });
+}
