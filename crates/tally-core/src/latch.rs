@@ -360,6 +360,20 @@ impl Shard {
     }
 }
 
+#[cfg(test)]
+impl Shard {
+    /// Both copies, as the owner sees them: a test's check of invariant (I) (outside a
+    /// section, the copies are equal), run once the shard's writers are done and ordered
+    /// before the caller.
+    pub(crate) fn copies(&self) -> (Vec<u64>, Vec<u64>) {
+        let copy = |c: usize| {
+            (0..self.width)
+                .map(move |i| self.word(DATA + c * self.width + i).load(Ordering::Relaxed))
+        };
+        (copy(0).collect(), copy(1).collect())
+    }
+}
+
 impl Drop for Shard {
     fn drop(&mut self) {
         for cell in self.pages.iter() {

@@ -49,7 +49,8 @@
 //!
 //! The main items:
 //! - [`metric_set!`]: declare a set; get the set, its `…Snapshot` and its `…Event`.
-//! - [`Counter`], [`Gauge`], [`LastValue`], [`Histogram`]: the field kinds.
+//! - [`kind::Counter`], [`kind::Gauge`], [`kind::LastValue`], [`kind::Histogram`]: the
+//!   field kinds.
 //! - [`RawSet`], [`Layout`]: sets described at run time.
 //! - [`MetricSet`], [`Snapshot`]: generic over declared sets.
 //! - [`thread_slots_created`], [`thread_slots_in_use`]: what the shards cost.
@@ -78,10 +79,36 @@ pub mod __private;
 
 pub use clock::{CoarseClock, CoarseClockError, start_coarse_clock};
 pub use event::Event;
-pub use field::{
-    Counter, CounterRef, Gauge, GaugeRef, Histogram, HistogramRef, Kind, LastValue, LastValueRef,
-    Sink, Timer,
-};
+pub use field::{CounterRef, GaugeRef, HistogramRef, Kind, LastValueRef, Sink, Timer};
+
+/// The field kinds a [`metric_set!`] field is declared with (`total: Counter`): markers
+/// that say what a field is, not values to record into (a set's accessors give the
+/// handles, [`CounterRef`] and its siblings).
+///
+/// ```
+/// use tally_core::{Kind, kind};
+/// assert_eq!(<kind::Counter as Kind>::KIND, tally_core::FieldKind::Counter);
+/// ```
+pub mod kind {
+    pub use crate::field::{Counter, Gauge, Histogram, LastValue};
+}
+
+/// Deprecated: the field kind [`kind::Counter`], a marker, not a counter to increment.
+#[deprecated(
+    since = "0.2.0",
+    note = "the field kinds moved to `kind` (`kind::Counter`); `metric_set!` fields are \
+            still declared as `total: Counter`"
+)]
+pub type Counter = kind::Counter;
+/// Deprecated: the field kind [`kind::Gauge`].
+#[deprecated(since = "0.2.0", note = "the field kinds moved to `kind` (`kind::Gauge`)")]
+pub type Gauge = kind::Gauge;
+/// Deprecated: the field kind [`kind::LastValue`].
+#[deprecated(since = "0.2.0", note = "the field kinds moved to `kind` (`kind::LastValue`)")]
+pub type LastValue = kind::LastValue;
+/// Deprecated: the field kind [`kind::Histogram`].
+#[deprecated(since = "0.2.0", note = "the field kinds moved to `kind` (`kind::Histogram`)")]
+pub type Histogram = kind::Histogram;
 pub use layout::{Layout, LayoutError, pages_of, words_of};
 pub use set::{FieldId, RawSet};
 pub use slot::{thread_slots_created, thread_slots_in_use};

@@ -222,7 +222,8 @@ fn loom_panicked_event_is_invisible_to_a_concurrent_reader() {
 /// Each thread first abandons an event (its closure panics: nothing is written), then
 /// records a whole one. Copy 1 is written after the latch's last fence, so only the slot
 /// hand-over makes the previous owner's copy 1 visible: a new owner that updated a stale
-/// copy 1 would lose the previous owner's count.
+/// copy 1 would lose the previous owner's count there, which the final check of both
+/// copies catches (a snapshot, which reads copy 0 once the writers are done, would not).
 ///
 /// No count is lost or doubled, every slot has exactly one shard, and (over all
 /// executions) a slot really was handed over.
@@ -268,6 +269,12 @@ fn loom_slots_are_reused_across_thread_exit_without_losing_counts() {
         }
         assert_eq!(set.raw().shard_count(), created, "one shard per slot used");
         assert_eq!(set.snapshot(), PairSnapshot { a: 3, b: 3 }, "a count was lost");
+        // Invariant (I): both copies equal. A new owner's copy-1 update sees the previous
+        // owner's copy 1 only through the slot's Release/Acquire hand-over (copy 1 is
+        // written after the latch's last fence); a stale copy 1 shows here.
+        for (c0, c1) in set.raw().shard_copies() {
+            assert_eq!(c0, c1, "copy 1 lost a count across the hand-over");
+        }
     });
     assert!(REUSED.load(Relaxed) > 0, "no execution reused a slot: the model is vacuous");
 }

@@ -77,7 +77,7 @@ macro_rules! metric_set {
             $vis struct [<$name Snapshot>] {
                 $(
                     $(#[doc = $doc])*
-                    pub $field: <$crate::$kind as $crate::Kind>::Value,
+                    pub $field: <$crate::kind::$kind as $crate::Kind>::Value,
                 )*
             }
 
@@ -97,7 +97,7 @@ macro_rules! metric_set {
                         $crate::FieldDesc::new(
                             stringify!($field),
                             $crate::__private::kind_with(
-                                <$crate::$kind as $crate::Kind>::KIND,
+                                <$crate::kind::$kind as $crate::Kind>::KIND,
                                 &[$($config)?],
                             ),
                             $crate::__private::trim_doc(concat!($($doc, " ",)* "")),
@@ -106,7 +106,7 @@ macro_rules! metric_set {
                 ];
 
                 const KINDS: &'static [$crate::FieldKind] = &[
-                    $($crate::__private::kind_with(<$crate::$kind as $crate::Kind>::KIND, &[$($config)?])),*
+                    $($crate::__private::kind_with(<$crate::kind::$kind as $crate::Kind>::KIND, &[$($config)?])),*
                 ];
 
                 const NAMES: &'static [&'static str] = &[$(stringify!($field)),*];
@@ -129,8 +129,8 @@ macro_rules! metric_set {
                     ///
                     /// Each update through this handle is an event of its own.
                     #[inline(always)]
-                    pub fn $field(&self) -> <$crate::$kind as $crate::Kind>::Field<'_, $crate::RawSet> {
-                        self.raw.field::<$crate::$kind, { [<__ $name Index>]::$field as usize }>()
+                    pub fn $field(&self) -> $crate::[<$kind Ref>]<'_, $crate::RawSet> {
+                        self.raw.field::<$crate::kind::$kind, { [<__ $name Index>]::$field as usize }>()
                     }
                 )*
 
@@ -142,7 +142,7 @@ macro_rules! metric_set {
                         $(
                             $field: values
                                 .next()
-                                .and_then(<$crate::$kind as $crate::Kind>::from_value)
+                                .and_then(<$crate::kind::$kind as $crate::Kind>::from_value)
                                 .expect("a set's values match its declared kinds"),
                         )*
                     }
@@ -162,9 +162,11 @@ macro_rules! metric_set {
 
             impl ::core::fmt::Debug for $name {
                 fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    // No collection: `Debug` is for logs, and reading every shard is the
+                    // cost of a snapshot (take one with `snapshot()` to see the values).
                     f.debug_struct(stringify!($name))
+                        .field("fields", &Self::NAMES)
                         .field("shards", &self.raw.raw().shard_count())
-                        .field("snapshot", &self.snapshot())
                         .finish()
                 }
             }
@@ -188,8 +190,8 @@ macro_rules! metric_set {
                 $(
                     $(#[doc = $doc])*
                     #[inline(always)]
-                    pub fn $field(&self) -> <$crate::$kind as $crate::Kind>::Field<'a, $crate::Event<'a>> {
-                        self.0.field::<$crate::$kind, { [<__ $name Index>]::$field as usize }>()
+                    pub fn $field(&self) -> $crate::[<$kind Ref>]<'a, $crate::Event<'a>> {
+                        self.0.field::<$crate::kind::$kind, { [<__ $name Index>]::$field as usize }>()
                     }
                 )*
             }
@@ -216,7 +218,7 @@ macro_rules! metric_set {
                     $name::FIELDS
                 }
                 fn values(&self) -> ::std::vec::Vec<$crate::Value> {
-                    ::std::vec![$(<$crate::$kind as $crate::Kind>::to_value(self.$field.clone())),*]
+                    ::std::vec![$(<$crate::kind::$kind as $crate::Kind>::to_value(self.$field.clone())),*]
                 }
             }
 
@@ -250,7 +252,7 @@ macro_rules! metric_set {
                         $(
                             $field: values
                                 .next()
-                                .and_then(<$crate::$kind as $crate::Kind>::from_value)
+                                .and_then(<$crate::kind::$kind as $crate::Kind>::from_value)
                                 .expect("deserialize_fields checks kinds and count"),
                         )*
                     })

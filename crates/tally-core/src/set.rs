@@ -398,6 +398,14 @@ impl RawSet {
             .expect("a layout's values match its fields")
     }
 
+    /// Both copies of every shard (see `Shard::copies`).
+    #[cfg(test)]
+    pub(crate) fn shard_copies(&self) -> Vec<(Vec<u64>, Vec<u64>)> {
+        let mut out = Vec::new();
+        self.table.for_each(|shard| out.push(shard.copies()));
+        out
+    }
+
     /// How many shards this set has: one per thread slot that recorded into it, bounded
     /// by the peak number of threads recording at once.
     pub fn shard_count(&self) -> usize {

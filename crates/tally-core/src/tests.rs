@@ -142,6 +142,10 @@ fn threads_that_exit_hand_their_shards_over_without_losing_counts() {
     // One shard per slot ever used by this set; slots are reused, but other tests of this
     // process may hold some, so only the obvious bound is certain here.
     assert!(set.raw().shard_count() <= 6);
+    // Invariant (I) across every hand-over: outside a section both copies are equal.
+    for (c0, c1) in set.raw().shard_copies() {
+        assert_eq!(c0, c1);
+    }
 }
 
 #[test]
@@ -387,4 +391,24 @@ fn a_wide_event_past_the_inline_buffer_is_whole_and_abandoned_whole() {
     }
     writer.join().unwrap();
     assert_eq!(counts(&set), vec![3; WIDTH]);
+}
+
+#[test]
+#[allow(deprecated)]
+fn the_old_kind_names_still_name_the_kinds_for_one_release() {
+    use crate::{FieldKind, Kind};
+    assert_eq!(<crate::Counter as Kind>::KIND, FieldKind::Counter);
+    assert_eq!(<crate::Gauge as Kind>::KIND, FieldKind::Gauge);
+    assert_eq!(<crate::LastValue as Kind>::KIND, FieldKind::LastValue);
+    assert!(matches!(<crate::Histogram as Kind>::KIND, FieldKind::Histogram(_)));
+}
+
+#[test]
+fn a_sets_debug_names_its_fields_without_collecting() {
+    let set = Trio::new();
+    set.total().inc();
+    let shown = format!("{set:?}");
+    assert!(shown.contains("\"total\"") && shown.contains("shards: 1"), "{shown}");
+    // No values: a `Debug` is not a snapshot.
+    assert!(!shown.contains("total: 1"), "{shown}");
 }

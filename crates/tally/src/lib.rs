@@ -34,7 +34,8 @@
 //! (or the process-wide [`global`] one) to collect everything at once.
 //!
 //! The main items:
-//! - [`metric_set!`], [`Counter`], [`Gauge`], [`LastValue`], [`Histogram`]: declaring sets.
+//! - [`metric_set!`] and the field [`kind`]s (`Counter`, `Gauge`, `LastValue`, `Histogram`):
+//!   declaring sets.
 //! - [`InferenceStats`]: a ready-made set for an inference service, recorded with
 //!   [`InferenceStats::record_request`]`(`[`Outcome`]`, `[`Cache`]`)`.
 //! - [`Family`]: one set per combination of label values, lock-free lookup, bounded.
@@ -94,9 +95,12 @@ pub mod epoch {
 }
 
 pub use tally_core::{
-    CoarseClock, CoarseClockError, Counter, CounterRef, Delta, DeltaError, Event, FieldDesc,
-    FieldId, FieldKind, Gauge, GaugeRef, Histogram, HistogramConfig, HistogramRef,
-    HistogramSnapshot, Kind, Last, LastValue, LastValueRef, Layout, LayoutError, Merge, MetricSet,
-    RawSet, SetSnapshot, Snapshot, Timer, Value, is_valid_field_name, metric_set, ratio,
-    ratio_or_zero, start_coarse_clock, thread_slots_created, thread_slots_in_use,
+    CoarseClock, CoarseClockError, CounterRef, Delta, DeltaError, Event, FieldDesc, FieldId,
+    FieldKind, GaugeRef, HistogramConfig, HistogramRef, HistogramSnapshot, Kind, Last,
+    LastValueRef, Layout, LayoutError, Merge, MetricSet, RawSet, SetSnapshot, Snapshot, Timer,
+    Value, is_valid_field_name, kind, metric_set, ratio, ratio_or_zero, start_coarse_clock,
+    thread_slots_created, thread_slots_in_use,
 };
+// The old names of the field kinds, deprecated for one release (see `tally_core::Counter`).
+#[allow(deprecated)]
+pub use tally_core::{Counter, Gauge, Histogram, LastValue};
