@@ -184,6 +184,34 @@ fuzz_targets() {
   done
   rm -rf "$work"
 }
+# The declared minimum supported Rust version ([workspace.package] rust-version; 1.88 for
+# let chains): every crate, every feature, checked with that toolchain and the lockfile's
+# dependency versions, so that neither new code nor a `cargo update` raises it unnoticed.
+# No crate is left out: every dependency in Cargo.lock builds with it.
+msrv() {
+  local msrv
+  msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
+  rustup toolchain list | grep -q "^$msrv" || rustup toolchain install "$msrv" --profile minimal
+  CARGO_TARGET_DIR="$ROOT/target/msrv" cargo "+$msrv" check --workspace --all-features --locked
+}
+# Every published crate packaged and built from its package alone, as crates.io would
+# (the unpublished workspace crates it depends on come from a local overlay): catches a
+# file a crate needs that lives outside it, and metadata crates.io refuses. Every feature,
+# as docs.rs builds them (a file included only under a feature is still needed).
+# tally-demo and tally-py are `publish = false`. --allow-dirty: CI checks the tree it is
+# given.
+# cargo takes the packages it verifies against from a local overlay registry, and treats
+# them as immutable, as it does any registry crate: it unpacks each .crate once (under
+# $CARGO_HOME/registry/src/-<hash>/) and keeps its build by version. On a rerun it would
+# verify against the previous run's sources, so both are removed first (a target dir of
+# its own keeps the rest of the build).
+publish_dry_run() {
+  local dir="$ROOT/target/publish"
+  rm -rf "$dir/package" "$dir"/debug/.fingerprint/tally-* \
+    "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/tally-[0-9]* \
+    "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/tally-[a-z]*-[0-9]*
+  CARGO_TARGET_DIR="$dir" cargo publish --workspace --dry-run --locked --allow-dirty --all-features
+}
 check_32bit() {
   # powerpc-unknown-linux-gnu has std but no native 64-bit atomics: portable-atomic's path.
   CARGO_TARGET_DIR="$ROOT/target/ppc" cargo check -p tally-core -p tally-snapshot -p tally-epoch --target powerpc-unknown-linux-gnu
@@ -194,6 +222,8 @@ step "cargo fmt --check" fmt
 step "clippy -D warnings (all targets, all features)" clippy
 step "rustdoc -D warnings" docs
 step "tests (debug, all features)" tests
+step "minimum supported Rust version: cargo check" msrv
+step "cargo publish --workspace --dry-run" publish_dry_run
 step "cross-process example (8 children, merged totals exact)" cross_process
 step "axum example (/metrics mounted in the service's router, its counts checked)" axum_service
 step "python: maturin build, pytest, example, benchmark in test mode" python_binding

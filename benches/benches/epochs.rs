@@ -15,7 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use tally::epoch::Publisher;
-use tally::{Family, InferenceStats, InferenceStatsSnapshot};
+use tally::{Cache, Family, InferenceStats, InferenceStatsSnapshot, Outcome};
 
 fn rng(x: &mut u64) -> u64 {
     *x ^= *x << 13;
@@ -63,7 +63,7 @@ fn latest_cost(o: &Opts) {
     let stats = Arc::new(InferenceStats::new());
     let source = Arc::clone(&stats);
     let publisher = Publisher::new(move || source.snapshot());
-    stats.record_inference(true, true);
+    stats.record_request(Outcome::Success, Cache::Hit);
     publisher.refresh();
     let latest = per_call(o, 5_000_000, |_| {
         black_box(publisher.latest().snapshot().total_inferences);
@@ -114,7 +114,10 @@ fn writers_with_readers(o: &Opts, writers: usize, readers: usize, dur: Duration)
                 while !stop.load(Ordering::Relaxed) {
                     for _ in 0..256 {
                         let r = rng(&mut x);
-                        stats.record_inference(r % 10 != 0, r & 64 != 0);
+                        stats.record_request(
+                            Outcome::success_if(r % 10 != 0),
+                            Cache::hit_if(r & 64 != 0),
+                        );
                     }
                 }
             });
@@ -174,12 +177,16 @@ fn labelled_vs_bound(o: &Opts) {
     let mut x = 7u64;
     let bound_ns = per_call(o, 10_000_000, |_| {
         let r = rng(&mut x);
-        bound.record_inference(r % 10 != 0, r & 64 != 0);
+        bound.record_request(Outcome::success_if(r % 10 != 0), Cache::hit_if(r & 64 != 0));
     });
     let looked_up_ns = per_call(o, 10_000_000, |i| {
         let r = rng(&mut x);
         let labels = [models[(i & 3) as usize], devices[((i >> 2) & 1) as usize]];
-        family.with(&labels, |s| s.record_inference(r % 10 != 0, r & 64 != 0)).unwrap();
+        family
+            .with(&labels, |s| {
+                s.record_request(Outcome::success_if(r % 10 != 0), Cache::hit_if(r & 64 != 0))
+            })
+            .unwrap();
     });
     println!("\n## A labelled record: looked up each time vs a bound handle (1 thread)\n");
     println!("| record | ns/event | vs bound |\n|:--|--:|--:|");
@@ -235,13 +242,17 @@ fn histogram_overhead(o: &Opts) {
         let oo = Opts { test: o.test, reps: 1 };
         without.push(per_call(&oo, 10_000_000, |_| {
             let r = rng(&mut x);
-            stats.record_inference(r % 10 != 0, r & 64 != 0);
+            stats.record_request(Outcome::success_if(r % 10 != 0), Cache::hit_if(r & 64 != 0));
         }));
         with.push(per_call(&oo, 10_000_000, |_| {
             let r = rng(&mut x);
             // Latencies of 100 µs .. ~10 ms in ns, as an inference service sees them.
             let latency = Duration::from_nanos(100_000 + (r & 0x7F_FFFF));
-            stats.record_inference_with_latency(r % 10 != 0, r & 64 != 0, latency);
+            stats.record_request_with_latency(
+                Outcome::success_if(r % 10 != 0),
+                Cache::hit_if(r & 64 != 0),
+                latency,
+            );
         }));
     }
     let (a, b) = (median(without), median(with));

@@ -23,7 +23,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
-use tally::{Family, InferenceStats};
+use tally::{Cache, Family, InferenceStats, Outcome};
 use tally_benches::XorShift;
 
 /// The series of the largest family: the cap the users raise it to.
@@ -46,7 +46,9 @@ fn new_family(limit: usize) -> Family<InferenceStats> {
 /// Creates the series of every key, in order (each recorded into once).
 fn fill(family: &Family<InferenceStats>, keys: &[[String; 2]]) {
     for [m, d] in keys {
-        family.with(&[m, d], |s| s.record_inference(true, false)).expect("two values");
+        family
+            .with(&[m, d], |s| s.record_request(Outcome::Success, Cache::Miss))
+            .expect("two values");
     }
 }
 
@@ -64,7 +66,9 @@ fn fill_curve(sizes: &[usize], deadline: Duration) {
     for &size in sizes {
         let before = done;
         for [m, d] in &keys[done..size] {
-            family.with(&[m, d], |s| s.record_inference(true, false)).expect("two values");
+            family
+                .with(&[m, d], |s| s.record_request(Outcome::Success, Cache::Miss))
+                .expect("two values");
             done += 1;
             if start.elapsed() > deadline {
                 break;

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
 use tally::epoch::Publisher;
-use tally::{Family, InferenceStats};
+use tally::{Cache, Family, InferenceStats, Outcome};
 use tally_benches::{
     Event, MemoryOf, XorShift, labels, memory_child_main, memory_in_child, peer_registry,
     tally_registry,
@@ -36,9 +36,9 @@ fn record(c: &mut Criterion) {
     g.bench_function("bound", |b| {
         b.iter(|| {
             let e = Event::from_bits(rng.next_u64());
-            stats.record_inference_with_latency(
-                e.success(),
-                e.hit(),
+            stats.record_request_with_latency(
+                Outcome::success_if(e.success()),
+                Cache::hit_if(e.hit()),
                 Duration::from_nanos(e.latency_ns),
             );
         })
@@ -48,9 +48,9 @@ fn record(c: &mut Criterion) {
             let e = Event::from_bits(rng.next_u64());
             family
                 .with(&labels(e.series), |s| {
-                    s.record_inference_with_latency(
-                        e.success(),
-                        e.hit(),
+                    s.record_request_with_latency(
+                        Outcome::success_if(e.success()),
+                        Cache::hit_if(e.hit()),
                         Duration::from_nanos(e.latency_ns),
                     )
                 })
@@ -109,7 +109,7 @@ fn latest(c: &mut Criterion) {
     let publisher = Publisher::builder(move || source.snapshot())
         .min_interval(Duration::from_secs(3600))
         .build();
-    stats.record_inference(true, true);
+    stats.record_request(Outcome::Success, Cache::Hit);
     g.bench_function("latest()", |b| {
         b.iter(|| black_box(publisher.latest().snapshot().total_inferences))
     });

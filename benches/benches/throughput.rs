@@ -42,6 +42,8 @@ use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 use std::{env, fmt::Write as _, fs, process, thread};
 
+use tally::{Cache, Outcome};
+
 // ---------------------------------------------------------------------------------------
 // The event and its generator
 // ---------------------------------------------------------------------------------------
@@ -271,7 +273,9 @@ struct Tally(tally::InferenceStats);
 
 #[inline(never)]
 fn work_tally(stats: &tally::InferenceStats, thread: usize, events: u64) {
-    drive(events, thread, |o, h| stats.record_inference(o == 0, h == 0));
+    drive(events, thread, |o, h| {
+        stats.record_request(Outcome::success_if(o == 0), Cache::hit_if(h == 0))
+    });
 }
 
 impl Contender for Tally {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family as PeerFamily;
 use prometheus_client::metrics::histogram::Histogram;
-use tally::{Family, InferenceStats};
+use tally::{Cache, Family, InferenceStats, Outcome};
 
 use crate::event::XorShift;
 
@@ -68,9 +68,9 @@ pub fn bytes_per_series_thread(of: MemoryOf, series: usize, threads: usize) -> O
                     family
                         .with(&[name], |s| {
                             for ns in latencies(t * series + i) {
-                                s.record_inference_with_latency(
-                                    ns & 1 == 0,
-                                    ns & 2 == 0,
+                                s.record_request_with_latency(
+                                    Outcome::success_if(ns & 1 == 0),
+                                    Cache::hit_if(ns & 2 == 0),
                                     Duration::from_nanos(ns),
                                 );
                             }

@@ -7,7 +7,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use tally::{HistogramConfig, InferenceStats};
+use tally::{Cache, HistogramConfig, InferenceStats, Outcome};
 
 /// xorshift64, as in the benches' `XorShift`: three shifts and three xors per number.
 #[derive(Debug, Clone, Copy)]
@@ -103,10 +103,10 @@ pub const CASES: [(&str, &str); 10] = [
     ),
     (
         "inference_latency",
-        "`record_inference_with_latency(success, hit, latency)`: total, one outcome, one \
+        "`record_request_with_latency(outcome, cache, latency)`: total, one outcome, one \
          cache result and a latency, one event",
     ),
-    ("inference_counters", "`record_inference(success, hit)`: the same event, counters only"),
+    ("inference_counters", "`record_request(outcome, cache)`: the same event, counters only"),
     ("floor_counters", "(reference) the counters-only floor: 3 plain increments by index"),
     ("counter_inc", "`count().inc()`: a lone counter increment, its own event"),
     ("counter_add", "`count().add(n)`: a lone counter add (saturating), its own event"),
@@ -121,7 +121,11 @@ pub const CASES: [(&str, &str); 10] = [
 /// The inference event's recording call, at its first call site.
 #[inline(always)]
 fn inference(stats: &InferenceStats, e: Event) {
-    stats.record_inference_with_latency(e.success(), e.hit(), Duration::from_nanos(e.latency_ns));
+    stats.record_request_with_latency(
+        Outcome::success_if(e.success()),
+        Cache::hit_if(e.hit()),
+        Duration::from_nanos(e.latency_ns),
+    );
 }
 
 /// A second call site of the same recording call, never taken at run time (the optimiser
@@ -129,7 +133,11 @@ fn inference(stats: &InferenceStats, e: Event) {
 #[inline(never)]
 fn second_site(stats: &InferenceStats, r: u64) {
     let e = Event::from_bits(r.rotate_left(7));
-    stats.record_inference_with_latency(e.hit(), e.success(), Duration::from_nanos(e.latency_ns));
+    stats.record_request_with_latency(
+        Outcome::success_if(e.hit()),
+        Cache::hit_if(e.success()),
+        Duration::from_nanos(e.latency_ns),
+    );
 }
 
 /// The sets every case records into, created and warmed before counting starts.
@@ -263,7 +271,7 @@ fn inference_counters(s: &Sets, events: u64) {
     let mut rng = XorShift::for_thread(0);
     for _ in 0..events {
         let e = Event::from_bits(rng.next_u64());
-        s.stats.record_inference(e.success(), e.hit());
+        s.stats.record_request(Outcome::success_if(e.success()), Cache::hit_if(e.hit()));
     }
 }
 

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tally::{Family, InferenceStats, Registry};
+use tally::{Cache, Family, InferenceStats, Outcome, Registry};
 use tally_benches::{Event, XorShift};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -48,9 +48,9 @@ fn run(reader: Reader, seconds: f64) -> (f64, Vec<Duration>) {
             while !stop.load(Ordering::Relaxed) {
                 for _ in 0..256 {
                     let e = Event::from_bits(rng.next_u64());
-                    stats.record_inference_with_latency(
-                        e.success(),
-                        e.hit(),
+                    stats.record_request_with_latency(
+                        Outcome::success_if(e.success()),
+                        Cache::hit_if(e.hit()),
                         Duration::from_nanos(e.latency_ns),
                     );
                 }
@@ -113,7 +113,11 @@ fn family_collections(seconds: f64) -> Vec<Duration> {
     thread::scope(|s| {
         for t in 0..2 {
             let handles = &handles;
-            s.spawn(move || handles.iter().for_each(|h| h.record_inference(t == 0, true)));
+            s.spawn(move || {
+                handles
+                    .iter()
+                    .for_each(|h| h.record_request(Outcome::success_if(t == 0), Cache::Hit))
+            });
         }
     });
     let quiet: Vec<Duration> = (0..5)
@@ -137,9 +141,9 @@ fn family_collections(seconds: f64) -> Vec<Duration> {
                 while !stop.load(Ordering::Relaxed) {
                     for _ in 0..256 {
                         let e = Event::from_bits(rng.next_u64());
-                        handles[i % SERIES].record_inference_with_latency(
-                            e.success(),
-                            e.hit(),
+                        handles[i % SERIES].record_request_with_latency(
+                            Outcome::success_if(e.success()),
+                            Cache::hit_if(e.hit()),
                             Duration::from_nanos(e.latency_ns),
                         );
                         i += 1;

@@ -4,7 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tally::epoch::Publisher;
-use tally::{Family, InferenceStats, InferenceStatsSnapshot, Registry, RegistrySnapshot, Value};
+use tally::{
+    Cache, Family, InferenceStats, InferenceStatsSnapshot, Outcome, Registry, RegistrySnapshot,
+    Value,
+};
 
 use crate::contender::Contender;
 use crate::event::{Budget, Counts, drive, labels};
@@ -42,9 +45,9 @@ impl Default for TallyBound {
 #[inline(never)]
 fn work_bound(stats: &InferenceStats, thread: usize, budget: Budget<'_>) -> u64 {
     drive(thread, budget, |e| {
-        stats.record_inference_with_latency(
-            e.success(),
-            e.hit(),
+        stats.record_request_with_latency(
+            Outcome::success_if(e.success()),
+            Cache::hit_if(e.hit()),
             Duration::from_nanos(e.latency_ns),
         );
     })
@@ -97,9 +100,9 @@ fn work_labelled(family: &Family<InferenceStats>, thread: usize, budget: Budget<
     drive(thread, budget, |e| {
         family
             .with(&labels(e.series), |s| {
-                s.record_inference_with_latency(
-                    e.success(),
-                    e.hit(),
+                s.record_request_with_latency(
+                    Outcome::success_if(e.success()),
+                    Cache::hit_if(e.hit()),
                     Duration::from_nanos(e.latency_ns),
                 )
             })

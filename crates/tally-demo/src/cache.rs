@@ -40,10 +40,10 @@ impl Cache {
             let i = (victim % self.keys.len() as u64) as usize;
             let evicted = self.keys.swap_remove(i);
             self.map.remove(&evicted);
-            if let Some(&moved) = self.keys.get(i) {
-                if let Some(entry) = self.map.get_mut(&moved) {
-                    entry.1 = i;
-                }
+            if let Some(&moved) = self.keys.get(i)
+                && let Some(entry) = self.map.get_mut(&moved)
+            {
+                entry.1 = i;
             }
         }
         self.map.insert(key, (value, self.keys.len()));

@@ -155,7 +155,7 @@ fn check_set(epoch: u64, what: &str, s: &InferenceStatsSnapshot, broken: &mut Ve
 mod tests {
     use std::time::Duration;
 
-    use tally::{InferenceStats, Registry};
+    use tally::{Cache, InferenceStats, Outcome, Registry};
 
     use super::*;
     use crate::view::{BY_MODEL, OVERALL};
@@ -174,16 +174,24 @@ mod tests {
         let mut checker = Checker::new(1, 4);
         for epoch in 0..3 {
             assert_eq!(checker.check(epoch, &registry.snapshot()), Vec::<String>::new());
-            model.record_inference_with_latency(true, false, Duration::from_micros(3));
-            overall.record_inference_with_latency(true, false, Duration::from_micros(3));
+            model.record_request_with_latency(
+                Outcome::Success,
+                Cache::Miss,
+                Duration::from_micros(3),
+            );
+            overall.record_request_with_latency(
+                Outcome::Success,
+                Cache::Miss,
+                Duration::from_micros(3),
+            );
         }
     }
 
     #[test]
     fn a_torn_or_shrinking_or_uncovered_snapshot_is_reported() {
         let (registry, overall, model) = registry();
-        model.record_inference_with_latency(true, true, Duration::from_micros(3));
-        overall.record_inference_with_latency(true, true, Duration::from_micros(3));
+        model.record_request_with_latency(Outcome::Success, Cache::Hit, Duration::from_micros(3));
+        overall.record_request_with_latency(Outcome::Success, Cache::Hit, Duration::from_micros(3));
         let mut checker = Checker::new(1, 4);
         let good = registry.snapshot();
         assert!(checker.check(5, &good).is_empty());
@@ -198,7 +206,11 @@ mod tests {
         assert!(back.iter().any(|m| m.contains("went backwards")), "{back:?}");
 
         // Overall ahead of the models.
-        overall.record_inference_with_latency(false, false, Duration::from_micros(3));
+        overall.record_request_with_latency(
+            Outcome::Failure,
+            Cache::Miss,
+            Duration::from_micros(3),
+        );
         let uncovered = checker.check(8, &registry.snapshot());
         assert!(uncovered.iter().any(|m| m.contains("below the overall")), "{uncovered:?}");
 

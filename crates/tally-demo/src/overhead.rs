@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tally::InferenceStats;
+use tally::{Cache, InferenceStats, Outcome};
 
 use crate::service::finish_request;
 
@@ -24,7 +24,7 @@ pub struct RecordCost {
     pub events_per_burst: u64,
     /// The empty loop, per iteration (ns).
     pub baseline_ns: f64,
-    /// One `record_inference_with_latency` (five counters and a histogram, one event),
+    /// One `record_request_with_latency` (five counters and a histogram, one event),
     /// minus the baseline (ns).
     pub event_ns: f64,
     /// What the demo records per request (the in-flight start, the model's event, the
@@ -36,12 +36,17 @@ pub struct RecordCost {
 pub fn measure() -> RecordCost {
     let overall = InferenceStats::new();
     let model = InferenceStats::new();
-    let input = |i: u64| (i % 31 != 0, i % 5 < 3, Duration::from_nanos(2_000 + (i & 4095)));
+    let input =
+        |i: u64| (!i.is_multiple_of(31), i % 5 < 3, Duration::from_nanos(2_000 + (i & 4095)));
     // Calibrate: enough events for a burst of about `BURST`.
     let probe = timed(|| {
         for i in 0..EVENTS.0 {
             let (ok, hit, latency) = input(black_box(i));
-            overall.record_inference_with_latency(ok, hit, latency);
+            overall.record_request_with_latency(
+                Outcome::success_if(ok),
+                Cache::hit_if(hit),
+                latency,
+            );
         }
     });
     let events = (EVENTS.0 as f64 * BURST.as_secs_f64() / probe.as_secs_f64().max(1e-9)) as u64;
@@ -58,7 +63,11 @@ pub fn measure() -> RecordCost {
         timed(|| {
             for i in 0..events {
                 let (ok, hit, latency) = input(black_box(i));
-                overall.record_inference_with_latency(ok, hit, latency);
+                overall.record_request_with_latency(
+                    Outcome::success_if(ok),
+                    Cache::hit_if(hit),
+                    latency,
+                );
             }
         })
     };
@@ -67,7 +76,11 @@ pub fn measure() -> RecordCost {
             for i in 0..events {
                 let (ok, hit, latency) = input(black_box(i));
                 overall.record(|e| e.in_flight().inc());
-                model.record_inference_with_latency(ok, hit, latency);
+                model.record_request_with_latency(
+                    Outcome::success_if(ok),
+                    Cache::hit_if(hit),
+                    latency,
+                );
                 finish_request(&overall, ok, hit, latency);
             }
         })

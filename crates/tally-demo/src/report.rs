@@ -42,6 +42,8 @@ pub struct RunConfig {
     pub spin: u64,
     /// Seed.
     pub seed: u64,
+    /// How often the publisher refreshed the epoch the readers check, in milliseconds.
+    pub refresh_ms: u64,
 }
 
 /// Counts overall and by model name.
@@ -402,7 +404,7 @@ impl Report {
                 self.checks.readers,
                 self.checks.reads,
                 self.epochs_published,
-                crate::run::REFRESH.as_millis()
+                self.config.refresh_ms
             ),
         );
         line("invariant violations", self.checks.violations.to_string());
@@ -498,7 +500,7 @@ fn compare(what: &str, want: &Counts, got: &Counts, problems: &mut Vec<String>) 
 mod tests {
     use std::time::Duration;
 
-    use tally::{InferenceStats, Registry};
+    use tally::{Cache, InferenceStats, Outcome, Registry};
 
     use super::*;
     use crate::view::{BY_MODEL, OVERALL};
@@ -516,6 +518,7 @@ mod tests {
             hit_rate: 0.5,
             spin: 0,
             seed: 0,
+            refresh_ms: 100,
         }
     }
 
@@ -534,8 +537,16 @@ mod tests {
         for i in 0..issued {
             counts.count(0, true, false);
             if i < recorded {
-                model.record_inference_with_latency(true, false, Duration::from_micros(1));
-                overall.record_inference_with_latency(true, false, Duration::from_micros(1));
+                model.record_request_with_latency(
+                    Outcome::Success,
+                    Cache::Miss,
+                    Duration::from_micros(1),
+                );
+                overall.record_request_with_latency(
+                    Outcome::Success,
+                    Cache::Miss,
+                    Duration::from_micros(1),
+                );
             }
         }
         let sync = SyncSummary::new(&Default::default(), &Default::default(), &Default::default());

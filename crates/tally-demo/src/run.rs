@@ -24,7 +24,7 @@ use crate::service::{Service, ServiceConfig};
 use crate::view::{BY_MODEL, OVERALL, View};
 
 /// How often the publisher refreshes.
-pub const REFRESH: Duration = Duration::from_millis(100);
+const REFRESH: Duration = Duration::from_millis(100);
 /// How often the progress line is redrawn.
 const TICK: Duration = Duration::from_millis(100);
 /// The longest the model takes to "load" (an eighth of the run when that is shorter).
@@ -173,14 +173,13 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
         let epoch = publisher.latest();
         let view = View::of(epoch.snapshot()).ok();
         progress.update("serving", start.elapsed(), epoch.collected_at(), view.as_ref());
-        if let Some(addr) = metrics_addr {
-            if next_scrape <= LIVE_SCRAPES
-                && serving_start.elapsed() >= serving_time * next_scrape / (LIVE_SCRAPES + 1)
-            {
-                next_scrape += 1;
-                scrape_into(addr, &mut scrapes);
-                scrapes.answered_while_serving = scrapes.answered;
-            }
+        if let Some(addr) = metrics_addr
+            && next_scrape <= LIVE_SCRAPES
+            && serving_start.elapsed() >= serving_time * next_scrape / (LIVE_SCRAPES + 1)
+        {
+            next_scrape += 1;
+            scrape_into(addr, &mut scrapes);
+            scrapes.answered_while_serving = scrapes.answered;
         }
     }
 
@@ -208,10 +207,10 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
             scrapes.final_total = scrapes.totals.last().copied();
         }
     }
-    if let Some(server) = server {
-        if let Err(e) = server.shutdown() {
-            problems.push(format!("the /metrics endpoint did not shut down cleanly: {e}"));
-        }
+    if let Some(server) = server
+        && let Err(e) = server.shutdown()
+    {
+        problems.push(format!("the /metrics endpoint did not shut down cleanly: {e}"));
     }
     runtime.shutdown_timeout(Duration::from_secs(5));
 
@@ -233,6 +232,7 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
         hit_rate: args.hit_rate,
         spin: args.spin,
         seed: args.seed,
+        refresh_ms: u64::try_from(REFRESH.as_millis()).unwrap_or(u64::MAX),
     };
     Ok(Report::new(
         config,

@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tally::InferenceStats;
+use tally::{InferenceStats, Outcome};
 use tally_sync::{LockStats, MonitoredMutex};
 
 use crate::cache::Cache;
@@ -86,7 +86,11 @@ impl Service {
         // The model's series first, then the overall set: a snapshot that collects the
         // family after the overall set (the registry collects in name order) therefore
         // never shows a request overall that is missing from the per-model breakdown.
-        self.models[model].record_inference_with_latency(success, hit, latency);
+        self.models[model].record_request_with_latency(
+            Outcome::success_if(success),
+            tally::Cache::hit_if(hit),
+            latency,
+        );
         finish_request(&self.stats, success, hit, latency);
         issued.count(model, success, hit);
     }
@@ -102,7 +106,7 @@ impl Service {
 }
 
 /// Records a request's end into the overall set as one event: the in-flight end with the
-/// counters and latency that `record_inference_with_latency` records.
+/// counters and latency that `record_request_with_latency` records.
 #[inline]
 pub(crate) fn finish_request(stats: &InferenceStats, success: bool, hit: bool, latency: Duration) {
     let latency_ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);

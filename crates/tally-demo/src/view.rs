@@ -82,7 +82,7 @@ fn typed(set: &SetSnapshot) -> Result<InferenceStatsSnapshot, String> {
 mod tests {
     use std::time::Duration;
 
-    use tally::{InferenceStats, Registry};
+    use tally::{Cache, InferenceStats, Outcome, Registry};
 
     use super::*;
 
@@ -91,8 +91,12 @@ mod tests {
         let registry = Registry::new();
         let overall = registry.register::<InferenceStats>(OVERALL, "all").unwrap();
         let family = registry.metric(BY_MODEL).family::<InferenceStats>(&["model"]).unwrap();
-        overall.record_inference_with_latency(true, false, Duration::from_micros(5));
-        family.bind(&["m1"]).unwrap().record_inference(false, true);
+        overall.record_request_with_latency(
+            Outcome::Success,
+            Cache::Miss,
+            Duration::from_micros(5),
+        );
+        family.bind(&["m1"]).unwrap().record_request(Outcome::Failure, Cache::Hit);
         let view = View::of(&registry.snapshot()).unwrap();
         assert_eq!(view.overall, overall.snapshot());
         assert_eq!(view.models.len(), 1);

@@ -82,6 +82,7 @@
 //!
 //! - `tokio`: async waits on a tokio `watch` channel fed on every publication
 //!   (`Publisher::subscribe`, `Publisher::wait_until_async`, `EpochReceiver`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -104,3 +105,8 @@ pub use wait::WaitError;
 #[cfg(feature = "tokio")]
 pub use watch::EpochReceiver;
 pub use window::{EpochError, Window};
+
+/// The README's examples, run as doctests so that they keep compiling.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

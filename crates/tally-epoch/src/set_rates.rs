@@ -124,6 +124,9 @@ impl Window<SetSnapshot> {
             Value::Histogram(h) => {
                 Rate::Histogram { delta: h, per_second: self.per_second(h.count() as f64) }
             }
+            other => unreachable!(
+                "a value of a kind `Rate` does not know (FieldKind has no other kind): {other:?}"
+            ),
         }
     }
 }

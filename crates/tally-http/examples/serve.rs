@@ -76,6 +76,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mut i = worker;
                 while !stop.load(Ordering::Relaxed) {
                     let latency = Duration::from_micros(200 + (i * 7919) % 5000);
+                    #[allow(deprecated)]
+                    // issue 22: record_request_with_latency(Outcome, Cache, _)
                     stats.record_inference_with_latency(i % 50 != 0, i % 3 == 0, latency);
                     let model = models[(i % 3) as usize];
                     tokens

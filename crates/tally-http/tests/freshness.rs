@@ -142,6 +142,7 @@ fn a_panicking_source_gets_500_and_the_next_scrape_collects_again() {
     .build();
     let server = local_server(publisher).max_age(Duration::from_secs(1)).spawn().unwrap();
     let addr = server.local_addr();
+    #[allow(deprecated)] // issue 22: record_request(Outcome::Success, Cache::Miss)
     stats.record_inference(true, false);
     clock.advance(Duration::from_secs(2));
     fail.store(true, Ordering::SeqCst);

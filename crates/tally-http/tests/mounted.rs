@@ -339,6 +339,7 @@ fn the_global_registry_is_served_from_one_call() {
     let stats = tally::global()
         .register::<tally::InferenceStats>("mounted_global", "The global registry's.")
         .unwrap();
+    #[allow(deprecated)] // issue 22: record_request(Outcome::Success, Cache::Miss)
     stats.record_inference(true, false);
     let servers = Servers::start(
         tally_http::MetricsServer::builder(tally::global())

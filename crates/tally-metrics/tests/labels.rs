@@ -123,6 +123,7 @@ fn a_name_registered_by_other_code_is_left_alone_and_its_updates_counted() {
     capture_logs();
     let (registry, recorder) = common::recorder_exposing_stats();
     let stats = registry.register::<InferenceStats>("inference", "The model server.").unwrap();
+    #[allow(deprecated)] // issue 22: record_request(Outcome::Success, Cache::Hit)
     stats.record_inference(true, true);
     metrics::with_local_recorder(&recorder, || {
         metrics::counter!("inference").increment(1);

@@ -26,6 +26,7 @@ pub const OPENMETRICS_CONTENT_TYPE: &str =
 /// assert_eq!(Format::OpenMetrics.content_type(), tally_prometheus::OPENMETRICS_CONTENT_TYPE);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Format {
     /// The Prometheus text format, version 0.0.4: what every Prometheus version and most
     /// other scrapers read. No units; a counter's `# TYPE` line names its `_total` sample.

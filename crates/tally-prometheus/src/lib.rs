@@ -1,12 +1,12 @@
 //! Prometheus text 0.0.4 and OpenMetrics 1.0 exposition of tally registry snapshots.
 //!
 //! ```
-//! use tally::{InferenceStats, Registry};
+//! use tally::{Cache, InferenceStats, Outcome, Registry};
 //! use tally_prometheus::{Format, encode_openmetrics, encode_text};
 //!
 //! let registry = Registry::new();
 //! let stats = registry.register::<InferenceStats>("inference", "The model server.").unwrap();
-//! stats.record_inference(true, false);
+//! stats.record_request(Outcome::Success, Cache::Miss);
 //! let snapshot = registry.snapshot();
 //!
 //! let mut text = String::new();
@@ -61,7 +61,8 @@
 //! `LastValue` never set reads 0) are printed as exact decimal integers, never through
 //! `f64`, so counts above 2⁵³ survive to the parser. Histograms are classic histograms:
 //! `_bucket{le="…"}` lines from
-//! [`HistogramSnapshot::to_cumulative`](tally_snapshot::HistogramSnapshot::to_cumulative)
+//! [`HistogramSnapshot::cumulative_counts_into`](tally_snapshot::HistogramSnapshot::cumulative_counts_into)
+//! (the counts of `to_cumulative`)
 //! with the bounds of [`EncodeOptions`] (default [`DEFAULT_LATENCY_BUCKETS_NS`], 1 µs to
 //! 10 s, in the histogram's recorded unit; set bounds per field for histograms of other
 //! units with [`EncodeOptions::buckets_for`]), a final `le="+Inf"` bucket equal to
@@ -129,3 +130,8 @@ pub use format::{Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 pub use naming::family_name;
 pub use options::{DEFAULT_LATENCY_BUCKETS_NS, EncodeOptions};
 pub use report::{EncodeReport, Skipped};
+
+/// The README's examples, run as doctests so that they keep compiling.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

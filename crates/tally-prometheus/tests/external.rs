@@ -262,6 +262,7 @@ fn python_check(format: Format) {
     let (test, arg) = match format {
         Format::Text => ("python_text_parser", "text"),
         Format::OpenMetrics => ("python_openmetrics_parser", "openmetrics"),
+        other => panic!("a format these tests do not know: {other:?}"),
     };
     if !has_python_client(test) {
         return;

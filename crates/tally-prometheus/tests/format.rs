@@ -3,6 +3,7 @@
 
 mod common;
 
+use tally::{Cache, Outcome};
 use tally_prometheus::{
     EncodeOptions, Format, OPENMETRICS_CONTENT_TYPE, Skipped, TEXT_CONTENT_TYPE, encode,
     encode_openmetrics, encode_text,
@@ -379,6 +380,7 @@ fn what_cannot_be_written_validly_is_left_out_and_reported() {
         let expected_names = match format {
             Format::Text => ["e_le_g", "f_x_total", "g_h", "h_n_total"],
             Format::OpenMetrics => ["e_le_g", "f_x", "g_h", "h_n"],
+            other => panic!("a format these tests do not know: {other:?}"),
         };
         assert_eq!(names, expected_names, "{out}");
         let h = families.last().unwrap();
@@ -428,7 +430,7 @@ fn a_registry_family_with_an_overflow_series_exposes_it_as_a_label_value() {
         .family::<tally::InferenceStats>(&["model"])
         .unwrap();
     for model in ["bert", "resnet", "t5"] {
-        family.with(&[model], |s| s.record_inference(true, true)).unwrap();
+        family.with(&[model], |s| s.record_request(Outcome::Success, Cache::Hit)).unwrap();
     }
     let mut out = String::new();
     encode_text(&registry.snapshot(), &mut out);

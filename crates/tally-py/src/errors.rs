@@ -65,7 +65,7 @@ pub(crate) fn family_error(e: tally::FamilyError) -> PyErr {
     TallyError::new_err(e.to_string())
 }
 
-pub(crate) fn delta_error(e: tally::DeltaError) -> PyErr {
+pub(crate) fn delta_error(e: impl std::fmt::Display) -> PyErr {
     SnapshotMismatchError::new_err(e.to_string())
 }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::prelude::*;
+use tally::{Cache, Outcome};
 
 use crate::args;
 use crate::fields::FieldTable;
@@ -58,13 +59,15 @@ impl InferenceStats {
         #[pyo3(from_py_with = args::latency_s)] latency_s: Option<f64>,
     ) {
         match latency_s {
-            None => self.stats.record_inference(success, cache_hit),
+            None => {
+                self.stats.record_request(Outcome::success_if(success), Cache::hit_if(cache_hit))
+            }
             Some(s) => {
                 // Checked finite and >= 0; `as` saturates at u64::MAX.
                 let ns = (s * 1e9).round() as u64;
-                self.stats.record_inference_with_latency(
-                    success,
-                    cache_hit,
+                self.stats.record_request_with_latency(
+                    Outcome::success_if(success),
+                    Cache::hit_if(cache_hit),
                     Duration::from_nanos(ns),
                 );
             }

@@ -95,6 +95,11 @@ pub(crate) fn value_to_py(py: Python<'_>, v: &Value) -> PyResult<Py<PyAny>> {
         Value::Histogram(h) => {
             Py::new(py, Histogram { inner: Arc::new((**h).clone()) })?.into_any()
         }
+        other => {
+            return Err(PyTypeError::new_err(format!(
+                "a value of a kind this binding does not know: {other:?}"
+            )));
+        }
     })
 }
 
@@ -108,10 +113,10 @@ impl Snapshot {
     fn __getattribute__(slf: &Bound<'_, Self>, name: &Bound<'_, PyString>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let key = name.to_str()?;
-        if !key.starts_with("__") {
-            if let Some(v) = slf.get().inner().get(key) {
-                return value_to_py(py, v);
-            }
+        if !key.starts_with("__")
+            && let Some(v) = slf.get().inner().get(key)
+        {
+            return value_to_py(py, v);
         }
         let generic = OBJECT_GETATTRIBUTE.get_or_try_init(py, || {
             py.import("builtins")?.getattr("object")?.getattr("__getattribute__").map(Bound::unbind)
@@ -299,6 +304,7 @@ impl Snapshot {
                 Value::Gauge(n) => format!("{}={n}", d.name),
                 Value::LastValue(l) => format!("{}={}", d.name, l.value),
                 Value::Histogram(h) => format!("{}=<histogram count={}>", d.name, h.count()),
+                other => format!("{}={other:?}", d.name),
             })
             .collect();
         format!("Snapshot({})", parts.join(", "))

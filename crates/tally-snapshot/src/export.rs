@@ -149,16 +149,43 @@ impl HistogramSnapshot {
         let mut bounds: Vec<f64> = le.iter().copied().filter(|b| !b.is_nan()).collect();
         bounds.sort_by(f64::total_cmp);
         bounds.dedup();
-        if bounds.last() != Some(&f64::INFINITY) {
-            bounds.push(f64::INFINITY);
+        // `+Inf` is the last line whatever `le` holds.
+        if bounds.last() == Some(&f64::INFINITY) {
+            bounds.pop();
         }
-        let mut counts = vec![0u64; bounds.len()];
+        let mut counts = Vec::with_capacity(bounds.len() + 1);
+        self.cumulative_counts_into(&bounds, &mut counts);
+        bounds.push(f64::INFINITY);
+        bounds.into_iter().zip(counts).collect()
+    }
+
+    /// The counts of [`to_cumulative`](Self::to_cumulative) for `bounds`, then the `+Inf`
+    /// count, written into `counts` (cleared first) without allocating once it has the
+    /// capacity: for exporters that write many series with the same bounds.
+    ///
+    /// `bounds` must be what `to_cumulative` would use: sorted ascending and distinct,
+    /// without NaN and without a final `+Inf` (it is always added). The approximation is
+    /// that of [`to_cumulative`](Self::to_cumulative). Unsorted bounds give meaningless
+    /// counts, never a panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tally_snapshot::{HistogramConfig, HistogramSnapshot};
+    /// let h = HistogramSnapshot::from_values(HistogramConfig::DEFAULT, [1, 5, 20, 500]).unwrap();
+    /// let mut counts = Vec::new();
+    /// h.cumulative_counts_into(&[1.0, 10.0, 100.0], &mut counts);
+    /// assert_eq!(counts, [1, 2, 3, 4]); // the last one is +Inf: the count
+    /// ```
+    pub fn cumulative_counts_into(&self, bounds: &[f64], counts: &mut Vec<u64>) {
+        counts.clear();
+        counts.resize(bounds.len() + 1, 0);
+        let max = self.max().unwrap_or(0);
         let mut put = |upper: u64, c: u64| {
-            // +Inf is last, so some bound is >= any finite upper.
-            let slot = bounds.partition_point(|&b| b < upper as f64).min(counts.len() - 1);
+            // The first bound at or above `upper`, or `+Inf` (the last count) if none is.
+            let slot = bounds.partition_point(|&b| b < upper as f64);
             counts[slot] = counts[slot].wrapping_add(c);
         };
-        let max = self.max().unwrap_or(0);
         for (_, high, c) in self.buckets() {
             put(high.min(max), c);
         }
@@ -166,14 +193,10 @@ impl HistogramSnapshot {
             put(max, self.overflow());
         }
         let mut total = 0u64;
-        bounds
-            .into_iter()
-            .zip(counts)
-            .map(|(b, c)| {
-                total = total.wrapping_add(c);
-                (b, total)
-            })
-            .collect()
+        for c in counts.iter_mut() {
+            total = total.wrapping_add(*c);
+            *c = total;
+        }
     }
 
     /// A Prometheus native histogram at `schema` (clamped to `-4..=8`; the result's

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Delta, DeltaError, HistogramConfig, HistogramSnapshot, Last, Merge};
+use crate::{Delta, DeltaError, HistogramConfig, HistogramSnapshot, Last, Merge, MergeError};
 
 /// What a field counts, and so how it is recorded, summed across threads and exported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -57,6 +57,7 @@ impl FieldDesc {
 /// One field's value in a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Value {
     /// A [`FieldKind::Counter`]'s count.
     Counter(u64),
@@ -200,7 +201,9 @@ impl SetSnapshot {
         self.iter().find(|(f, _)| f.name == name).map(|(_, v)| v)
     }
 
-    fn check_same_schema(&self, other: &Self) -> Result<(), DeltaError> {
+    /// Why `other` does not have this snapshot's fields (names and kinds, in order), for
+    /// the error of a merge or a delta.
+    fn check_same_schema(&self, other: &Self) -> Result<(), String> {
         let same = self.fields.len() == other.fields.len()
             && self
                 .fields
@@ -211,9 +214,7 @@ impl SetSnapshot {
             Ok(())
         } else {
             let names = |s: &Self| s.fields.iter().map(|f| f.name.to_string()).collect::<Vec<_>>();
-            Err(DeltaError::SchemaMismatch {
-                reason: format!("fields {:?} vs {:?}", names(self), names(other)),
-            })
+            Err(format!("fields {:?} vs {:?}", names(self), names(other)))
         }
     }
 
@@ -221,10 +222,10 @@ impl SetSnapshot {
     ///
     /// # Errors
     ///
-    /// [`DeltaError::SchemaMismatch`] when the two snapshots have different fields;
+    /// [`MergeError::SchemaMismatch`] when the two snapshots have different fields;
     /// `self` is then unchanged.
-    pub fn try_merge(&mut self, other: &Self) -> Result<(), DeltaError> {
-        self.check_same_schema(other)?;
+    pub fn try_merge(&mut self, other: &Self) -> Result<(), MergeError> {
+        self.check_same_schema(other).map_err(|reason| MergeError::SchemaMismatch { reason })?;
         for (a, b) in self.values.iter_mut().zip(&other.values) {
             match (a, b) {
                 (Value::Counter(a), Value::Counter(b)) => a.merge(b),
@@ -244,7 +245,7 @@ impl SetSnapshot {
     /// [`DeltaError::SchemaMismatch`] for different fields, or the first field that went
     /// backwards.
     pub fn delta(later: &Self, earlier: &Self) -> Result<Self, DeltaError> {
-        later.check_same_schema(earlier)?;
+        later.check_same_schema(earlier).map_err(|reason| DeltaError::SchemaMismatch { reason })?;
         let mut values = Vec::with_capacity(later.values.len());
         for ((f, a), b) in later.fields.iter().zip(&later.values).zip(&earlier.values) {
             let named = |e: DeltaError| e.in_field(&f.name);

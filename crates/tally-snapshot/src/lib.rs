@@ -29,6 +29,8 @@
 //! - [`Merge`]: exact, associative, commutative combination (`u64`, `i64`, [`Last`], and
 //!   the snapshot structs that `tally::metric_set!` generates).
 //! - [`Delta`]: `later - earlier`, an error ([`DeltaError`]) when a counter went backwards.
+//! - `try_merge` of registry, set and histogram snapshots: a merge that refuses
+//!   ([`MergeError`]) instead of approximating or mixing different metrics.
 //! - [`FieldKind`], [`FieldDesc`], [`Value`]: the description of a metric set's fields and
 //!   a dynamically typed view of their values, for exporters.
 //! - [`ratio`] and [`ratio_or_zero`]: the zero-denominator case defined.
@@ -65,7 +67,7 @@ pub use field::{FieldDesc, FieldKind, SetSnapshot, Value};
 pub use histogram::{HistogramConfig, HistogramConfigError};
 pub use histogram_snapshot::{HistogramError, HistogramSnapshot};
 pub use last::Last;
-pub use merge::Merge;
+pub use merge::{Merge, MergeError};
 pub use names::{
     HISTOGRAM_BOUND_LABEL, exposed_help, exposed_names, family_name, is_ns_histogram,
     is_valid_field_name, is_valid_label_name, is_valid_metric_name, is_valid_unit,
@@ -74,3 +76,8 @@ pub use names::{
 pub use ratio::{ratio, ratio_or_zero};
 pub use registry::{MetricSnapshot, RegistrySnapshot, SeriesSnapshot};
 pub use validate::{ExposedNames, InvalidSnapshot};
+
+/// The README's examples, run as doctests so that they keep compiling.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

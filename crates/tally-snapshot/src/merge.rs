@@ -1,6 +1,52 @@
-//! Exact merging of snapshot values.
+//! Exact merging of snapshot values, and why a checked merge refuses.
 
-use crate::Last;
+use crate::{DeltaError, InvalidSnapshot, Last};
+
+/// Why a checked merge (`try_merge` of [`RegistrySnapshot`](crate::RegistrySnapshot),
+/// [`SetSnapshot`](crate::SetSnapshot) or [`HistogramSnapshot`](crate::HistogramSnapshot))
+/// refused: the target is then unchanged.
+///
+/// It converts into a [`DeltaError`] (what these merges returned before), so code that
+/// propagates merge failures as `DeltaError` with `?` keeps compiling.
+///
+/// ```
+/// use tally_snapshot::{HistogramConfig, HistogramSnapshot, MergeError};
+///
+/// let mut a = HistogramSnapshot::from_values(HistogramConfig::DEFAULT, [1, 2]).unwrap();
+/// let b = HistogramSnapshot::from_values(HistogramConfig::new(3, 1000).unwrap(), [3]).unwrap();
+/// match a.try_merge(&b) {
+///     Err(MergeError::SchemaMismatch { reason }) => assert!(reason.contains("configs differ")),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MergeError {
+    /// The two sides describe different things: other fields, other label names for a
+    /// metric of the same name, other histogram configs.
+    #[error(
+        "the snapshots describe different metrics ({reason}): only snapshots of the same \
+         metric set (same fields, labels and histogram configs) merge exactly"
+    )]
+    SchemaMismatch {
+        /// What differs.
+        reason: String,
+    },
+    /// A registry snapshot taking part, or the result of the merge, is not valid (see
+    /// [`RegistrySnapshot::validate`](crate::RegistrySnapshot::validate)).
+    #[error("{0}")]
+    InvalidSnapshot(#[from] InvalidSnapshot),
+}
+
+/// For code written when merges returned [`DeltaError`]: the same variant there.
+impl From<MergeError> for DeltaError {
+    fn from(e: MergeError) -> Self {
+        match e {
+            MergeError::SchemaMismatch { reason } => DeltaError::SchemaMismatch { reason },
+            MergeError::InvalidSnapshot(e) => DeltaError::InvalidSnapshot(e),
+        }
+    }
+}
 
 /// Exact combination of two snapshots of the same thing (two processes, two shards, two
 /// hosts).

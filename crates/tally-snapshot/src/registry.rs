@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DeltaError, InvalidSnapshot, SetSnapshot};
+use crate::{InvalidSnapshot, MergeError, SetSnapshot};
 
 /// One series of a metric: its label values (in the order of the metric's label names) and
 /// its snapshot. A metric without labels has one series with no label values.
@@ -101,12 +101,12 @@ impl RegistrySnapshot {
     ///
     /// # Errors
     ///
-    /// [`DeltaError::InvalidSnapshot`] when either side, or the result, is not a valid
+    /// [`MergeError::InvalidSnapshot`] when either side, or the result, is not a valid
     /// snapshot ([`validate`](Self::validate); the result can clash where two processes
     /// registered different metrics whose exposed names meet);
-    /// [`DeltaError::SchemaMismatch`] when a metric of the same name has other label names
+    /// [`MergeError::SchemaMismatch`] when a metric of the same name has other label names
     /// or a series has other fields. `self` is then unchanged.
-    pub fn try_merge(&mut self, other: &RegistrySnapshot) -> Result<(), DeltaError> {
+    pub fn try_merge(&mut self, other: &RegistrySnapshot) -> Result<(), MergeError> {
         self.validate()?;
         other.validate()?;
         let mut merged = self.clone();
@@ -116,7 +116,7 @@ impl RegistrySnapshot {
                 continue;
             };
             if ours.label_names != theirs.label_names {
-                return Err(DeltaError::SchemaMismatch {
+                return Err(MergeError::SchemaMismatch {
                     reason: format!(
                         "metric `{name}` has labels {:?} here and {:?} there",
                         ours.label_names, theirs.label_names
@@ -134,8 +134,12 @@ impl RegistrySnapshot {
             for series in &theirs.series {
                 match by_labels.get_mut(&series.labels) {
                     Some(snapshot) => snapshot.try_merge(&series.snapshot).map_err(|e| {
-                        DeltaError::SchemaMismatch {
-                            reason: format!("metric `{name}` series {:?}: {e}", series.labels),
+                        let reason = match e {
+                            MergeError::SchemaMismatch { reason } => reason,
+                            other => other.to_string(),
+                        };
+                        MergeError::SchemaMismatch {
+                            reason: format!("metric `{name}` series {:?}: {reason}", series.labels),
                         }
                     })?,
                     None => {

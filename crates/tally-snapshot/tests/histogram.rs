@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use tally_snapshot::{
     Delta, DeltaError, HistogramConfig, HistogramConfigError, HistogramError, HistogramSnapshot,
-    Merge,
+    Merge, MergeError,
 };
 
 const GRID: [f64; 7] = [0.0, 0.001, 0.5, 0.9, 0.99, 0.999, 1.0];
@@ -302,7 +302,7 @@ proptest! {
         if c1 == c2 {
             prop_assert!(t.try_merge(&hb).is_ok());
         } else {
-            let refused = matches!(t.try_merge(&hb), Err(DeltaError::SchemaMismatch { .. }));
+            let refused = matches!(t.try_merge(&hb), Err(MergeError::SchemaMismatch { .. }));
             prop_assert!(refused);
             prop_assert_eq!(&t, &ha);
             let delta_refused = matches!(
@@ -610,4 +610,41 @@ fn to_native_clamps_the_schema() {
     // base 2^16: 1 is in (2^-16, 1], 2 and 3 in (1, 2^16].
     let n = h.to_native(-4);
     assert_eq!(n.positive, [(0, 1), (1, 2)]);
+}
+
+/// Exporters call `cumulative_counts_into` once per series with the same buffer: the
+/// counts are those of `to_cumulative`, and the buffer is reused, not reallocated.
+#[test]
+fn cumulative_counts_into_matches_to_cumulative_and_reuses_its_buffer() {
+    let config = HistogramConfig::new(3, 1 << 30).unwrap();
+    let bound_sets: [&[f64]; 4] =
+        [&[], &[0.0], &[1.0, 7.0, 8.0, 100.0, 1e3, 1e6], &[0.5, 1023.0, 1024.0, 2e9, 1e19]];
+    let mut counts = Vec::with_capacity(8);
+    let buffer = counts.as_ptr();
+    // A spread of values: zeros, exact small ones, bucket edges, overflow, u64::MAX.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for n in 0..300 {
+        let values: Vec<u64> = (0..n % 40)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                match i % 5 {
+                    0 => state % 16,
+                    1 => state % 5_000,
+                    2 => 1 << (state % 40),
+                    3 => state >> (state % 64),
+                    _ => u64::MAX - state % 3,
+                }
+            })
+            .collect();
+        let h = HistogramSnapshot::from_values(config, values).unwrap();
+        for bounds in bound_sets {
+            h.cumulative_counts_into(bounds, &mut counts);
+            let want: Vec<u64> = h.to_cumulative(bounds).into_iter().map(|(_, c)| c).collect();
+            assert_eq!(counts, want, "{bounds:?} {h:?}");
+            assert_eq!(counts.last(), Some(&h.count()));
+        }
+    }
+    assert_eq!(counts.as_ptr(), buffer, "the buffer was reallocated");
 }

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use tally::{InferenceStatsSnapshot, Layout, RawSet};
 use tally_snapshot::{
     Delta, DeltaError, FieldDesc, FieldKind, HistogramConfig, HistogramSnapshot, Last, Merge,
-    SetSnapshot, Value,
+    MergeError, SetSnapshot, Value,
 };
 
 // ---- strategies ----
@@ -463,7 +463,7 @@ fn snapshots_of_sets_with_different_schemas_refuse_to_merge_or_subtract() {
     for other in &others {
         let other = other.snapshot();
         let mut merged = snap.clone();
-        assert!(matches!(merged.try_merge(&other), Err(DeltaError::SchemaMismatch { .. })));
+        assert!(matches!(merged.try_merge(&other), Err(MergeError::SchemaMismatch { .. })));
         assert_eq!(merged, snap, "a failed merge leaves the snapshot unchanged");
         assert!(matches!(
             SetSnapshot::delta(&snap, &other),

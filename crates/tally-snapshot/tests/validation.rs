@@ -168,7 +168,7 @@ fn a_merge_whose_result_would_clash_is_refused() {
     assert!(
         matches!(
             err,
-            tally_snapshot::DeltaError::InvalidSnapshot(InvalidSnapshot::NameClash { .. })
+            tally_snapshot::MergeError::InvalidSnapshot(InvalidSnapshot::NameClash { .. })
         ),
         "{err}"
     );

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tally::InferenceStats;
+use tally::{Cache, InferenceStats, Outcome};
 
 fn main() {
     let workers = thread::available_parallelism().map_or(2, |n| n.get()).max(2);
@@ -42,7 +42,10 @@ fn main() {
                         x ^= x << 13;
                         x ^= x >> 7;
                         x ^= x << 17;
-                        stats.record_inference(x % 100 >= 3, x % 10 < 6);
+                        stats.record_request(
+                            Outcome::success_if(x % 100 >= 3),
+                            Cache::hit_if(x % 10 < 6),
+                        );
                     }
                 })
             })

@@ -377,7 +377,7 @@ impl<S: Send + Sync + 'static> Family<S> {
                 return set.clone();
             }
             // Acquire, as above: a miss in a table a removal swapped in shows as a change.
-            if removals % 2 == 0 && self.removals.load(Ordering::Acquire) == removals {
+            if removals.is_multiple_of(2) && self.removals.load(Ordering::Acquire) == removals {
                 return self.redirect();
             }
             // A removal ran meanwhile: it may have freed room, or put these values back.

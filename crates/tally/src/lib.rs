@@ -5,7 +5,7 @@
 //!
 //! ```
 //! use std::thread;
-//! use tally::InferenceStats;
+//! use tally::{Cache, InferenceStats, Outcome};
 //!
 //! let stats = InferenceStats::new();
 //! thread::scope(|s| {
@@ -14,7 +14,8 @@
 //!         s.spawn(move || {
 //!             for i in 0..10_000u64 {
 //!                 // total, one outcome and one cache result: one event.
-//!                 stats.record_inference(i % 50 != 0, (i + worker) % 4 != 0);
+//!                 let outcome = Outcome::success_if(i % 50 != 0);
+//!                 stats.record_request(outcome, Cache::hit_if((i + worker) % 4 != 0));
 //!             }
 //!         });
 //!     }
@@ -35,7 +36,8 @@
 //! The main items:
 //! - [`metric_set!`] and the field [`kind`]s (`Counter`, `Gauge`, `LastValue`, `Histogram`):
 //!   declaring sets.
-//! - [`InferenceStats`]: a ready-made set for an inference service.
+//! - [`InferenceStats`]: a ready-made set for an inference service, recorded with
+//!   [`InferenceStats::record_request`]`(`[`Outcome`]`, `[`Cache`]`)`.
 //! - [`Family`]: one set per combination of label values, lock-free lookup, bounded.
 //! - [`Registry`], [`global`]: named sets and families, collected together
 //!   ([`RegistrySnapshot`]).
@@ -44,6 +46,7 @@
 //!   Prometheus' standard `process_*` metrics, read from `/proc`.
 //! - [`epoch`]: published snapshots, coalesced refresh, rates between epochs.
 //! - [`Merge`], [`Delta`], [`SetSnapshot`]: working with snapshots (from `tally-snapshot`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -55,14 +58,14 @@ mod registry;
 
 pub use collector::Collector;
 pub use family::{DEFAULT_CARDINALITY_LIMIT, Family, FamilyError, OVERFLOW_LABEL, Removed};
-pub use inference::{InferenceStats, InferenceStatsEvent, InferenceStatsSnapshot};
+pub use inference::{Cache, InferenceStats, InferenceStatsEvent, InferenceStatsSnapshot, Outcome};
 pub use process::{
     ProcessError, ProcessStats, ProcessStatsEvent, ProcessStatsSnapshot, read_process_stats,
 };
 pub use registry::{__global_initialisations, Registration, Registry, RegistryError, global};
 pub use tally_snapshot::{
-    InvalidSnapshot, MetricSnapshot, RegistrySnapshot, SeriesSnapshot, is_valid_label_name,
-    is_valid_metric_name, reserved_labels,
+    InvalidSnapshot, MergeError, MetricSnapshot, RegistrySnapshot, SeriesSnapshot,
+    is_valid_label_name, is_valid_metric_name, reserved_labels,
 };
 
 /// Publication of snapshots as epochs: [`Publisher`](epoch::Publisher) (latest epoch
@@ -71,12 +74,12 @@ pub use tally_snapshot::{
 ///
 /// ```
 /// use std::sync::Arc;
-/// use tally::{InferenceStats, epoch::Publisher};
+/// use tally::{Cache, InferenceStats, Outcome, epoch::Publisher};
 ///
 /// let stats = Arc::new(InferenceStats::new());
 /// let source = Arc::clone(&stats);
 /// let publisher = Publisher::new(move || source.snapshot());
-/// stats.record_inference(true, true);
+/// stats.record_request(Outcome::Success, Cache::Hit);
 /// let fresh = publisher.refresh(); // collects: sees the record above
 /// assert_eq!(fresh.snapshot().total_inferences, 1);
 /// // Dashboards read the published epoch: no collection, no writer cache lines.

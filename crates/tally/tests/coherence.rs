@@ -7,7 +7,7 @@ use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
-use tally::{FieldId, InferenceStats, Snapshot, Value};
+use tally::{Cache, FieldId, InferenceStats, Outcome, Snapshot, Value};
 
 /// What the readers of one run saw.
 #[derive(Debug, Default)]
@@ -85,7 +85,10 @@ fn every_concurrent_snapshot_of_inference_stats_partitions_total_with_rates_in_u
         500_000,
         |w, i| {
             stats.in_flight().inc();
-            stats.record_inference((i + w as u64) % 5 != 0, i % 3 == 0);
+            stats.record_request(
+                Outcome::success_if(!(i + w as u64).is_multiple_of(5)),
+                Cache::hit_if(i % 3 == 0),
+            );
             stats.in_flight().dec();
         },
         || stats.snapshot(),
@@ -122,7 +125,11 @@ fn every_concurrent_snapshot_pairs_the_latency_histogram_with_total() {
             // Latencies over several octaves, so that several bucket pages are in use.
             let latency =
                 std::time::Duration::from_nanos((i * 7919 + w as u64 * 104_729) % 50_000_000);
-            stats.record_inference_with_latency(i % 7 != 0, i % 2 == 0, latency);
+            stats.record_request_with_latency(
+                Outcome::success_if(i % 7 != 0),
+                Cache::hit_if(i % 2 == 0),
+                latency,
+            );
         },
         || stats.snapshot(),
         |snap| {

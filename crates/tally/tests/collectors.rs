@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use tally::epoch::Publisher;
-use tally::{InferenceStats, Registry, RegistryError, Value};
+use tally::{Cache, InferenceStats, Outcome, Registry, RegistryError, Value};
 
 tally::metric_set! {
     /// A pool of connections, owned elsewhere.
@@ -72,7 +72,7 @@ fn a_collector_is_read_once_per_collection_into_the_same_epoch_as_recorded_metri
     let source = Arc::clone(&registry);
     let publisher = Publisher::new(move || source.snapshot());
     let collections_before = reads.load(Ordering::Relaxed);
-    stats.record_inference(true, false);
+    stats.record_request(Outcome::Success, Cache::Miss);
     open.store(2, Ordering::Relaxed);
     opened.store(5, Ordering::Relaxed);
     let epoch = publisher.refresh();

@@ -5,7 +5,7 @@
 use std::sync::Barrier;
 use std::thread;
 
-use tally::InferenceStats;
+use tally::{Cache, InferenceStats, Outcome};
 
 /// Thread counts to try: from one thread to well past the number of cores.
 const THREADS: [u64; 5] = [1, 2, 4, 8, 16];
@@ -16,7 +16,7 @@ const EVENTS_PER_RUN: u64 = 1_000_000;
 /// Whether request `i` of thread `t` succeeded / hit the cache: a fixed, uneven pattern
 /// that gives each thread a different mix.
 fn outcome(t: u64, i: u64) -> (bool, bool) {
-    ((i * 7 + t) % 10 != 0, (i + t) % 3 == 0)
+    (!(i * 7 + t).is_multiple_of(10), (i + t).is_multiple_of(3))
 }
 
 /// Runs `threads` threads, released together by a barrier, each calling `body(t)`.
@@ -41,7 +41,7 @@ fn record_inference_totals_are_exact_for_1_to_16_threads() {
         run_together(threads, |t| {
             for i in 0..per_thread {
                 let (success, hit) = outcome(t, i);
-                stats.record_inference(success, hit);
+                stats.record_request(Outcome::success_if(success), Cache::hit_if(hit));
             }
         });
 

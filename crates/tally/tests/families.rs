@@ -5,7 +5,9 @@
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use tally::{Family, FamilyError, InferenceStats, OVERFLOW_LABEL, RawSet, Snapshot, Value};
+use tally::{
+    Cache, Family, FamilyError, InferenceStats, OVERFLOW_LABEL, Outcome, RawSet, Snapshot, Value,
+};
 
 #[test]
 fn threads_racing_to_create_the_same_series_end_with_one_series_and_exact_totals() {
@@ -23,7 +25,10 @@ fn threads_racing_to_create_the_same_series_end_with_one_series_and_exact_totals
                     for i in 0..PER_THREAD {
                         family
                             .with(&["resnet50", &device], |set| {
-                                set.record_inference((i + t as u64) % 4 != 0, i % 2 == 0)
+                                set.record_request(
+                                    Outcome::success_if(!(i + t as u64).is_multiple_of(4)),
+                                    Cache::hit_if(i % 2 == 0),
+                                )
                             })
                             .unwrap();
                     }
@@ -45,8 +50,8 @@ fn threads_racing_to_create_the_same_series_end_with_one_series_and_exact_totals
 fn bound_and_looked_up_handles_record_into_the_same_series() {
     let family = Family::<InferenceStats>::new(&["model"]).unwrap();
     let bound = family.bind(&["bert"]).unwrap();
-    bound.record_inference(true, true);
-    family.with(&["bert"], |s| s.record_inference(false, true)).unwrap();
+    bound.record_request(Outcome::Success, Cache::Hit);
+    family.with(&["bert"], |s| s.record_request(Outcome::Failure, Cache::Hit)).unwrap();
     let again = family.bind(&["bert"]).unwrap();
     assert!(Arc::ptr_eq(&bound, &again));
     assert_eq!(bound.snapshot().total_inferences, 2);
@@ -66,7 +71,7 @@ fn label_values_are_any_utf8_and_are_not_confused_by_concatenation() {
     ];
     for (i, labels) in hostile.iter().enumerate() {
         for _ in 0..=i {
-            family.with(labels, |s| s.record_inference(true, true)).unwrap();
+            family.with(labels, |s| s.record_request(Outcome::Success, Cache::Hit)).unwrap();
         }
     }
     assert_eq!(family.len(), hostile.len());
@@ -91,7 +96,9 @@ fn the_cardinality_limit_holds_under_a_million_distinct_values_with_an_exact_ove
                     value.clear();
                     use std::fmt::Write;
                     write!(value, "attacker-{t}-{i}").unwrap();
-                    family.with(&[&value], |s| s.record_inference(true, false)).unwrap();
+                    family
+                        .with(&[&value], |s| s.record_request(Outcome::Success, Cache::Miss))
+                        .unwrap();
                 }
             });
         }
@@ -131,7 +138,8 @@ fn bad_labels_are_errors_that_record_nothing() {
     assert!(matches!(Family::<InferenceStats>::with_limit(&["a"], 0), Err(FamilyError::ZeroLimit)));
 
     let family = Family::<InferenceStats>::new(&["model", "device"]).unwrap();
-    let err = family.with(&["only-one"], |s| s.record_inference(true, true)).unwrap_err();
+    let err =
+        family.with(&["only-one"], |s| s.record_request(Outcome::Success, Cache::Hit)).unwrap_err();
     assert!(err.to_string().contains("2 labels"), "{err}");
     assert!(family.bind(&["a", "b", "c"]).is_err());
     assert!(family.is_empty());
@@ -145,13 +153,20 @@ fn bad_labels_are_errors_that_record_nothing() {
 #[test]
 fn the_overflow_series_labels_lead_to_the_overflow_series_so_no_two_series_share_labels() {
     let family = Family::<InferenceStats>::with_limit(&["model", "device"], 1).unwrap();
-    family.with(&[OVERFLOW_LABEL, OVERFLOW_LABEL], |s| s.record_inference(true, true)).unwrap();
-    family.bind(&[OVERFLOW_LABEL, OVERFLOW_LABEL]).unwrap().record_inference(true, false);
+    family
+        .with(&[OVERFLOW_LABEL, OVERFLOW_LABEL], |s| s.record_request(Outcome::Success, Cache::Hit))
+        .unwrap();
+    family
+        .bind(&[OVERFLOW_LABEL, OVERFLOW_LABEL])
+        .unwrap()
+        .record_request(Outcome::Success, Cache::Miss);
     assert!(family.is_empty(), "the overflow series' labels created a series of their own");
     assert_eq!(family.overflow_redirects(), 2);
     // One of the two values reserved is an ordinary series.
-    family.with(&[OVERFLOW_LABEL, "gpu0"], |s| s.record_inference(true, true)).unwrap();
-    family.with(&["bert", "gpu1"], |s| s.record_inference(false, true)).unwrap();
+    family
+        .with(&[OVERFLOW_LABEL, "gpu0"], |s| s.record_request(Outcome::Success, Cache::Hit))
+        .unwrap();
+    family.with(&["bert", "gpu1"], |s| s.record_request(Outcome::Failure, Cache::Hit)).unwrap();
     let series = family.collect();
     let labels: Vec<_> = series.iter().map(|s| s.labels.clone()).collect();
     // In label order, the overflow series included ("__overflow__" < "gpu0").
@@ -176,7 +191,9 @@ fn racing_first_lookups_of_the_last_series_under_the_limit_are_never_redirected(
             for _ in 0..THREADS {
                 s.spawn(|| {
                     barrier.wait();
-                    family.with(&["only"], |s| s.record_inference(true, true)).unwrap();
+                    family
+                        .with(&["only"], |s| s.record_request(Outcome::Success, Cache::Hit))
+                        .unwrap();
                 });
             }
         });
@@ -217,7 +234,7 @@ fn a_family_of_run_time_sets_works_like_a_typed_one() {
 fn collect_is_sorted_by_label_values_with_the_overflow_series_in_its_place() {
     let family = Family::<InferenceStats>::with_limit(&["model"], 2).unwrap();
     for model in ["a", "b", "c"] {
-        family.with(&[model], |s| s.record_inference(true, true)).unwrap();
+        family.with(&[model], |s| s.record_request(Outcome::Success, Cache::Hit)).unwrap();
     }
     for series in [family.collect(), family.collect_with(|s| s.snapshot().to_set_snapshot())] {
         let labels: Vec<_> = series.iter().map(|s| s.labels.clone()).collect();
@@ -256,7 +273,9 @@ fn a_family_of_100_000_series_keeps_each_series_once_with_exact_counts() {
                     let i = (n + t * SERIES / THREADS) % SERIES;
                     let [model, device] = key(i);
                     family
-                        .with(&[&model, &device], |s| s.record_inference(i % 2 == 0, true))
+                        .with(&[&model, &device], |s| {
+                            s.record_request(Outcome::success_if(i.is_multiple_of(2)), Cache::Hit)
+                        })
                         .unwrap();
                 }
             });
@@ -279,9 +298,13 @@ fn a_family_of_100_000_series_keeps_each_series_once_with_exact_counts() {
         );
     }
     // Full: a new label set goes to the overflow series, an existing one to its own.
-    family.with(&["model-new", "gpu0"], |s| s.record_inference(true, true)).unwrap();
     family
-        .with(&key(SERIES - 1).each_ref().map(|v| &**v), |s| s.record_inference(true, true))
+        .with(&["model-new", "gpu0"], |s| s.record_request(Outcome::Success, Cache::Hit))
+        .unwrap();
+    family
+        .with(&key(SERIES - 1).each_ref().map(|v| &**v), |s| {
+            s.record_request(Outcome::Success, Cache::Hit)
+        })
         .unwrap();
     assert_eq!(family.len(), SERIES);
     assert_eq!(family.overflow_redirects(), 1);

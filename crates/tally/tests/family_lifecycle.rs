@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tally::{Family, FamilyError, InferenceStats, Registry, Value};
+use tally::{Cache, Family, FamilyError, InferenceStats, Outcome, Registry, Value};
 
 fn total(family: &Family<InferenceStats>, labels: &[&str]) -> Option<u64> {
     family.collect().into_iter().find(|s| s.labels == labels).map(|s| {
@@ -40,17 +40,19 @@ fn removal_under_concurrent_recording_loses_nothing_and_never_leaks_into_the_suc
                     // "churn" is removed again and again; "steady" never is.
                     let which = (i + t) % 2;
                     let labels = [["churn"], ["steady"]][which];
-                    if i % 512 == 0 {
+                    if i.is_multiple_of(512) {
                         // A handle held for a while, across yields: removals in between
                         // must leave its series alone.
                         let handle = family.bind(&labels).unwrap();
                         for _ in 0..4 {
-                            handle.record_inference(true, false);
+                            handle.record_request(Outcome::Success, Cache::Miss);
                             thread::yield_now();
                         }
                         issued[which] += 4;
                     } else {
-                        family.with(&labels, |s| s.record_inference(true, false)).unwrap();
+                        family
+                            .with(&labels, |s| s.record_request(Outcome::Success, Cache::Miss))
+                            .unwrap();
                         issued[which] += 1;
                     }
                 }
@@ -100,19 +102,19 @@ fn removal_under_concurrent_recording_loses_nothing_and_never_leaks_into_the_suc
 fn a_successor_starts_at_zero_and_a_bound_handle_keeps_its_series() {
     let family = Family::<InferenceStats>::new(&["model"]).unwrap();
     let bound = family.bind(&["bert"]).unwrap();
-    bound.record_inference(true, true);
+    bound.record_request(Outcome::Success, Cache::Hit);
     let err = family.remove(&["bert"]).unwrap_err();
     assert_eq!(err, FamilyError::SeriesInUse { labels: vec!["bert".into()] });
     assert!(err.to_string().contains("drop the handles"), "{err}");
     // Still collected, counts intact, and the handle still records into it.
-    bound.record_inference(true, true);
+    bound.record_request(Outcome::Success, Cache::Hit);
     assert_eq!(total(&family, &["bert"]), Some(2));
     drop(bound);
     let old = family.remove(&["bert"]).unwrap().unwrap();
     assert_eq!(old.snapshot().total_inferences, 2);
     assert!(matches!(family.remove(&["bert"]), Ok(None)));
     assert_eq!(total(&family, &["bert"]), None);
-    family.with(&["bert"], |s| s.record_inference(false, false)).unwrap();
+    family.with(&["bert"], |s| s.record_request(Outcome::Failure, Cache::Miss)).unwrap();
     assert_eq!(total(&family, &["bert"]), Some(1), "the successor starts at zero");
     assert!(matches!(family.remove(&["a", "b"]), Err(FamilyError::LabelCount { .. })));
 }
@@ -127,7 +129,7 @@ fn a_with_call_running_on_a_series_keeps_it_from_being_removed() {
                 .with(&["bert"], |set| {
                     inside.wait();
                     removed.wait(); // the removal below has given up
-                    set.record_inference(true, false);
+                    set.record_request(Outcome::Success, Cache::Miss);
                 })
                 .unwrap();
         });
@@ -143,7 +145,7 @@ fn a_with_call_running_on_a_series_keeps_it_from_being_removed() {
 fn retain_removes_what_the_predicate_rejects_and_keeps_what_is_in_use() {
     let family = Family::<InferenceStats>::new(&["model", "version"]).unwrap();
     for (m, v) in [("bert", "1"), ("bert", "2"), ("gpt", "1"), ("gpt", "2")] {
-        family.with(&[m, v], |s| s.record_inference(true, false)).unwrap();
+        family.with(&[m, v], |s| s.record_request(Outcome::Success, Cache::Miss)).unwrap();
     }
     let held = family.bind(&["gpt", "1"]).unwrap();
     let done = family.retain(|labels, set| {
@@ -163,15 +165,15 @@ fn retain_removes_what_the_predicate_rejects_and_keeps_what_is_in_use() {
 fn removal_frees_the_series_place_under_the_cardinality_limit() {
     let family = Family::<InferenceStats>::with_limit(&["model"], 2).unwrap();
     for m in ["a", "b", "c"] {
-        family.with(&[m], |s| s.record_inference(true, false)).unwrap();
+        family.with(&[m], |s| s.record_request(Outcome::Success, Cache::Miss)).unwrap();
     }
     assert_eq!((family.len(), family.overflow_redirects()), (2, 1));
     family.remove(&["a"]).unwrap().unwrap();
     assert_eq!(family.len(), 1);
-    family.with(&["c"], |s| s.record_inference(true, false)).unwrap();
+    family.with(&["c"], |s| s.record_request(Outcome::Success, Cache::Miss)).unwrap();
     assert_eq!(family.overflow_redirects(), 1, "c has a series of its own now");
     assert_eq!(total(&family, &["c"]), Some(1));
-    family.with(&["d"], |s| s.record_inference(true, false)).unwrap();
+    family.with(&["d"], |s| s.record_request(Outcome::Success, Cache::Miss)).unwrap();
     assert_eq!((family.len(), family.overflow_redirects()), (2, 2), "full again");
 }
 
@@ -182,18 +184,18 @@ fn idle_series_expire_at_collection_and_recorded_or_bound_ones_stay() {
         .expire_idle_after(Duration::from_millis(80));
     assert_eq!(family.idle_expiry(), Some(Duration::from_millis(80)));
     for u in ["idle", "busy", "bound"] {
-        family.with(&[u], |s| s.record_inference(true, false)).unwrap();
+        family.with(&[u], |s| s.record_request(Outcome::Success, Cache::Miss)).unwrap();
     }
     let bound = family.bind(&["bound"]).unwrap();
     assert_eq!(family.collect().len(), 3);
     thread::sleep(Duration::from_millis(120));
-    family.with(&["busy"], |s| s.record_inference(true, false)).unwrap();
+    family.with(&["busy"], |s| s.record_request(Outcome::Success, Cache::Miss)).unwrap();
     let labels: Vec<_> = family.collect().into_iter().map(|s| s.labels).collect();
     assert_eq!(labels, [["bound"], ["busy"]]);
     assert_eq!(family.len(), 2);
     // A bound series keeps counting, and expires once its handle is gone and it stood
     // still for the duration.
-    bound.record_inference(false, false);
+    bound.record_request(Outcome::Failure, Cache::Miss);
     drop(bound);
     thread::sleep(Duration::from_millis(120));
     let labels: Vec<_> = family.collect().into_iter().map(|s| s.labels).collect();
@@ -201,7 +203,7 @@ fn idle_series_expire_at_collection_and_recorded_or_bound_ones_stay() {
     thread::sleep(Duration::from_millis(120));
     assert!(family.collect().is_empty());
     // A successor of an expired series starts at zero, with an idle time of its own.
-    family.with(&["idle"], |s| s.record_inference(true, false)).unwrap();
+    family.with(&["idle"], |s| s.record_request(Outcome::Success, Cache::Miss)).unwrap();
     assert_eq!(total(&family, &["idle"]), Some(1));
 }
 
@@ -213,11 +215,11 @@ fn a_registered_family_expires_idle_series_in_the_registry_snapshot() {
         .expire_idle_after(Duration::ZERO)
         .family::<InferenceStats>(&["user"])
         .unwrap();
-    family.with(&["ana"], |s| s.record_inference(true, false)).unwrap();
+    family.with(&["ana"], |s| s.record_request(Outcome::Success, Cache::Miss)).unwrap();
     assert_eq!(registry.snapshot().metrics["sessions"].series.len(), 1);
     assert!(registry.snapshot().metrics["sessions"].series.is_empty());
     // The successor starts at zero.
-    family.with(&["ana"], |s| s.record_inference(true, false)).unwrap();
+    family.with(&["ana"], |s| s.record_request(Outcome::Success, Cache::Miss)).unwrap();
     let snap = registry.snapshot();
     let ana = &snap.metrics["sessions"].series[0].snapshot;
     assert_eq!(ana.get("total_inferences"), Some(&Value::Counter(1)));

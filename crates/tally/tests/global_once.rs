@@ -4,6 +4,8 @@
 use std::sync::Barrier;
 use std::thread;
 
+use tally::{Cache, Outcome};
+
 #[test]
 fn sixty_four_threads_racing_for_the_global_registry_get_one_instance_initialised_once() {
     const THREADS: usize = 64;
@@ -29,7 +31,7 @@ fn sixty_four_threads_racing_for_the_global_registry_get_one_instance_initialise
     assert_eq!(std::ptr::from_ref(tally::global()) as usize, addresses[0]);
     let stats =
         tally::global().register::<tally::InferenceStats>("inference", "Requests.").unwrap();
-    stats.record_inference(true, false);
+    stats.record_request(Outcome::Success, Cache::Miss);
     let snap = tally::global().snapshot();
     assert_eq!(
         snap.metrics["inference"].series[0].snapshot.get("total_inferences"),

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 
-use tally::{Delta, InferenceStats, InferenceStatsSnapshot};
+use tally::{Cache, Delta, InferenceStats, InferenceStatsSnapshot, Outcome};
 
 /// The counters of a snapshot (everything but the `in_flight` gauge, which may go down).
 fn counters(s: &InferenceStatsSnapshot) -> [u64; 5] {
@@ -32,7 +32,10 @@ fn record_with_churn_until(stats: &InferenceStats, stop: &AtomicBool, churned: &
                 s.spawn(move || {
                     let mut i = 0u64;
                     while !stop.load(Ordering::Relaxed) {
-                        stats.record_inference((i + w) % 3 != 0, i % 2 == 0);
+                        stats.record_request(
+                            Outcome::success_if(!(i + w).is_multiple_of(3)),
+                            Cache::hit_if(i.is_multiple_of(2)),
+                        );
                         i += 1;
                     }
                     i
@@ -45,7 +48,10 @@ fn record_with_churn_until(stats: &InferenceStats, stop: &AtomicBool, churned: &
                 .map(|w| {
                     s.spawn(move || {
                         for i in 0..200u64 {
-                            stats.record_inference(i % 4 != w, i % 5 == 0);
+                            stats.record_request(
+                                Outcome::success_if(i % 4 != w),
+                                Cache::hit_if(i % 5 == 0),
+                            );
                         }
                     })
                 })

@@ -3,7 +3,8 @@
 //! families and run-time sets, serializes, and merges across processes exactly.
 
 use tally::{
-    FieldDesc, FieldKind, InferenceStats, Layout, Registry, RegistryError, RegistrySnapshot, Value,
+    Cache, FieldDesc, FieldKind, InferenceStats, Layout, Outcome, Registry, RegistryError,
+    RegistrySnapshot, Value,
 };
 
 fn counter(snap: &RegistrySnapshot, metric: &str, series: usize, field: &str) -> u64 {
@@ -22,7 +23,7 @@ fn invalid_and_duplicate_names_are_refused_with_a_clear_error() {
         assert!(err.to_string().contains("Prometheus metric-name rules"), "{err}");
     }
     let first = registry.register::<InferenceStats>("inference", "first").unwrap();
-    first.record_inference(true, true);
+    first.record_request(Outcome::Success, Cache::Hit);
     let err = registry.register::<InferenceStats>("inference", "second").unwrap_err();
     assert_eq!(err, RegistryError::Duplicate { name: "inference".into() });
     assert!(err.to_string().contains("already registered"));
@@ -82,9 +83,9 @@ fn one_collection_covers_sets_families_and_run_time_sets_and_round_trips_through
     let raw = registry.metric("loader").help("Loader.").raw(layout.clone()).unwrap();
     let raw_family = registry.metric("loader_by_disk").raw_family(layout, &["disk"]).unwrap();
 
-    plain.record_inference(true, false);
+    plain.record_request(Outcome::Success, Cache::Miss);
     for model in ["bert", "resnet", "bert"] {
-        family.with(&[model], |s| s.record_inference(true, true)).unwrap();
+        family.with(&[model], |s| s.record_request(Outcome::Success, Cache::Hit)).unwrap();
     }
     let loads = raw.field("loads").unwrap();
     raw.record(|e| e.add_counter(loads, 3));
@@ -125,10 +126,12 @@ fn registry_snapshots_from_several_processes_merge_exactly() {
             let set = registry.register::<InferenceStats>("inference", "").unwrap();
             let family = registry.metric("by_model").family::<InferenceStats>(&["model"]).unwrap();
             for i in 0..(p + 1) * 100 {
-                set.record_inference(i % 3 != 0, true);
+                set.record_request(Outcome::success_if(i % 3 != 0), Cache::Hit);
                 let model = if i % 2 == 0 { "bert" } else { "only-in-some" };
                 if model == "bert" || p == 2 {
-                    family.with(&[model], |s| s.record_inference(true, false)).unwrap();
+                    family
+                        .with(&[model], |s| s.record_request(Outcome::Success, Cache::Miss))
+                        .unwrap();
                 }
             }
             registry.snapshot()

@@ -15,7 +15,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 
-use tally::InferenceStats;
+use tally::{Cache, InferenceStats, Outcome};
 
 /// Tests in this file run one at a time (see the module docs).
 fn exclusive() -> MutexGuard<'static, ()> {
@@ -41,7 +41,10 @@ fn ten_thousand_short_lived_threads_lose_nothing_and_reuse_at_most_wave_size_slo
                 let stats = Arc::clone(&stats);
                 thread::spawn(move || {
                     for i in 0..EVENTS_PER_THREAD {
-                        stats.record_inference(i % 4 != 0, t % 2 == 0);
+                        stats.record_request(
+                            Outcome::success_if(i % 4 != 0),
+                            Cache::hit_if(t % 2 == 0),
+                        );
                     }
                 })
             })
@@ -113,7 +116,7 @@ fn run_in_thread_local_destructor(
             arm(guard.take());
         }
         for _ in 0..3 {
-            stats.record_inference(false, false);
+            stats.record_request(Outcome::Failure, Cache::Miss);
         }
         if guard.is_some() {
             arm(guard.take());
@@ -132,7 +135,7 @@ fn a_record_made_from_another_thread_locals_destructor_is_counted() {
         let stats = Arc::new(InferenceStats::new());
         let s = Arc::clone(&stats);
         let saw_no_slot_in_use = run_in_thread_local_destructor(&stats, arm_first, move || {
-            s.record_inference(true, true)
+            s.record_request(Outcome::Success, Cache::Hit)
         });
         let snap = stats.snapshot();
         assert_eq!(snap.total_inferences, 4, "arm_first: {arm_first}");

@@ -86,6 +86,7 @@ impl Metrics {
     /// two models, one with a hostile label value.
     pub fn record(&self, n: u64) {
         for i in 0..n {
+            #[allow(deprecated)] // issue 22: record_request_with_latency(Outcome, Cache, _)
             self.stats.record_inference_with_latency(
                 i % 3 != 0,
                 i % 2 == 0,

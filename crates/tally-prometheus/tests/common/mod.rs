@@ -98,6 +98,7 @@ pub fn expected(snapshot: &RegistrySnapshot, format: Format) -> Vec<Family> {
                         samples.push(sample("_sum", labels.clone(), sum));
                         samples.push(sample("_count", labels, h.count().to_string()));
                     }
+                    other => panic!("a value of a kind these tests do not know: {other:?}"),
                 }
             }
             let name =
@@ -235,6 +236,7 @@ pub fn encode(snapshot: &RegistrySnapshot, format: Format) -> String {
     match format {
         Format::Text => tally_prometheus::encode_text(snapshot, &mut out),
         Format::OpenMetrics => tally_prometheus::encode_openmetrics(snapshot, &mut out),
+        other => panic!("a format these tests do not know: {other:?}"),
     }
     out
 }

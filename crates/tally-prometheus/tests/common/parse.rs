@@ -127,6 +127,7 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<Family>, String> {
     let body = match format {
         Format::OpenMetrics => text.strip_suffix("# EOF\n").ok_or("missing final # EOF")?,
         Format::Text => text,
+        other => return Err(format!("a format this parser does not know: {other:?}")),
     };
     if !body.is_empty() && !body.ends_with('\n') {
         return Err("the last line has no line feed".into());
@@ -170,6 +171,9 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<Family>, String> {
                         // The text format's tokenizer skips blanks before the help.
                         Format::Text => unescape(arg.trim_start_matches([' ', '\t']), false)?,
                         Format::OpenMetrics => unescape(arg, true)?,
+                        other => {
+                            return Err(format!("a format this parser does not know: {other:?}"));
+                        }
                     });
                 }
                 "TYPE" if family.kind.is_empty() => {

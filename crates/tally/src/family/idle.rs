@@ -27,6 +27,7 @@ pub(super) fn signature(snapshot: &SetSnapshot) -> Vec<u64> {
             Value::Gauge(n) => *n as u64,
             Value::LastValue(last) => last.stamp_ns,
             Value::Histogram(h) => h.count(),
+            other => unreachable!("a value of a kind FieldKind does not have: {other:?}"),
         })
         .collect()
 }
