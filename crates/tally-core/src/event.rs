@@ -138,15 +138,16 @@ impl<'a> Event<'a> {
         unsafe { self.push(Op::count(word, delta)) }
     }
 
-    /// Stores two consecutive words.
+    /// Sets a last-value field (its two words: the value, and a stamp taken when the
+    /// event is applied).
     ///
     /// # Safety
     ///
     /// `word` and `word + 1` are words of the layout of the event's set.
     #[inline(always)]
-    pub(crate) unsafe fn set_pair(&self, word: usize, first: u64, second: u64) {
+    pub(crate) unsafe fn push_last(&self, word: usize, value: u64) {
         // SAFETY: the caller's promise: words of this event's shard.
-        unsafe { self.push(Op::pair(word, first, second)) }
+        unsafe { self.push(Op::last(word, value)) }
     }
 
     /// Records `value` into the histogram whose scalar words start at `word` and whose

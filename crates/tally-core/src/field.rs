@@ -58,13 +58,13 @@ pub trait Sink: sealed::Sealed {
     /// `word` is the word of a [`Gauge`] field of the sink's layout.
     #[doc(hidden)]
     unsafe fn add_level(&self, word: usize, delta: u64);
-    /// Stores the two words of a last-value field.
+    /// Sets a last-value field: its value, and a stamp read when the update is applied.
     ///
     /// # Safety
     ///
     /// `word` is the first word of a [`LastValue`] field of the sink's layout.
     #[doc(hidden)]
-    unsafe fn set_pair(&self, word: usize, first: u64, second: u64);
+    unsafe fn set_last_value(&self, word: usize, value: u64);
     /// Records `value` into a histogram field.
     ///
     /// # Safety
@@ -300,7 +300,7 @@ impl<S: Sink + ?Sized> LastValueRef<'_, S> {
     pub fn set(&self, value: i64) {
         // SAFETY: `word` is a last-value field of the sink's layout: the contract of
         // `Kind::field`, the only constructor.
-        unsafe { self.sink.set_pair(self.word, value as u64, crate::clock::stamp_ns()) }
+        unsafe { self.sink.set_last_value(self.word, value as u64) }
     }
 }
 
@@ -432,9 +432,9 @@ impl Sink for RawSet {
         unsafe { self.apply_one(|_| Op::level(word, delta)) }
     }
     #[inline(always)]
-    unsafe fn set_pair(&self, word: usize, first: u64, second: u64) {
+    unsafe fn set_last_value(&self, word: usize, value: u64) {
         // SAFETY: the caller's promise (see above): a last-value field has two words.
-        unsafe { self.apply_one(|_| Op::pair(word, first, second)) }
+        unsafe { self.apply_one(|_| Op::last(word, value)) }
     }
     #[inline(always)]
     unsafe fn observe_value(&self, field: FieldId, value: u64) {
@@ -468,9 +468,9 @@ impl Sink for Event<'_> {
         unsafe { self.add(word, delta) }
     }
     #[inline(always)]
-    unsafe fn set_pair(&self, word: usize, first: u64, second: u64) {
+    unsafe fn set_last_value(&self, word: usize, value: u64) {
         // SAFETY: the caller's promise (see above): a last-value field has two words.
-        unsafe { self.set_pair(word, first, second) }
+        unsafe { self.push_last(word, value) }
     }
     #[inline(always)]
     unsafe fn observe_value(&self, field: FieldId, value: u64) {

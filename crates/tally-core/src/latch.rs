@@ -269,12 +269,16 @@ impl Shard {
         }
     }
 
-    /// Looks up a sample's bucket word (see [`Op::observe`]).
+    /// What an op needs just before the section: a sample's bucket word (see
+    /// [`Op::observe`]), a last value's stamp (see [`Op::last`]).
     #[inline(always)]
     fn resolve(&self, op: &mut Op) {
         if op.what == What::Observe && op.second != 0 {
             let i = op.second as usize - 1;
             op.bucket = self.bucket(i / PAGE_BUCKETS, i % PAGE_BUCKETS);
+        }
+        if op.what == What::Last {
+            op.second = crate::clock::stamp_ns();
         }
     }
 

@@ -23,7 +23,7 @@ pub(crate) struct Op {
     pub(crate) word: usize,
     /// The delta, the last value, or the sample.
     pub(crate) value: u64,
-    /// A last value's stamp.
+    /// A last value's stamp (filled in just before the section opens).
     pub(crate) second: u64,
     /// A sample's bucket: the copy-0 word in its page (copy 1 is `PAGE_BUCKETS` words
     /// further), or null for a sample past the configured maximum (the overflow word).
@@ -40,8 +40,10 @@ pub(crate) enum What {
     Count,
     /// Adds `value` to a gauge word, wrapping (a two's-complement level).
     Level,
-    /// Stores `value` and `second`: a last value and its stamp.
-    Pair,
+    /// Stores `value` and `second`: a last value and its stamp, read from the clock just
+    /// before the section opens (so that one thread's stamps follow the order its events
+    /// are applied in, nested records included).
+    Last,
     /// Records the sample `value` into the histogram whose words start at `word`.
     Observe,
 }
@@ -104,10 +106,10 @@ impl Op {
         Op { what: What::Level, word, value: delta, second: 0, bucket: std::ptr::null() }
     }
 
-    /// Stores `first` and `second` into words `word` and `word + 1`.
+    /// Sets the last-value field at `word` to `value`, stamped when the event is applied.
     #[inline(always)]
-    pub(crate) const fn pair(word: usize, first: u64, second: u64) -> Op {
-        Op { what: What::Pair, word, value: first, second, bucket: std::ptr::null() }
+    pub(crate) const fn last(word: usize, value: u64) -> Op {
+        Op { what: What::Last, word, value, second: 0, bucket: std::ptr::null() }
     }
 
     /// Records `value` into the histogram at `word`, into the bucket `bucket` of the
@@ -148,7 +150,7 @@ impl Op {
                     add(words.at(word), value);
                     Done::NOTHING
                 }
-                What::Pair => {
+                What::Last => {
                     words.at(word).store(value, DATA_STORE);
                     words.at(word + 1).store(self.second, DATA_STORE);
                     Done::NOTHING
@@ -191,7 +193,7 @@ impl Op {
         unsafe {
             match self.what {
                 What::Count => words.at(word).store(done.value, DATA_STORE),
-                What::Inc | What::Level | What::Pair => {
+                What::Inc | What::Level | What::Last => {
                     self.apply(words, 1);
                 }
                 What::Observe => {

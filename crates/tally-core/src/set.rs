@@ -486,7 +486,7 @@ impl Event<'_> {
     pub fn set_last(&self, field: FieldId, value: i64) {
         self.layout().check(field, FieldKind::LastValue);
         // SAFETY: checked just above: the two words of a last-value field of this layout.
-        unsafe { self.set_pair(field.word, value as u64, crate::clock::stamp_ns()) }
+        unsafe { self.push_last(field.word, value as u64) }
     }
 
     /// Records `value` into a histogram field of this event's set.

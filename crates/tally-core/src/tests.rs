@@ -412,3 +412,34 @@ fn a_sets_debug_names_its_fields_without_collecting() {
     // No values: a `Debug` is not a snapshot.
     assert!(!shown.contains("total: 1"), "{shown}");
 }
+
+crate::metric_set! {
+    /// A last-value gauge.
+    struct Latest {
+        /// The value.
+        latest: LastValue,
+    }
+}
+
+#[test]
+fn a_last_value_is_stamped_when_applied_so_nesting_never_sends_it_back() {
+    // Found by the differential fuzz target: with the stamp read when `set` was called, the
+    // outer event (applied after its nested record) stored an older stamp over a newer one,
+    // and the gauge's stamp went backwards between two snapshots.
+    let set = Latest::new();
+    let mut inside = crate::Last::default();
+    set.record(|outer| {
+        outer.latest().set(1);
+        set.record(|inner| inner.latest().set(2));
+        inside = set.snapshot().latest;
+    });
+    assert_eq!(inside.value, 2);
+    // Applied after the nested record: the outer event's value is the newer one, and its
+    // stamp is not older.
+    let after = set.snapshot().latest;
+    assert_eq!(after.value, 1);
+    assert!(after.stamp_ns >= inside.stamp_ns, "{inside:?} then {after:?}");
+    set.record(|e| e.latest().set(3));
+    let later = set.snapshot().latest;
+    assert!(later.stamp_ns >= after.stamp_ns, "{after:?} then {later:?}");
+}
