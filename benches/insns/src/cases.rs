@@ -90,7 +90,7 @@ tally::metric_set! {
 }
 
 /// The cases: name, what it records per event.
-pub const CASES: [(&str, &str); 10] = [
+pub const CASES: [(&str, &str); 11] = [
     (
         "floor",
         "(reference) the inference event into plain thread-local fields: 5 counters by index, \
@@ -112,6 +112,11 @@ pub const CASES: [(&str, &str); 10] = [
     ("counter_add", "`count().add(n)`: a lone counter add (saturating), its own event"),
     ("gauge_add", "`level().add(n)`: a lone gauge add (wrapping), its own event"),
     ("event_three_counters", "`record(|e| { total.inc(); ok.inc(); hits.add(n) })`: one event"),
+    (
+        "event_three_counters_depth",
+        "(reference) the same event inside a thread-local depth count (+1 before, -1 after): \
+         the least that joining nested records to the outer event would add",
+    ),
     (
         "event_wide_spill",
         "`record(|e| 24 × counter inc)`: one event wider than the inline buffer (8 updates)",
@@ -196,6 +201,7 @@ pub fn dispatch(s: &Sets, case: &str, events: u64, two_sites: bool) -> Result<()
         "counter_add" => counter_add(s, events),
         "gauge_add" => gauge_add(s, events),
         "event_three_counters" => event_three_counters(s, events),
+        "event_three_counters_depth" => event_three_counters_depth(s, events),
         "event_wide_spill" => event_wide_spill(s, events),
         other => return Err(format!("unknown case {other:?}")),
     }
@@ -315,5 +321,24 @@ fn event_wide_spill(s: &Sets, events: u64) {
                 e.hits().add(n);
             }
         })
+    });
+}
+
+thread_local! {
+    /// How deep this thread is in `record` calls: what joining nested records would track.
+    static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+#[inline(never)]
+fn event_three_counters_depth(s: &Sets, events: u64) {
+    let n = black_box(3u64);
+    (0..events).for_each(|_| {
+        DEPTH.with(|d| d.set(d.get() + 1));
+        s.three.record(|e| {
+            e.total().inc();
+            e.ok().inc();
+            e.hits().add(n);
+        });
+        DEPTH.with(|d| d.set(d.get() - 1));
     });
 }
