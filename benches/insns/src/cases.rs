@@ -9,63 +9,7 @@ use std::time::Duration;
 
 use tally::{Cache, HistogramConfig, InferenceStats, Outcome};
 
-/// xorshift64, as in the benches' `XorShift`: three shifts and three xors per number.
-#[derive(Debug, Clone, Copy)]
-pub struct XorShift(u64);
-
-impl XorShift {
-    /// Thread `thread`'s generator.
-    pub fn for_thread(thread: usize) -> Self {
-        XorShift(0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(thread as u64 + 1) | 1)
-    }
-
-    /// The next number.
-    #[inline(always)]
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-}
-
-/// The peer benchmark's event (as the benches' `Event`): total, one outcome and one cache
-/// result picked by a bit each, a 100 µs to 8.5 ms latency.
-#[derive(Debug, Clone, Copy)]
-pub struct Event {
-    /// 0: successful, 1: failed.
-    pub outcome: usize,
-    /// 0: cache hit, 1: cache miss.
-    pub cache: usize,
-    /// In nanoseconds.
-    pub latency_ns: u64,
-}
-
-impl Event {
-    /// The event for one generator output.
-    #[inline(always)]
-    pub fn from_bits(r: u64) -> Event {
-        Event {
-            outcome: (r & 1) as usize,
-            cache: ((r >> 1) & 1) as usize,
-            latency_ns: 100_000 + ((r >> 8) & 0x7F_FFFF),
-        }
-    }
-
-    /// Whether the request succeeded.
-    #[inline(always)]
-    pub fn success(&self) -> bool {
-        self.outcome == 0
-    }
-
-    /// Whether the cache was hit.
-    #[inline(always)]
-    pub fn hit(&self) -> bool {
-        self.cache == 0
-    }
-}
+use tally_insns::{Event, XorShift};
 
 tally::metric_set! {
     /// Three counters recorded as one event.

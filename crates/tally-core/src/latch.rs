@@ -391,34 +391,14 @@ impl Drop for Shard {
     }
 }
 
-/// Calls `f(i)` for `i` in `0..n` (`n <= CAPACITY`), written out rather than looped: with
-/// `n` known after inlining (an event's updates usually are), every call has a constant
-/// index and the event's buffer lives in registers.
+/// Calls `f(i)` for `i` in `0..n` (`n <= CAPACITY`) as a loop of constant trip count, which
+/// the optimiser unrolls: with `n` known after inlining (an event's updates usually are),
+/// every call has a constant index and the event's buffer lives in registers.
 #[inline(always)]
 pub(crate) fn unrolled(n: usize, mut f: impl FnMut(usize)) {
-    const _: () = assert!(CAPACITY == 8, "`unrolled` is written out for 8 updates");
-    if n > 0 {
-        f(0);
-    }
-    if n > 1 {
-        f(1);
-    }
-    if n > 2 {
-        f(2);
-    }
-    if n > 3 {
-        f(3);
-    }
-    if n > 4 {
-        f(4);
-    }
-    if n > 5 {
-        f(5);
-    }
-    if n > 6 {
-        f(6);
-    }
-    if n > 7 {
-        f(7);
+    for i in 0..CAPACITY {
+        if i < n {
+            f(i);
+        }
     }
 }

@@ -272,27 +272,7 @@ fn a_collection_past_the_request_timeout_gets_the_same_503() {
 /// say so in the same `tally-skipped` header, around the same valid body.
 #[test]
 fn what_is_skipped_is_counted_in_the_same_header() {
-    use tally::{FieldDesc, FieldKind, MetricSnapshot, SeriesSnapshot, SetSnapshot, Value};
-    let clashing = || {
-        let fields = vec![
-            FieldDesc::new("requests", FieldKind::Counter, ""),
-            FieldDesc::new("requests_total", FieldKind::Counter, ""),
-        ];
-        let snapshot =
-            SetSnapshot::new(fields, vec![Value::Counter(1), Value::Counter(2)]).unwrap();
-        let mut r = RegistrySnapshot::default();
-        r.metrics.insert(
-            "api".into(),
-            MetricSnapshot {
-                help: String::new(),
-                unit: None,
-                label_names: vec![],
-                series: vec![SeriesSnapshot { labels: vec![], snapshot }],
-                overflow_redirects: 0,
-            },
-        );
-        r
-    };
+    let clashing = common::clashing_snapshot;
     let servers = Servers::start(common::local_server(tally::epoch::Publisher::new(clashing)));
     for accept in [None, Some(PROMETHEUS_ACCEPT)] {
         let reply = same_everywhere(&servers, "GET", "/metrics", accept, true);

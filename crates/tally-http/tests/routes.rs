@@ -183,27 +183,7 @@ fn encode_options_reach_the_encoder() {
 /// (and logged), never dropped without a word.
 #[test]
 fn what_an_invalid_snapshot_loses_is_counted_in_a_header() {
-    use tally::{FieldDesc, FieldKind, MetricSnapshot, SeriesSnapshot, SetSnapshot, Value};
-    let clashing = || {
-        let fields = vec![
-            FieldDesc::new("requests", FieldKind::Counter, ""),
-            FieldDesc::new("requests_total", FieldKind::Counter, ""),
-        ];
-        let snapshot =
-            SetSnapshot::new(fields, vec![Value::Counter(1), Value::Counter(2)]).unwrap();
-        let mut r = RegistrySnapshot::default();
-        r.metrics.insert(
-            "api".into(),
-            MetricSnapshot {
-                help: String::new(),
-                unit: None,
-                label_names: vec![],
-                series: vec![SeriesSnapshot { labels: vec![], snapshot }],
-                overflow_redirects: 0,
-            },
-        );
-        r
-    };
+    let clashing = common::clashing_snapshot;
     let server = common::local_server(tally::epoch::Publisher::new(clashing)).spawn().unwrap();
     let reply = get(server.local_addr(), "/metrics", None);
     assert_eq!(reply.status, 200);

@@ -232,3 +232,28 @@ impl Gate {
         self.changed.notify_all();
     }
 }
+
+/// A hand-built snapshot whose two fields are exposed under one name (`api_requests_total`):
+/// valid as a value, refused by `validate`, so the encoder has to leave one of them out
+/// (the `tally-skipped` header's case).
+#[allow(dead_code)] // not every test binary uses it
+pub fn clashing_snapshot() -> tally::RegistrySnapshot {
+    use tally::{FieldDesc, FieldKind, MetricSnapshot, SeriesSnapshot, SetSnapshot, Value};
+    let fields = vec![
+        FieldDesc::new("requests", FieldKind::Counter, ""),
+        FieldDesc::new("requests_total", FieldKind::Counter, ""),
+    ];
+    let snapshot = SetSnapshot::new(fields, vec![Value::Counter(1), Value::Counter(2)]).unwrap();
+    let mut r = tally::RegistrySnapshot::default();
+    r.metrics.insert(
+        "api".into(),
+        MetricSnapshot {
+            help: String::new(),
+            unit: None,
+            label_names: vec![],
+            series: vec![SeriesSnapshot { labels: vec![], snapshot }],
+            overflow_redirects: 0,
+        },
+    );
+    r
+}
