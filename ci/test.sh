@@ -74,7 +74,7 @@ clippy() {
 docs() { cargo doc --workspace --no-deps --all-features; }
 tests() { cargo test --workspace --all-features; }
 # Child processes send snapshots over pipes; the parent's merge must equal the sum.
-cross_process() { cargo run --release -p tally --example cross_process -- 8; }
+cross_process() { cargo run --release -p tallyx --example cross_process -- 8; }
 # An axum service mounting /metrics in its own router: it sends itself requests and exits
 # non-zero unless its own /metrics counts each by route and status.
 axum_service() { cargo run -p tally-http --example axum_service; }
@@ -100,7 +100,7 @@ coherence_release() {
     tests+=(--test "$t")
   done
   CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    cargo test --release -p tally "${tests[@]}"
+    cargo test --release -p tallyx "${tests[@]}"
 }
 benches_test_mode() {
   cargo bench -p tally-sync --all-features --bench lock_overhead -- --test
@@ -141,7 +141,7 @@ tsan() {
   tsan_test -p tally-core --lib --test slot_reuse
   if [ -z "${TALLY_SKIP_TSAN_STRESS:-}" ]; then
     # tally's integration tests: the stress tests (coherence, exact totals, churn, ...).
-    tsan_test -p tally --tests
+    tsan_test -p tallyx --tests
   fi
 }
 # The README's run command, shortened: exits non-zero if a count was lost or an invariant

@@ -5,6 +5,8 @@
 //! changes the optimiser's inlining choices).
 
 use std::hint::black_box;
+use std::sync::atomic::Ordering::{Relaxed, Release};
+use std::sync::atomic::{AtomicU64, fence};
 use std::time::Duration;
 
 use tally::{Cache, HistogramConfig, InferenceStats, Outcome};
@@ -34,7 +36,7 @@ tally::metric_set! {
 }
 
 /// The cases: name, what it records per event.
-pub const CASES: [(&str, &str); 11] = [
+pub const CASES: [(&str, &str); 13] = [
     (
         "floor",
         "(reference) the inference event into plain thread-local fields: 5 counters by index, \
@@ -52,6 +54,13 @@ pub const CASES: [(&str, &str); 11] = [
     ),
     ("inference_counters", "`record_request(outcome, cache)`: the same event, counters only"),
     ("floor_counters", "(reference) the counters-only floor: 3 plain increments by index"),
+    (
+        "sketch_latency",
+        "(reference) the smallest two-copy latch for the inference event, written out by \
+         hand: the shard in a local (no thread-local, no table), the same orderings, counters \
+         and histogram (count, u128 sum, min, max, bucket with tally's index) in both copies",
+    ),
+    ("sketch_counters", "(reference) the same sketch, counters only"),
     ("counter_inc", "`count().inc()`: a lone counter increment, its own event"),
     ("counter_add", "`count().add(n)`: a lone counter add (saturating), its own event"),
     ("gauge_add", "`level().add(n)`: a lone gauge add (wrapping), its own event"),
@@ -146,6 +155,8 @@ pub fn dispatch(s: &Sets, case: &str, events: u64, two_sites: bool) -> Result<()
         "gauge_add" => gauge_add(s, events),
         "event_three_counters" => event_three_counters(s, events),
         "event_three_counters_depth" => event_three_counters_depth(s, events),
+        "sketch_latency" => sketch(events, true),
+        "sketch_counters" => sketch(events, false),
         "event_wide_spill" => event_wide_spill(s, events),
         other => return Err(format!("unknown case {other:?}")),
     }
@@ -285,4 +296,62 @@ fn event_three_counters_depth(s: &Sets, events: u64) {
         });
         DEPTH.with(|d| d.set(d.get() - 1));
     });
+}
+
+/// The sketch's shard: a sequence, two copies of 12 words (5 counters, then count, sum low,
+/// sum high, min inverted, max, overflow, spare) and both copies of every bucket.
+struct SketchShard {
+    seq: AtomicU64,
+    copies: [[AtomicU64; 12]; 2],
+    buckets: Vec<[AtomicU64; 2]>,
+}
+
+#[inline(always)]
+fn bump(w: &AtomicU64, by: u64) {
+    w.store(w.load(Relaxed).wrapping_add(by), Relaxed);
+}
+
+/// The two-copy latch for one inference event, by hand (see `CASES`).
+#[inline(never)]
+fn sketch(events: u64, latency: bool) {
+    let config = HistogramConfig::DEFAULT;
+    let shard = SketchShard {
+        seq: AtomicU64::new(0),
+        copies: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+        buckets: (0..=config.bucket_count())
+            .map(|_| [AtomicU64::new(0), AtomicU64::new(0)])
+            .collect(),
+    };
+    let shard = black_box(&shard);
+    let total = black_box(0usize);
+    let mut rng = XorShift::for_thread(0);
+    for _ in 0..events {
+        let e = Event::from_bits(rng.next_u64());
+        let v = e.latency_ns;
+        let bucket = &shard.buckets[config.index(v).unwrap_or(config.bucket_count())];
+        let s = shard.seq.load(Relaxed);
+        shard.seq.store(s + 1, Release);
+        fence(Release);
+        for (c, copy) in shard.copies.iter().enumerate() {
+            if c == 1 {
+                shard.seq.store(s + 2, Release);
+                fence(Release);
+            }
+            bump(&copy[total], 1);
+            bump(&copy[1 + e.outcome], 1);
+            bump(&copy[3 + e.cache], 1);
+            if latency {
+                bump(&copy[5], 1);
+                let (lo, carry) = copy[6].load(Relaxed).overflowing_add(v);
+                copy[6].store(lo, Relaxed);
+                if carry {
+                    bump(&copy[7], 1);
+                }
+                copy[8].store(copy[8].load(Relaxed).max(u64::MAX - v), Relaxed);
+                copy[9].store(copy[9].load(Relaxed).max(v), Relaxed);
+                bump(&bucket[c], 1);
+            }
+        }
+    }
+    black_box(shard.copies[0][0].load(Relaxed));
 }

@@ -30,6 +30,9 @@ use tally_benches::{Event, XorShift};
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Reader {
     None,
+    /// A reader thread that wakes every millisecond and takes no snapshot: what the
+    /// wake-ups alone cost the writer (the 1 kHz row's reference).
+    Wake1ms,
     Every1ms,
     FlatOut,
 }
@@ -65,6 +68,7 @@ fn run(reader: Reader, seconds: f64) -> (f64, Vec<Duration>) {
     while Instant::now() < deadline {
         match reader {
             Reader::None => thread::sleep(Duration::from_millis(10)),
+            Reader::Wake1ms => thread::sleep(Duration::from_millis(1)),
             Reader::Every1ms | Reader::FlatOut => {
                 let t = Instant::now();
                 let snap = stats.snapshot();
@@ -185,10 +189,10 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(3usize);
     println!("load average before: {}", load_average());
-    let modes = [Reader::None, Reader::Every1ms, Reader::FlatOut];
-    let mut rates = [vec![], vec![], vec![]];
-    let mut snaps: [Vec<Duration>; 3] = [vec![], vec![], vec![]];
-    let mut counts = [vec![], vec![], vec![]];
+    let modes = [Reader::None, Reader::Wake1ms, Reader::Every1ms, Reader::FlatOut];
+    let mut rates = [vec![], vec![], vec![], vec![]];
+    let mut snaps: [Vec<Duration>; 4] = [vec![], vec![], vec![], vec![]];
+    let mut counts = [vec![], vec![], vec![], vec![]];
     for _ in 0..reps {
         for (m, mode) in modes.iter().enumerate() {
             let (rate, d) = run(*mode, seconds);
@@ -210,6 +214,7 @@ fn main() {
         let (p50, p99) = (quantile(&mut snaps[m], 0.5), quantile(&mut snaps[m], 0.99));
         let name = match mode {
             Reader::None => "none",
+            Reader::Wake1ms => "(reference) wakes every 1 ms, no snapshot",
             Reader::Every1ms => "every 1 ms",
             Reader::FlatOut => "flat out",
         };
@@ -220,6 +225,29 @@ fn main() {
             p99.as_secs_f64() * 1e6
         );
     }
+    // The same snapshot with no writer running: what reading and building it costs alone.
+    let stats = InferenceStats::new();
+    let mut rng = XorShift::for_thread(0);
+    for _ in 0..1_000_000 {
+        let e = Event::from_bits(rng.next_u64());
+        stats.record_request_with_latency(
+            Outcome::success_if(e.success()),
+            Cache::hit_if(e.hit()),
+            Duration::from_nanos(e.latency_ns),
+        );
+    }
+    let mut idle: Vec<Duration> = (0..10_000)
+        .map(|_| {
+            let t = Instant::now();
+            black_box(stats.snapshot());
+            t.elapsed()
+        })
+        .collect();
+    println!(
+        "(reference) the same snapshot, no writer running: p50 {:.2} µs, p99 {:.2} µs",
+        quantile(&mut idle, 0.5).as_secs_f64() * 1e6,
+        quantile(&mut idle, 0.99).as_secs_f64() * 1e6
+    );
     let mut fam = family_collections(seconds);
     println!();
     println!(

@@ -83,22 +83,57 @@ const _: () = assert!(size_of::<Line>() == LINE_WORDS * size_of::<AtomicU64>());
 
 /// Word 0 of a shard: the sequence.
 const SEQ: usize = 0;
+/// Word 1: a reader's request for help (non-zero), in the sequence's line, which the writer
+/// has in its cache at the end of every event (see [`Shard::read`]).
+const HELP: usize = 1;
 /// First word of copy 0 (copy 1 follows it, `width` words further).
-const DATA: usize = 1;
+const DATA: usize = 2;
+
+/// Live reads a reader tries before it asks the writer for help. A read fails only when
+/// the writer finished a flip during it, so failing this many in a row means the writer is
+/// recording flat out, and will see the request at the end of its current event.
+///
+/// The core's own unit tests ask at once, so that every threaded test (under Miri and
+/// ThreadSanitizer too) runs the help path on every read; the `tally` crate's stress tests
+/// run the real value.
+const LIVE_ATTEMPTS: usize = if cfg!(test) { 0 } else { 1 };
+
+/// While waiting for a publication, the reader re-asks and tries a live read once every
+/// this many polls of the published sequence (1 under loom, whose spin loop yields).
+const RECHECK_EVERY: usize = if cfg!(loom) { 1 } else { 64 };
+
+/// Reads served by a writer's publication (the core's tests check the path is taken).
+#[cfg(all(test, not(loom)))]
+pub(crate) static SERVED_BY_HELP: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
 
 /// A histogram bucket page: copy 0 of 64 buckets, then copy 1. Allocated by the shard's
 /// owner the first time a value lands in it (before the event's section opens), never
 /// freed before the shard.
 type Page = CachePadded<[AtomicU64; 2 * PAGE_BUCKETS]>;
 
-/// One thread's shard: `1 + 2 × width` words in cache-padded lines, owned by one allocation
-/// so that no other shard shares its lines, and a table of lazily allocated histogram
-/// bucket pages.
+/// One thread's shard: `2 + 2 × width` words in cache-padded lines, owned by one allocation
+/// so that no other shard shares its lines, a table of lazily allocated histogram bucket
+/// pages, and the buffer the writer publishes a copy into when a reader asks for help
+/// (allocated by the first reader that asks).
 #[derive(Debug)]
 pub(crate) struct Shard {
     lines: Box<[Line]>,
     width: usize,
     pages: Box<[AtomicPtr<Page>]>,
+    published: AtomicPtr<Published>,
+}
+
+/// A copy of a shard that its writer published at a reader's request, under its own
+/// sequence (the latch's protocol with one copy: the writer writes it only when asked, so
+/// a reader that finds it stable reads it whole).
+#[derive(Debug)]
+struct Published {
+    /// Odd while the writer writes the copy; `+2` per publication.
+    seq: AtomicU64,
+    /// `width` words, then one word per page (1 if the page was allocated when published),
+    /// then `PAGE_BUCKETS` words per page (its buckets, zero if it was not).
+    words: Box<[AtomicU64]>,
 }
 
 /// The words of one copy of a shard, as a base the hot path computes once per section (a
@@ -148,6 +183,7 @@ impl Shard {
                 .collect(),
             width,
             pages: (0..pages).map(|_| AtomicPtr::new(ptr::null_mut())).collect(),
+            published: AtomicPtr::new(ptr::null_mut()),
         }
     }
 
@@ -232,10 +268,19 @@ impl Shard {
         // then their buckets looked up, and pages allocated, before the section opens.
         let mut local = [Op::NONE; CAPACITY];
         unrolled(n, |i| local[i] = ops(i));
-        unrolled(n, |i| self.resolve(&mut local[i]));
-        more.iter_mut().for_each(|op| self.resolve(op));
+        unrolled(n, |i| {
+            // SAFETY: every op was built for this shard (the caller's promise).
+            unsafe { self.resolve(&mut local[i]) }
+        });
+        more.iter_mut().for_each(|op| {
+            // SAFETY: as above.
+            unsafe { self.resolve(op) }
+        });
         let ops = |i: usize| local[i];
         let seq = self.word(SEQ);
+        // Taken with `seq` (a local: the fences below do not make the compiler reload the
+        // shard's base for it).
+        let help = self.word(HELP);
         let (c0, c1) = (self.copy(0, width), self.copy(1, width));
         // What copy 1 needs of each op (a local: the optimiser keeps it in registers).
         let mut done = [Done::NOTHING; CAPACITY];
@@ -267,15 +312,77 @@ impl Shard {
             // SAFETY: the caller's promise (the wide path applies each op again).
             unsafe { op.apply(c1, 1) };
         }
+        // A reader that failed to read the shard while this writer flips asks for a copy
+        // (see `read`). Relaxed: a hint; what the reader relies on is `publish`'s sequence.
+        if help.load(Ordering::Relaxed) != 0 {
+            self.publish(width);
+        }
+    }
+
+    /// Serves a reader's request for help: copies copy 0 (equal to copy 1 outside a
+    /// section) and the allocated pages into the published buffer, under its sequence.
+    /// Owner only, outside sections; cold (once per request, not per event).
+    #[cold]
+    #[inline(never)]
+    fn publish(&self, width: usize) {
+        // Acquire: pairs with the AcqRel compare-exchange in `published_buffer` that
+        // installed the buffer, so its words are initialised here.
+        let published = self.published.load(Ordering::Acquire);
+        if published.is_null() {
+            // The request is visible before the buffer: the next event serves it.
+            return;
+        }
+        // SAFETY: a non-null `published` comes from `Box::into_raw` in `published_buffer`
+        // and is freed only in `Drop`, which needs `&mut self`.
+        let published = unsafe { &*published };
+        // Cleared before the copy is taken, so a request made after this point is served
+        // by a later publication (see `read` for what a reader accepts).
+        self.word(HELP).store(0, Ordering::Relaxed);
+        let words = &published.words;
+        // Relaxed: only this thread stores the published sequence.
+        let ps = published.seq.load(Ordering::Relaxed);
+        // Release + fence: as the latch's first flip (module docs); readers of the
+        // published copy retry while it is odd or moved.
+        published.seq.store(ps + 1, Ordering::Release);
+        writer_fence();
+        let c0 = self.copy(0, width);
+        for (i, w) in words[..width].iter().enumerate() {
+            // SAFETY: `i < width`; relaxed loads of our own stores.
+            w.store(unsafe { c0.at(i) }.load(Ordering::Relaxed), DATA_STORE);
+        }
+        let pages = self.pages.len();
+        for (k, cell) in self.pages.iter().enumerate() {
+            // Relaxed: only the owner stores page pointers (see `bucket`).
+            let page = cell.load(Ordering::Relaxed);
+            words[width + k].store(u64::from(!page.is_null()), DATA_STORE);
+            if page.is_null() {
+                continue;
+            }
+            // SAFETY: as in `bucket`.
+            let page = unsafe { &*page };
+            let dst = &words[width + pages + k * PAGE_BUCKETS..][..PAGE_BUCKETS];
+            for (d, b) in dst.iter().zip(&page[..PAGE_BUCKETS]) {
+                d.store(b.load(Ordering::Relaxed), DATA_STORE);
+            }
+        }
+        // Release: a reader that acquires ps+2 reads the whole copy stored before it.
+        published.seq.store(ps + 2, Ordering::Release);
     }
 
     /// What an op needs just before the section: a sample's bucket word (see
     /// [`Op::observe`]), a last value's stamp (see [`Op::last`]).
+    ///
+    /// # Safety
+    ///
+    /// `op` was built for this shard (the contract of [`Op`]): a sample's bucket is
+    /// `page × PAGE_BUCKETS + b + 1` for a bucket `b` of a page of a histogram field of the
+    /// shard's layout, or 0.
     #[inline(always)]
-    fn resolve(&self, op: &mut Op) {
+    unsafe fn resolve(&self, op: &mut Op) {
         if op.what == What::Observe && op.second != 0 {
             let i = op.second as usize - 1;
-            op.bucket = self.bucket(i / PAGE_BUCKETS, i % PAGE_BUCKETS);
+            // SAFETY: the caller's promise: page `i / PAGE_BUCKETS` is one of this shard's.
+            op.bucket = unsafe { self.bucket(i / PAGE_BUCKETS, i % PAGE_BUCKETS) };
         }
         if op.what == What::Last {
             op.second = crate::clock::stamp_ns();
@@ -285,22 +392,27 @@ impl Shard {
     /// The copy-0 word of bucket `b` of page `p`, allocating the page on first use. Owner
     /// only, outside sections.
     ///
-    /// # Panics
+    /// # Safety
     ///
-    /// If `p` is not a page of this shard or `b` not a bucket of a page: never for the
-    /// pages and buckets of a histogram field of the shard's layout.
+    /// `p` is a page of this shard (`p < pages`) and `b < PAGE_BUCKETS`: true of the pages
+    /// and buckets of a histogram field of the shard's layout (the shard was made with the
+    /// layout's page count), so the hot path skips the bounds check.
     #[inline(always)]
-    pub(crate) fn bucket(&self, p: usize, b: usize) -> *const AtomicU64 {
-        assert!(b < PAGE_BUCKETS, "bucket {b} past a page");
+    pub(crate) unsafe fn bucket(&self, p: usize, b: usize) -> *const AtomicU64 {
+        debug_assert!(b < PAGE_BUCKETS, "bucket {b} past a page");
+        debug_assert!(p < self.pages.len(), "page {p} past a shard of {}", self.pages.len());
+        // SAFETY: `p < pages.len()` (the caller's promise).
+        let cell = unsafe { self.pages.get_unchecked(p) };
         // Relaxed: only the owner stores page pointers, and a previous owner's store is
         // ordered before ours by the slot hand-over (slot.rs).
-        let mut page = self.pages[p].load(Ordering::Relaxed);
+        let mut page = cell.load(Ordering::Relaxed);
         if page.is_null() {
             page = self.new_page(p);
         }
         // SAFETY: non-null page pointers come from `Box::into_raw` in `new_page` and are
         // freed only in `Drop`, which needs `&mut self`. The pointer is derived from the
-        // whole array (so it may reach the bucket's copy-1 word too), `b < PAGE_BUCKETS`.
+        // whole array (so it may reach the bucket's copy-1 word too), and `b < PAGE_BUCKETS`
+        // (the caller's promise).
         unsafe { (*page).as_ptr().add(b) }
     }
 
@@ -317,16 +429,139 @@ impl Shard {
     // ---- reader half (any thread) ----
 
     /// Reads one complete copy into `out` (`width` words) and, for every allocated bucket
-    /// page, its index into `page_ids` and its 64 buckets into `page_words`. Never waits
-    /// for the writer: retries only when the writer finished a flip during the read.
+    /// page, its index into `page_ids` and its 64 buckets into `page_words`.
+    ///
+    /// Never waits for the writer, and finishes in a bounded number of attempts against a
+    /// writer recording flat out: after [`LIVE_ATTEMPTS`] failed live reads (each failed
+    /// because the writer finished a flip during it), the reader asks the writer for help
+    /// and then alternates between a live read (which succeeds as soon as the writer stops
+    /// or is descheduled, anywhere) and the published copy (which the writer fills at the
+    /// end of its next event). The argument is in docs/DESIGN.md, "Reader help".
     pub(crate) fn read(
         &self,
         out: &mut [u64],
         page_ids: &mut Vec<usize>,
         page_words: &mut Vec<u64>,
     ) {
+        self.read_asking_after(LIVE_ATTEMPTS, out, page_ids, page_words);
+    }
+
+    /// [`read`](Self::read), asking for help after `live_attempts` failed live reads (the
+    /// loom models ask at once, to explore the help path).
+    pub(crate) fn read_asking_after(
+        &self,
+        live_attempts: usize,
+        out: &mut [u64],
+        page_ids: &mut Vec<usize>,
+        page_words: &mut Vec<u64>,
+    ) {
         debug_assert_eq!(out.len(), self.width);
-        loop {
+        for _ in 0..live_attempts {
+            if self.read_live(out, page_ids, page_words) {
+                return;
+            }
+            crate::sync::spin_loop();
+        }
+        let published = self.published_buffer();
+        // Relaxed: what matters is coherence on this one variable. A publication whose
+        // first store (odd) is later than the value read here began after this read began,
+        // so it holds every event that happened before it (docs/DESIGN.md, "Reader help").
+        let p0 = published.seq.load(Ordering::Relaxed);
+        let ready = if p0 & 1 == 0 { p0 + 2 } else { p0 + 3 };
+        let help = self.word(HELP);
+        for round in 0usize.. {
+            // Now and then (not on every turn: the sequence's line is the writer's), ask
+            // again (the writer may have cleared the request for an earlier one) and try a
+            // live read (it succeeds as soon as the writer stopped or was descheduled).
+            if round % RECHECK_EVERY == 0 {
+                // Relaxed: a hint.
+                if help.load(Ordering::Relaxed) == 0 {
+                    help.store(1, Ordering::Relaxed);
+                }
+                if round > 0 && self.read_live(out, page_ids, page_words) {
+                    return;
+                }
+            }
+            // Polls the published copy's sequence: a line the writer writes only when asked.
+            if self.read_published(published, ready, out, page_ids, page_words) {
+                #[cfg(all(test, not(loom)))]
+                SERVED_BY_HELP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+            crate::sync::spin_loop();
+        }
+    }
+
+    /// The published buffer, allocated by the first reader that needs it.
+    fn published_buffer(&self) -> &Published {
+        let mut p = self.published.load(Ordering::Acquire);
+        if p.is_null() {
+            let words = self.width + self.pages.len() * (1 + PAGE_BUCKETS);
+            let fresh = Box::into_raw(Box::new(Published {
+                seq: AtomicU64::new(0),
+                words: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            }));
+            // AcqRel: Release pairs with the Acquire loads of `publish` and of other readers
+            // (the buffer's words are initialised); Acquire, on failure, with the winner's.
+            p = match self.published.compare_exchange(
+                ptr::null_mut(),
+                fresh,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => fresh,
+                Err(winner) => {
+                    // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
+                    drop(unsafe { Box::from_raw(fresh) });
+                    winner
+                }
+            };
+        }
+        // SAFETY: non-null, from `Box::into_raw` above, freed only in `Drop` (`&mut self`).
+        unsafe { &*p }
+    }
+
+    /// One read of the published copy, accepted if it is stable and at least `ready`.
+    fn read_published(
+        &self,
+        published: &Published,
+        ready: u64,
+        out: &mut [u64],
+        page_ids: &mut Vec<usize>,
+        page_words: &mut Vec<u64>,
+    ) -> bool {
+        // Acquire: pairs with `publish`'s Release store of this sequence.
+        let q1 = published.seq.load(Ordering::Acquire);
+        if q1 & 1 == 1 || q1 < ready {
+            return false;
+        }
+        page_ids.clear();
+        page_words.clear();
+        let (width, pages) = (self.width, self.pages.len());
+        let words = &published.words;
+        for (o, w) in out.iter_mut().zip(&words[..width]) {
+            *o = w.load(DATA_LOAD);
+        }
+        for k in 0..pages {
+            if words[width + k].load(DATA_LOAD) != 0 {
+                page_ids.push(k);
+                let src = &words[width + pages + k * PAGE_BUCKETS..][..PAGE_BUCKETS];
+                page_words.extend(src.iter().map(|w| w.load(DATA_LOAD)));
+            }
+        }
+        reader_fence();
+        // Relaxed: ordered after the data loads by the Acquire fence (as in `read_live`).
+        q1 == published.seq.load(Ordering::Relaxed)
+    }
+
+    /// One live read: `true` if the writer did not finish a flip while it ran.
+    fn read_live(
+        &self,
+        out: &mut [u64],
+        page_ids: &mut Vec<usize>,
+        page_words: &mut Vec<u64>,
+    ) -> bool {
+        {
             page_ids.clear();
             page_words.clear();
             // Acquire: pairs with the writer's Release store of this sequence, so the copy
@@ -336,6 +571,15 @@ impl Shard {
             let base = DATA + c * self.width;
             for (i, o) in out.iter_mut().enumerate() {
                 *o = self.word(base + i).load(DATA_LOAD);
+            }
+            if !self.pages.is_empty() {
+                reader_fence();
+                // An early check (the last one below is what validates): if the writer
+                // flipped already, the pages are not worth pulling from its cache.
+                // Relaxed: ordered after the data loads by the fence, as below.
+                if self.word(SEQ).load(Ordering::Relaxed) != s1 {
+                    return false;
+                }
             }
             for (p, cell) in self.pages.iter().enumerate() {
                 // Acquire: pairs with the Release store in `new_page` (zeroed buckets).
@@ -356,10 +600,7 @@ impl Shard {
             // Relaxed: ordered after the data loads by the Acquire fence (or, under
             // tally_tsan, by the Acquire data loads).
             let s2 = self.word(SEQ).load(Ordering::Relaxed);
-            if s1 == s2 {
-                return;
-            }
-            crate::sync::spin_loop();
+            s1 == s2
         }
     }
 }
@@ -380,6 +621,12 @@ impl Shard {
 
 impl Drop for Shard {
     fn drop(&mut self) {
+        let published = self.published.load(Ordering::Relaxed);
+        if !published.is_null() {
+            // SAFETY: `&mut self`: no other reference exists; the buffer came from
+            // `Box::into_raw` in `published_buffer` and is freed only here.
+            drop(unsafe { Box::from_raw(published) });
+        }
         for cell in self.pages.iter() {
             let page = cell.load(Ordering::Relaxed);
             if !page.is_null() {

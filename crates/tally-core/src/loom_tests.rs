@@ -131,6 +131,50 @@ fn loom_latch_shard_reads_are_whole_and_monotonic() {
     });
 }
 
+/// Reader help (`Shard::read`, docs/DESIGN.md "Reader help"): a reader that asks the
+/// writer for a copy at once, reading twice while the writer makes two events. Each read
+/// is whole, never goes backwards, and is fresh: it holds every event the writer had
+/// finished before the read began (`done`), which a reader accepting an older publication
+/// would break.
+#[test]
+fn loom_reader_help_is_whole_fresh_and_monotonic() {
+    use loom::sync::atomic::{AtomicU64, Ordering};
+    loom::model(|| {
+        let shard = Arc::new(Shard::new(2, 0));
+        let done = Arc::new(AtomicU64::new(0));
+
+        let writer = {
+            let (shard, done) = (shard.clone(), done.clone());
+            thread::spawn(move || {
+                for k in 1..=2 {
+                    // SAFETY: this thread is the shard's only writer; words 0 and 1 are its
+                    // two words; two ops, width 2.
+                    unsafe { shard.commit(2, 2, Op::inc, &mut []) };
+                    done.store(k, Ordering::Release);
+                }
+            })
+        };
+        let reader = {
+            let (shard, done) = (shard.clone(), done.clone());
+            thread::spawn(move || {
+                let mut last = 0;
+                for _ in 0..2 {
+                    let finished = done.load(Ordering::Acquire);
+                    let mut out = [0; 2];
+                    shard.read_asking_after(0, &mut out, &mut Vec::new(), &mut Vec::new());
+                    assert_eq!(out[0], out[1], "torn read: {out:?}");
+                    assert!(out[0] <= 2, "read from the future: {out:?}");
+                    assert!(out[0] >= finished, "stale read: {out:?}, {finished} events done");
+                    assert!(out[0] >= last, "went backwards: {last} then {out:?}");
+                    last = out[0];
+                }
+            })
+        };
+        writer.join().unwrap();
+        reader.join().unwrap();
+    });
+}
+
 /// The latch through the public API: a `metric_set!` set, one writer thread making two
 /// two-field events (claiming its slot and creating its segment and shard on the way), a
 /// reader thread taking two snapshots alongside.

@@ -345,6 +345,59 @@ fn histogram_pages_are_published_whole_to_concurrent_readers() {
     assert_eq!(s.lat.min(), Some(0));
 }
 
+/// Reader help (latch.rs, `Shard::read`): against a writer recording histogram events
+/// flat out, reads are served by the writer's published copy (pages included), and every
+/// one of them is whole and never behind the one before.
+#[test]
+fn a_reader_against_a_flat_out_writer_is_served_a_whole_published_copy() {
+    use crate::latch::SERVED_BY_HELP;
+    let set = Arc::new(Timed::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (set, stop) = (set.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut v = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                set.record(|e| {
+                    e.calls().inc();
+                    e.lat().record(v % 80);
+                });
+                v += 1;
+            }
+        })
+    };
+    let before = SERVED_BY_HELP.load(Ordering::Relaxed);
+    let mut last = 0;
+    // Under Miri a handful of reads (it interleaves threads itself); natively, until a
+    // publication served one (the writer runs on the other core: quickly), or 10 s.
+    let (min_reads, deadline) = if cfg!(miri) {
+        (4, std::time::Duration::ZERO)
+    } else {
+        (100, std::time::Duration::from_secs(10))
+    };
+    let start = std::time::Instant::now();
+    let mut reads = 0;
+    while reads < min_reads
+        || (SERVED_BY_HELP.load(Ordering::Relaxed) == before && start.elapsed() < deadline)
+    {
+        let s = set.snapshot();
+        let in_buckets: u64 = s.lat.sparse_buckets().iter().map(|&(_, n)| n).sum();
+        assert_eq!(s.lat.count(), s.calls, "torn: {s:?}");
+        assert_eq!(in_buckets + s.lat.overflow(), s.calls, "torn buckets: {s:?}");
+        assert!(s.calls >= last, "went backwards: {last} then {s:?}");
+        last = s.calls;
+        reads += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    if !cfg!(miri) {
+        assert!(
+            SERVED_BY_HELP.load(Ordering::Relaxed) > before,
+            "no read was served by a publication in {reads} reads against a flat-out writer"
+        );
+    }
+}
+
 #[test]
 fn a_wide_event_past_the_inline_buffer_is_whole_and_abandoned_whole() {
     const WIDTH: usize = 70;

@@ -7,7 +7,7 @@
 //! that recorded every workload itself. Prints a table; exits non-zero on any mismatch or
 //! failed child.
 //!
-//! Run with `cargo run --release -p tally --example cross_process [children]`.
+//! Run with `cargo run --release -p tallyx --example cross_process [children]`.
 //!
 //! No memory is shared: each child's counters live in its own address space, and only
 //! plain-data snapshots cross the process boundary. Merging is exact (counters and

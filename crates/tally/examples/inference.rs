@@ -1,5 +1,5 @@
 //! Several worker threads record inference events while a reader checks live snapshots;
-//! prints a coherent summary. Run with `cargo run --release -p tally --example inference`.
+//! prints a coherent summary. Run with `cargo run --release -p tallyx --example inference`.
 //! The smallest version of the main job (`cargo run --release -p tally-demo`), in one file
 //! with no dependency but tally.
 
