@@ -473,9 +473,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<S: MetricSet> Family<S> {
-    /// Every series' snapshot (see [`collect_with`](Self::collect_with)).
+    /// Every series' snapshot (see [`collect_with`](Self::collect_with)), collected from
+    /// each set's untyped layer straight into its run-time values (no typed snapshot built
+    /// and converted back).
     pub fn collect(&self) -> Vec<SeriesSnapshot> {
-        self.collect_with(|s| tally_core::Snapshot::to_set_snapshot(&s.snapshot()))
+        self.collect_with(|s| s.raw().snapshot())
     }
 }
 

@@ -129,7 +129,8 @@ impl<S: MetricSet> Collect for SetEntry<S> {
         Vec::new()
     }
     fn series(&self) -> Vec<SeriesSnapshot> {
-        vec![SeriesSnapshot { labels: Vec::new(), snapshot: self.0.snapshot().to_set_snapshot() }]
+        // Straight from the untyped layer: the typed snapshot would only be converted back.
+        vec![SeriesSnapshot { labels: Vec::new(), snapshot: self.0.raw().snapshot() }]
     }
     fn overflow_redirects(&self) -> u64 {
         0
