@@ -6,7 +6,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use crossbeam_utils::sync::ShardedLock;
-use tally_core::{FieldDesc, Layout, MetricSet, RawSet, Snapshot};
+use tally_core::{FieldDesc, Layout, MetricSet, RawSet};
 use tally_snapshot::{
     ExposedNames, InvalidSnapshot, MetricSnapshot, RegistrySnapshot, SeriesSnapshot,
     is_valid_metric_name, is_valid_unit, reserved_label_in,
