@@ -501,21 +501,12 @@ impl Shard {
                 seq: AtomicU64::new(0),
                 words: (0..words).map(|_| AtomicU64::new(0)).collect(),
             }));
-            // AcqRel: Release pairs with the Acquire loads of `publish` and of other readers
-            // (the buffer's words are initialised); Acquire, on failure, with the winner's.
-            p = match self.published.compare_exchange(
-                ptr::null_mut(),
-                fresh,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => fresh,
-                Err(winner) => {
-                    // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
-                    drop(unsafe { Box::from_raw(fresh) });
-                    winner
-                }
-            };
+            // Pairs with the Acquire loads of `publish` and of other readers (see
+            // `install_once`): the buffer's words are initialised.
+            p = crate::sync::install_once(&self.published, fresh, |fresh| {
+                // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
+                drop(unsafe { Box::from_raw(fresh) })
+            });
         }
         // SAFETY: non-null, from `Box::into_raw` above, freed only in `Drop` (`&mut self`).
         unsafe { &*p }

@@ -29,3 +29,23 @@ pub(crate) use portable_atomic::AtomicU64;
 pub(crate) use std::sync::atomic::AtomicU64;
 
 pub(crate) use std::sync::atomic::Ordering;
+
+/// Installs `fresh` in `cell` if it is still null and returns it; if another thread
+/// installed one first, hands `fresh` (never shared) to `discard` and returns the winner's.
+/// Readers' lock-free lazy allocations go through here (a latch's published buffer, a
+/// shard table's segment).
+pub(crate) fn install_once<T>(
+    cell: &AtomicPtr<T>,
+    fresh: *mut T,
+    discard: impl FnOnce(*mut T),
+) -> *mut T {
+    // AcqRel: Release publishes what `fresh` points to (initialised before this call) to
+    // the Acquire loads of the cell; Acquire, also on failure, sees the winner's.
+    match cell.compare_exchange(std::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => fresh,
+        Err(winner) => {
+            discard(fresh);
+            winner
+        }
+    }
+}

@@ -133,23 +133,11 @@ impl ShardTable {
         let fresh: Box<[AtomicPtr<Shard>]> =
             (0..segment_len(seg)).map(|_| AtomicPtr::new(ptr::null_mut())).collect();
         let fresh = Box::into_raw(fresh) as *mut AtomicPtr<Shard>;
-        // AcqRel: Release publishes the null slots; Acquire (also on failure) sees the
-        // winner's.
-        match self.segments[seg].compare_exchange(
-            ptr::null_mut(),
-            fresh,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => fresh,
-            Err(winner) => {
-                // SAFETY: `fresh` was never published; rebuild the Box with its length.
-                drop(unsafe {
-                    Box::from_raw(ptr::slice_from_raw_parts_mut(fresh, segment_len(seg)))
-                });
-                winner
-            }
-        }
+        // Publishes the null slots (see `install_once`).
+        crate::sync::install_once(&self.segments[seg], fresh, |fresh| {
+            // SAFETY: `fresh` was never published; rebuild the Box with its length.
+            drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(fresh, segment_len(seg))) })
+        })
     }
 
     /// Calls `f` on every shard created so far.
