@@ -27,6 +27,16 @@ use std::time::{Duration, Instant};
 use tally::{Cache, Family, InferenceStats, Outcome, Registry};
 use tally_benches::{Event, XorShift};
 
+/// The benchmark's event: an inference with its outcome, cache result and latency.
+#[inline(always)]
+fn record(stats: &InferenceStats, e: Event) {
+    stats.record_request_with_latency(
+        Outcome::success_if(e.success()),
+        Cache::hit_if(e.hit()),
+        Duration::from_nanos(e.latency_ns),
+    );
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Reader {
     None,
@@ -51,11 +61,7 @@ fn run(reader: Reader, seconds: f64) -> (f64, Vec<Duration>) {
             while !stop.load(Ordering::Relaxed) {
                 for _ in 0..256 {
                     let e = Event::from_bits(rng.next_u64());
-                    stats.record_request_with_latency(
-                        Outcome::success_if(e.success()),
-                        Cache::hit_if(e.hit()),
-                        Duration::from_nanos(e.latency_ns),
-                    );
+                    record(&stats, e);
                 }
                 n += 256;
             }
@@ -145,11 +151,7 @@ fn family_collections(seconds: f64) -> Vec<Duration> {
                 while !stop.load(Ordering::Relaxed) {
                     for _ in 0..256 {
                         let e = Event::from_bits(rng.next_u64());
-                        handles[i % SERIES].record_request_with_latency(
-                            Outcome::success_if(e.success()),
-                            Cache::hit_if(e.hit()),
-                            Duration::from_nanos(e.latency_ns),
-                        );
+                        record(&handles[i % SERIES], e);
                         i += 1;
                     }
                 }
@@ -230,11 +232,7 @@ fn main() {
     let mut rng = XorShift::for_thread(0);
     for _ in 0..1_000_000 {
         let e = Event::from_bits(rng.next_u64());
-        stats.record_request_with_latency(
-            Outcome::success_if(e.success()),
-            Cache::hit_if(e.hit()),
-            Duration::from_nanos(e.latency_ns),
-        );
+        record(&stats, e);
     }
     let mut idle: Vec<Duration> = (0..10_000)
         .map(|_| {
