@@ -106,7 +106,7 @@ fn quantile(v: &mut [Duration], q: f64) -> Duration {
 }
 
 /// Collections of a 10,000-series family while two threads record into it.
-fn family_collections(seconds: f64) -> Vec<Duration> {
+fn family_collections(seconds: f64, quiet_runs: usize) -> Vec<Duration> {
     const SERIES: usize = 10_000;
     let registry = Arc::new(Registry::new());
     let family: Arc<Family<InferenceStats>> = registry
@@ -118,28 +118,34 @@ fn family_collections(seconds: f64) -> Vec<Duration> {
     let labels: Vec<String> = (0..SERIES).map(|i| format!("s{i}")).collect();
     let handles: Arc<Vec<Arc<InferenceStats>>> =
         Arc::new(labels.iter().map(|l| family.bind(&[l]).expect("series")).collect());
-    // Every series recorded into from both threads' shards before timing: what collection
-    // costs without writers, for comparison.
+    // Every series recorded into from both threads' shards before timing, with the hot
+    // phase's events (so the same histogram pages are allocated): what collection costs
+    // without writers, for comparison.
     thread::scope(|s| {
         for t in 0..2 {
             let handles = &handles;
             s.spawn(move || {
-                handles
-                    .iter()
-                    .for_each(|h| h.record_request(Outcome::success_if(t == 0), Cache::Hit))
+                let mut rng = XorShift::for_thread(t);
+                for _ in 0..64 {
+                    handles.iter().for_each(|h| record(h, Event::from_bits(rng.next_u64())));
+                }
             });
         }
     });
-    let quiet: Vec<Duration> = (0..5)
+    let quiet: Vec<Duration> = (0..quiet_runs)
         .map(|_| {
             let t = Instant::now();
             black_box(registry.snapshot());
             t.elapsed()
         })
         .collect();
+    let mut quiet = quiet;
     println!(
-        "10,000-series family, no writer running: collections of {:?}",
-        quiet.iter().map(|d| format!("{:.1} ms", d.as_secs_f64() * 1e3)).collect::<Vec<_>>()
+        "10,000-series family, no writer running: {} collections, p50 {:.1} ms, min {:.1} ms, max {:.1} ms",
+        quiet.len(),
+        quantile(&mut quiet, 0.5).as_secs_f64() * 1e3,
+        quantile(&mut quiet, 0.0).as_secs_f64() * 1e3,
+        quantile(&mut quiet, 1.0).as_secs_f64() * 1e3
     );
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..2)
@@ -246,7 +252,13 @@ fn main() {
         quantile(&mut idle, 0.5).as_secs_f64() * 1e6,
         quantile(&mut idle, 0.99).as_secs_f64() * 1e6
     );
-    let mut fam = family_collections(seconds);
+    let quiet_runs = args
+        .iter()
+        .position(|a| a == "--quiet-collections")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5usize);
+    let mut fam = family_collections(seconds, quiet_runs);
     println!();
     println!(
         "10,000-series family, 2 hot writers: {} collections, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
