@@ -572,6 +572,21 @@ impl Shard {
                     return false;
                 }
             }
+            // A first pass touches the first bucket of this copy in every allocated page, so
+            // that their cache misses overlap instead of coming one page after another (a
+            // collection of many series is bound by them: docs/PERFORMANCE.md).
+            #[cfg(not(loom))]
+            for cell in self.pages.iter() {
+                // Acquire: as below.
+                let page = cell.load(Ordering::Acquire);
+                if !page.is_null() {
+                    // SAFETY: as below.
+                    let page = unsafe { &*page };
+                    for line in page[c * PAGE_BUCKETS..(c + 1) * PAGE_BUCKETS].iter().step_by(8) {
+                        std::hint::black_box(line.load(Ordering::Relaxed));
+                    }
+                }
+            }
             for (p, cell) in self.pages.iter().enumerate() {
                 // Acquire: pairs with the Release store in `new_page` (zeroed buckets).
                 let page = cell.load(Ordering::Acquire);

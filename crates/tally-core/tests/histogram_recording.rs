@@ -115,11 +115,17 @@ fn a_nested_record_with_histograms_joins_the_outer_event() {
 fn histogram_count_equals_its_paired_counter_in_every_concurrent_snapshot() {
     let set = Timed::new();
     let stop = AtomicBool::new(false);
+    // The writers start once the reader has: at a few ns per event they would otherwise
+    // be done before the reader's first snapshot.
+    let reading = AtomicBool::new(false);
     let per_writer = 200_000u64;
     let (snapshots, violations) = thread::scope(|s| {
         for w in 0..2u64 {
-            let set = &set;
+            let (set, reading) = (&set, &reading);
             s.spawn(move || {
+                while !reading.load(Ordering::Relaxed) {
+                    thread::yield_now();
+                }
                 let mut x = w + 1;
                 for _ in 0..per_writer {
                     x ^= x << 13;
@@ -137,6 +143,7 @@ fn histogram_count_equals_its_paired_counter_in_every_concurrent_snapshot() {
             let (mut n, mut bad, mut last) = (0u64, 0u64, 0u64);
             while !stop.load(Ordering::Relaxed) {
                 let snap = set.snapshot();
+                reading.store(true, Ordering::Relaxed);
                 n += 1;
                 let bucket_total: u64 =
                     snap.size.buckets().map(|(_, _, c)| c).sum::<u64>() + snap.size.overflow();
