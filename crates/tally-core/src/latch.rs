@@ -552,62 +552,59 @@ impl Shard {
         page_ids: &mut Vec<usize>,
         page_words: &mut Vec<u64>,
     ) -> bool {
-        {
-            page_ids.clear();
-            page_words.clear();
-            // Acquire: pairs with the writer's Release store of this sequence, so the copy
-            // it selects is complete in what we read.
-            let s1 = self.word(SEQ).load(Ordering::Acquire);
-            let c = (s1 & 1) as usize;
-            let base = DATA + c * self.width;
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = self.word(base + i).load(DATA_LOAD);
-            }
-            if !self.pages.is_empty() {
-                reader_fence();
-                // An early check (the last one below is what validates): if the writer
-                // flipped already, the pages are not worth pulling from its cache.
-                // Relaxed: ordered after the data loads by the fence, as below.
-                if self.word(SEQ).load(Ordering::Relaxed) != s1 {
-                    return false;
-                }
-            }
-            // A first pass touches the first bucket of this copy in every allocated page, so
-            // that their cache misses overlap instead of coming one page after another (a
-            // collection of many series is bound by them: docs/PERFORMANCE.md).
-            #[cfg(not(loom))]
-            for cell in self.pages.iter() {
-                // Acquire: as below.
-                let page = cell.load(Ordering::Acquire);
-                if !page.is_null() {
-                    // SAFETY: as below.
-                    let page = unsafe { &*page };
-                    for line in page[c * PAGE_BUCKETS..(c + 1) * PAGE_BUCKETS].iter().step_by(8) {
-                        std::hint::black_box(line.load(Ordering::Relaxed));
-                    }
-                }
-            }
-            for (p, cell) in self.pages.iter().enumerate() {
-                // Acquire: pairs with the Release store in `new_page` (zeroed buckets).
-                let page = cell.load(Ordering::Acquire);
-                if page.is_null() {
-                    continue;
-                }
-                // SAFETY: as in `page`.
-                let page = unsafe { &*page };
-                page_ids.push(p);
-                page_words.extend(
-                    page[c * PAGE_BUCKETS..(c + 1) * PAGE_BUCKETS]
-                        .iter()
-                        .map(|w| w.load(DATA_LOAD)),
-                );
-            }
-            reader_fence();
-            // Relaxed: ordered after the data loads by the Acquire fence (or, under
-            // tally_tsan, by the Acquire data loads).
-            let s2 = self.word(SEQ).load(Ordering::Relaxed);
-            s1 == s2
+        page_ids.clear();
+        page_words.clear();
+        // Acquire: pairs with the writer's Release store of this sequence, so the copy
+        // it selects is complete in what we read.
+        let s1 = self.word(SEQ).load(Ordering::Acquire);
+        let c = (s1 & 1) as usize;
+        let base = DATA + c * self.width;
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = self.word(base + i).load(DATA_LOAD);
         }
+        if !self.pages.is_empty() {
+            reader_fence();
+            // An early check (the last one below is what validates): if the writer
+            // flipped already, the pages are not worth pulling from its cache.
+            // Relaxed: ordered after the data loads by the fence, as below.
+            if self.word(SEQ).load(Ordering::Relaxed) != s1 {
+                return false;
+            }
+        }
+        // A first pass touches every cache line of this copy in every allocated page, so
+        // that their misses overlap instead of coming one page after another (a collection
+        // of many series is bound by them: docs/PERFORMANCE.md, "Collecting 10,000 series").
+        #[cfg(not(loom))]
+        for cell in self.pages.iter() {
+            // Acquire: as below.
+            let page = cell.load(Ordering::Acquire);
+            if !page.is_null() {
+                // SAFETY: as below.
+                let page = unsafe { &*page };
+                let copy = &page[c * PAGE_BUCKETS..(c + 1) * PAGE_BUCKETS];
+                for line in copy.iter().step_by(64 / size_of::<AtomicU64>()) {
+                    std::hint::black_box(line.load(Ordering::Relaxed));
+                }
+            }
+        }
+        for (p, cell) in self.pages.iter().enumerate() {
+            // Acquire: pairs with the Release store in `new_page` (zeroed buckets).
+            let page = cell.load(Ordering::Acquire);
+            if page.is_null() {
+                continue;
+            }
+            // SAFETY: as in `bucket`.
+            let page = unsafe { &*page };
+            page_ids.push(p);
+            page_words.extend(
+                page[c * PAGE_BUCKETS..(c + 1) * PAGE_BUCKETS].iter().map(|w| w.load(DATA_LOAD)),
+            );
+        }
+        reader_fence();
+        // Relaxed: ordered after the data loads by the Acquire fence (or, under
+        // tally_tsan, by the Acquire data loads).
+        let s2 = self.word(SEQ).load(Ordering::Relaxed);
+        s1 == s2
     }
 }
 
