@@ -11,6 +11,14 @@
 //!   `in_flight == started - finished`;
 //! - `Mark(v)`: sets the `mark` last-value gauge and counts `marks` (only the count is
 //!   checked mid-run; which thread's mark is newest depends on timing);
+//! - `Work(q)`: the float counter `busy_seconds` by `q / 4` and the counter `work_quarters`
+//!   by `q`: `busy_seconds == work_quarters / 4` (exact: sums of quarters);
+//! - `Fill(h)`: the float gauge `fill` by `h / 2` and the gauge `fill_halves` by `h`:
+//!   `fill == fill_halves / 2`;
+//! - `Sample(ms)`: `ms / 1000` seconds into the `response` histogram with `record_f64`, and
+//!   `samples` by 1: `response.count == samples`;
+//! - `Level(bits)`: any `f64` into the float last-value gauge `level` (NaN is refused and
+//!   recorded nowhere), and `levels` by 1;
 //! - `Bump(n)`: one update through the set's own handle (an event of its own) of `bumps`;
 //! - any event may have a record nested in it (an event of its own, applied when it
 //!   returns, before the outer one), or be abandoned by a panic after its updates: an
@@ -20,8 +28,9 @@
 //! earlier snapshot of the same thread (`Delta` succeeds: no counter, histogram bucket,
 //! count or sum went back) and the difference between them is coherent too, includes every
 //! event the thread itself committed before it, and is never ahead of the final state. At
-//! the end, the snapshot equals the model exactly (the histogram bucket for bucket, with
-//! exact min and max; the last-value gauge as far as the order of threads determines it).
+//! the end, the snapshot equals the model exactly (the histograms bucket for bucket, with
+//! exact min and max; the float totals exactly; the last-value gauges as far as the order
+//! of threads determines them).
 #![no_main]
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -58,6 +67,22 @@ tally::metric_set! {
         marks: Counter,
         /// Single-field updates.
         bumps: Counter,
+        /// Work done, in seconds: a quarter per quarter.
+        busy_seconds: CounterF64 in Seconds,
+        /// Work done, in quarters of a second.
+        work_quarters: Counter,
+        /// A level, in halves.
+        fill: GaugeF64,
+        /// The same level, counted in halves.
+        fill_halves: Gauge,
+        /// Response times, recorded as f64 seconds.
+        response: Histogram,
+        /// Responses.
+        samples: Counter,
+        /// Any f64, last set.
+        level: LastValueF64,
+        /// Levels set (or refused).
+        levels: Counter,
     }
 }
 
@@ -68,6 +93,10 @@ enum Shape {
     Start,
     Finish,
     Mark(i64),
+    Work(u16),
+    Fill(i16),
+    Sample(u32),
+    Level(u64),
 }
 
 #[derive(Debug, Clone, Arbitrary)]
@@ -116,6 +145,23 @@ fn apply(e: FzEvent<'_>, shape: Shape) {
             e.mark().set(v);
             e.marks().inc();
         }
+        Shape::Work(q) => {
+            e.busy_seconds().add(f64::from(q) / 4.0);
+            e.work_quarters().add(q.into());
+        }
+        Shape::Fill(h) => {
+            e.fill().add(f64::from(h) / 2.0);
+            e.fill_halves().add(h.into());
+        }
+        Shape::Sample(ms) => {
+            e.response().record_f64(f64::from(ms) / 1000.0);
+            e.samples().inc();
+        }
+        Shape::Level(bits) => {
+            let refused = e.level().try_set(f64::from_bits(bits)).is_err();
+            assert_eq!(refused, f64::from_bits(bits).is_nan(), "only NaN is refused");
+            e.levels().inc();
+        }
     }
 }
 
@@ -132,6 +178,11 @@ struct Model {
     marks: u64,
     last_mark: Option<i64>,
     bumps: u64,
+    quarters: u64,
+    halves: i64,
+    responses: Vec<u64>,
+    levels: u64,
+    last_level: Option<f64>,
 }
 
 impl Model {
@@ -152,6 +203,19 @@ impl Model {
             Shape::Mark(v) => {
                 self.marks += 1;
                 self.last_mark = Some(v);
+            }
+            Shape::Work(q) => self.quarters += u64::from(q),
+            Shape::Fill(h) => self.halves += i64::from(h),
+            Shape::Sample(ms) => {
+                let steps = HistogramConfig::SECONDS.steps_of(f64::from(ms) / 1000.0);
+                self.responses.push(steps.expect("milliseconds below 2^32 are in range"));
+            }
+            Shape::Level(bits) => {
+                self.levels += 1;
+                let v = f64::from_bits(bits);
+                if !v.is_nan() {
+                    self.last_level = Some(v);
+                }
             }
         }
     }
@@ -185,6 +249,9 @@ impl Model {
             && snap.finished >= self.finished
             && snap.marks >= self.marks
             && snap.bumps >= self.bumps
+            && snap.work_quarters >= self.quarters
+            && snap.samples >= self.responses.len() as u64
+            && snap.levels >= self.levels
     }
 }
 
@@ -230,6 +297,13 @@ fn check_coherent(s: &FzSnapshot, what: &str) {
         s.started.wrapping_sub(s.finished) as i64,
         "{what} holds part of a start or finish: {s:?}"
     );
+    assert_eq!(
+        s.busy_seconds,
+        s.work_quarters as f64 / 4.0,
+        "{what} holds part of some work: {s:?}"
+    );
+    assert_eq!(s.fill, s.fill_halves as f64 / 2.0, "{what} holds part of a fill: {s:?}");
+    assert_eq!(s.response.count(), s.samples, "{what} holds part of a sample: {s:?}");
 }
 
 #[derive(Debug, Arbitrary)]
@@ -277,6 +351,7 @@ fuzz_target!(|input: Input| {
     // The sequential model: every thread's committed events, added up.
     let mut model = Model::default();
     let mut last_marks = Vec::new();
+    let mut last_levels = Vec::new();
     for own in &models {
         model.total += own.total;
         model.ok += own.ok;
@@ -288,6 +363,11 @@ fuzz_target!(|input: Input| {
         model.marks += own.marks;
         model.bumps += own.bumps;
         last_marks.extend(own.last_mark);
+        model.quarters += own.quarters;
+        model.halves += own.halves;
+        model.responses.extend_from_slice(&own.responses);
+        model.levels += own.levels;
+        last_levels.extend(own.last_level);
     }
 
     let end = set.snapshot();
@@ -308,6 +388,18 @@ fuzz_target!(|input: Input| {
         mark: end.mark,
         marks: model.marks,
         bumps: model.bumps,
+        busy_seconds: model.quarters as f64 / 4.0,
+        work_quarters: model.quarters,
+        fill: model.halves as f64 / 2.0,
+        fill_halves: model.halves,
+        response: HistogramSnapshot::from_values(
+            HistogramConfig::SECONDS,
+            model.responses.iter().copied(),
+        )
+        .unwrap(),
+        samples: model.responses.len() as u64,
+        level: end.level,
+        levels: model.levels,
     };
     assert_eq!(end, expected, "the final snapshot differs from the model");
     match last_marks.as_slice() {
@@ -317,6 +409,17 @@ fuzz_target!(|input: Input| {
             end.mark.is_set() && several.contains(&end.mark.value),
             "{:?} is no thread's last mark ({several:?})",
             end.mark
+        ),
+    }
+    match last_levels.as_slice() {
+        [] => assert!(!end.level.is_set(), "no committed level, yet the gauge is set"),
+        [only] => {
+            assert_eq!((end.level.value.to_bits(), end.level.is_set()), (only.to_bits(), true))
+        }
+        several => assert!(
+            end.level.is_set() && several.iter().any(|v| v.to_bits() == end.level.value.to_bits()),
+            "{:?} is no thread's last level ({several:?})",
+            end.level
         ),
     }
     // No mid-run snapshot is ahead of the end.

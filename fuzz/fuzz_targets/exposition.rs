@@ -26,7 +26,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tally::{
     FamilyError, FieldDesc, FieldKind, HistogramConfig, Layout, LayoutError, RawSet, Registry,
-    RegistryError, is_valid_label_name, is_valid_metric_name,
+    RegistryError, Unit, is_valid_label_name, is_valid_metric_name, kind,
 };
 use tally_core::is_valid_field_name;
 use tally_prometheus::{EncodeOptions, Format, encode};
@@ -70,6 +70,8 @@ const METRIC_NAMES: &[&str] = &[
 ];
 const FIELD_NAMES: &[&str] = &[
     "a",
+    "busy_ratio",
+    "cpu_seconds_total",
     "a_total",
     "requests",
     "requests_total",
@@ -94,10 +96,19 @@ const LABEL_NAMES: &[&str] = &["model", "device", "le", "quantile", "_x", "", "_
 
 #[derive(Debug, Arbitrary)]
 enum Kind {
-    Counter,
-    Gauge,
-    LastValue,
-    Histogram(Option<(u8, u64)>),
+    Counter(u8),
+    Gauge(u8),
+    LastValue(u8),
+    CounterF64(u8),
+    GaugeF64(u8),
+    LastValueF64(u8),
+    /// Default, or (bits, max, unit, decimals).
+    Histogram(Option<(u8, u64, u8, u8)>),
+}
+
+/// A unit, by index into `Unit::ALL`.
+fn unit(u: u8) -> Unit {
+    Unit::ALL[usize::from(u) % Unit::ALL.len()]
 }
 
 #[derive(Debug, Arbitrary)]
@@ -131,14 +142,33 @@ const MAX_FIELDS: usize = 6;
 const MAX_LABELS: usize = 3;
 const MAX_RECORDS: usize = 8;
 
-fn kind(k: &Kind) -> Option<FieldKind> {
-    Some(match k {
-        Kind::Counter => FieldKind::Counter,
-        Kind::Gauge => FieldKind::Gauge,
-        Kind::LastValue => FieldKind::LastValue,
-        Kind::Histogram(None) => FieldKind::Histogram(HistogramConfig::DEFAULT),
-        Kind::Histogram(Some((bits, max))) => {
-            FieldKind::Histogram(HistogramConfig::new(*bits, *max).ok()?)
+/// The field's kind and unit, or `None` for a histogram configuration that is refused
+/// (its reason checked).
+fn kind(k: &Kind) -> Option<(FieldKind, Unit)> {
+    Some(match *k {
+        Kind::Counter(u) => (FieldKind::Counter, unit(u)),
+        Kind::Gauge(u) => (FieldKind::Gauge, unit(u)),
+        Kind::LastValue(u) => (FieldKind::LastValue, unit(u)),
+        Kind::CounterF64(u) => (FieldKind::CounterF64, unit(u)),
+        Kind::GaugeF64(u) => (FieldKind::GaugeF64, unit(u)),
+        Kind::LastValueF64(u) => (FieldKind::LastValueF64, unit(u)),
+        Kind::Histogram(None) => (FieldKind::Histogram(HistogramConfig::DEFAULT), Unit::Seconds),
+        Kind::Histogram(Some((bits, max, u, decimals))) => {
+            let config = match HistogramConfig::new(bits, max) {
+                Ok(c) => c,
+                Err(e) => {
+                    assert!(!e.to_string().is_empty());
+                    return None;
+                }
+            };
+            let config = match config.in_unit(unit(u), decimals) {
+                Ok(c) => c,
+                Err(e) => {
+                    assert!(decimals > HistogramConfig::MAX_DECIMALS, "{e}");
+                    return None;
+                }
+            };
+            (FieldKind::Histogram(config), config.unit())
         }
     })
 }
@@ -151,10 +181,12 @@ fn layout(spec: &SetSpec) -> Option<Layout> {
             .iter()
             .take(MAX_FIELDS)
             .filter_map(|(name, k, help)| {
+                let (kind, unit) = kind(k)?;
                 Some(FieldDesc {
                     name: name.get(FIELD_NAMES).to_owned().into(),
-                    kind: kind(k)?,
+                    kind,
                     help: help.get(HELPS).to_owned().into(),
+                    unit,
                 })
             })
             .collect(),
@@ -187,7 +219,23 @@ fn record(set: &RawSet, values: &[u64]) {
                 FieldKind::Counter => e.add_counter(id, v),
                 FieldKind::Gauge => e.add_gauge(id, v as i64),
                 FieldKind::LastValue => e.set_last(id, v as i64),
-                FieldKind::Histogram(_) => e.observe(id, v),
+                FieldKind::Histogram(_) if v % 2 == 0 => e.observe(id, v / 2),
+                // Any f64: in the unit, refused (and recorded nowhere) when it cannot be.
+                FieldKind::Histogram(_) => {
+                    let _ = e.handle::<kind::Histogram>(id).try_record_f64(f64::from_bits(v));
+                }
+                // Quarters: exact, so every order of adding them gives the same total.
+                FieldKind::CounterF64 => {
+                    e.handle::<kind::CounterF64>(id).add((v >> 12) as f64 / 4.0)
+                }
+                FieldKind::GaugeF64 => {
+                    e.handle::<kind::GaugeF64>(id).add((v as i64 >> 12) as f64 / 4.0)
+                }
+                // Any f64 but NaN (refused) is a value: infinities, subnormals, -0.0.
+                FieldKind::LastValueF64 => {
+                    let _ = e.handle::<kind::LastValueF64>(id).try_set(f64::from_bits(v));
+                }
+                other => panic!("a kind this target does not record: {other:?}"),
             }
         }
     });
@@ -226,7 +274,7 @@ fn check_refusal(
         }) => {
             assert_eq!(metric, name);
             let f = layout.fields().iter().find(|f| f.name == **field).expect("a field");
-            assert!(exposed_names(name, &f.name, f.kind).contains(sample), "{sample:?}");
+            assert!(exposed_names(name, f).contains(sample), "{sample:?}");
             assert!(!is_valid_metric_name(sample), "{sample:?} refused as invalid");
         }
         RegistryError::ExposedNames(InvalidSnapshot::NameClash {
@@ -238,12 +286,12 @@ fn check_refusal(
             assert_eq!(metric, name);
             let fields = layout.fields();
             let f = fields.iter().find(|f| f.name == **field).expect("the clash names a field");
-            assert!(exposed_names(name, &f.name, f.kind).contains(sample), "{sample:?}");
+            assert!(exposed_names(name, f).contains(sample), "{sample:?}");
             // Claimed by a metric registered before, or by another field of this one.
             let by_other_field = fields
                 .iter()
                 .filter(|g| g.name != f.name)
-                .any(|g| exposed_names(name, &g.name, g.kind).contains(sample));
+                .any(|g| exposed_names(name, g).contains(sample));
             assert!(claimed.contains_key(sample) || by_other_field, "{sample:?} refused");
         }
         RegistryError::ReservedLabel { label, .. } => {
@@ -324,7 +372,7 @@ fn register(
         Ok(()) => {
             assert!(!taken.contains(name), "{name:?} registered twice");
             for f in layout.fields() {
-                for sample in exposed_names(name, &f.name, f.kind) {
+                for sample in exposed_names(name, f) {
                     let before = claimed.insert(sample.clone(), name.to_owned());
                     assert!(before.is_none(), "{sample:?} registered twice");
                 }

@@ -26,17 +26,43 @@ tally::metric_set! {
 }
 
 tally::metric_set! {
-    /// One counter and one gauge, recorded alone.
+    /// One field of each kind, recorded alone.
     struct One {
         /// A count.
         count: Counter,
         /// A level.
         level: Gauge,
+        /// A float level.
+        level_f64: GaugeF64,
+        /// A float total.
+        total_f64: CounterF64,
+        /// A last value.
+        last: LastValue,
+        /// A float last value.
+        last_f64: LastValueF64,
+        /// Latencies (seconds, in nanosecond steps).
+        latency: Histogram,
+    }
+}
+
+/// Latencies for the histogram cases, as nanoseconds and as the same in seconds: both
+/// cases load one from a table, so their loops differ only in the record call.
+struct Samples {
+    ns: Vec<u64>,
+    seconds: Vec<f64>,
+}
+
+impl Samples {
+    fn new() -> Samples {
+        let mut rng = XorShift::for_thread(0);
+        let ns: Vec<u64> = (0..1024).map(|_| Event::from_bits(rng.next_u64()).latency_ns).collect();
+        let seconds = ns.iter().map(|&n| n as f64 / 1e9).collect();
+        Samples { ns, seconds }
     }
 }
 
 /// The cases: name, what it records per event.
-pub const CASES: [(&str, &str); 13] = [
+pub const CASES: [(&str, &str); 19] = [
     (
         "floor",
         "(reference) the inference event into plain thread-local fields: 5 counters by index, \
@@ -74,6 +100,15 @@ pub const CASES: [(&str, &str); 13] = [
         "event_wide_spill",
         "`record(|e| 24 × counter inc)`: one event wider than the inline buffer (8 updates)",
     ),
+    ("gauge_f64_add", "`level_f64().add(x)`: a lone float gauge add, its own event"),
+    ("counter_f64_add", "`total_f64().add(x)`: a lone float counter add (x >= 0 checked)"),
+    ("last_set", "`last().set(n)`: a lone last-value set (with its clock stamp)"),
+    ("last_f64_set", "`last_f64().set(x)`: a lone float last-value set (x finite checked)"),
+    ("histogram_record", "`latency().record(ns)`: a lone histogram record of nanoseconds"),
+    (
+        "histogram_record_f64",
+        "`latency().record_f64(seconds)`: the same values as `f64` seconds, to nanosecond steps",
+    ),
 ];
 
 /// The inference event's recording call, at its first call site.
@@ -103,13 +138,19 @@ pub struct Sets {
     one: One,
     three: Three,
     stats: InferenceStats,
+    samples: Samples,
 }
 
 impl Sets {
     /// New sets, recorded into once from this thread: its slot, the sets' shards and the
     /// histogram's pages exist before counting starts.
     pub fn warm() -> Sets {
-        let sets = Sets { one: One::new(), three: Three::new(), stats: InferenceStats::new() };
+        let sets = Sets {
+            one: One::new(),
+            three: Three::new(),
+            stats: InferenceStats::new(),
+            samples: Samples::new(),
+        };
         sets.warm_this_thread();
         sets
     }
@@ -118,6 +159,13 @@ impl Sets {
     pub fn warm_this_thread(&self) {
         self.one.count().inc();
         self.one.level().add(1);
+        self.one.level_f64().add(1.0);
+        self.one.total_f64().add(1.0);
+        self.one.last().set(1);
+        self.one.last_f64().set(1.0);
+        for &ns in &self.samples.ns {
+            self.one.latency().record(ns);
+        }
         self.three.record(|e| e.total().inc());
         let mut warm = XorShift::for_thread(0);
         for _ in 0..10_000 {
@@ -158,6 +206,12 @@ pub fn dispatch(s: &Sets, case: &str, events: u64, two_sites: bool) -> Result<()
         "sketch_latency" => sketch(events, true),
         "sketch_counters" => sketch(events, false),
         "event_wide_spill" => event_wide_spill(s, events),
+        "gauge_f64_add" => gauge_f64_add(s, events),
+        "counter_f64_add" => counter_f64_add(s, events),
+        "last_set" => last_set(s, events),
+        "last_f64_set" => last_f64_set(s, events),
+        "histogram_record" => histogram_record(s, events),
+        "histogram_record_f64" => histogram_record_f64(s, events),
         other => return Err(format!("unknown case {other:?}")),
     }
     Ok(())
@@ -251,6 +305,42 @@ fn counter_add(s: &Sets, events: u64) {
 fn gauge_add(s: &Sets, events: u64) {
     let n = black_box(3i64);
     (0..events).for_each(|_| s.one.level().add(black_box(n)));
+}
+
+#[inline(never)]
+fn gauge_f64_add(s: &Sets, events: u64) {
+    let x = black_box(0.25f64);
+    (0..events).for_each(|_| s.one.level_f64().add(black_box(x)));
+}
+
+#[inline(never)]
+fn counter_f64_add(s: &Sets, events: u64) {
+    let x = black_box(0.25f64);
+    (0..events).for_each(|_| s.one.total_f64().add(black_box(x)));
+}
+
+#[inline(never)]
+fn last_set(s: &Sets, events: u64) {
+    let n = black_box(3i64);
+    (0..events).for_each(|_| s.one.last().set(black_box(n)));
+}
+
+#[inline(never)]
+fn last_f64_set(s: &Sets, events: u64) {
+    let x = black_box(0.75f64);
+    (0..events).for_each(|_| s.one.last_f64().set(black_box(x)));
+}
+
+#[inline(never)]
+fn histogram_record(s: &Sets, events: u64) {
+    let ns = &s.samples.ns;
+    (0..events as usize).for_each(|i| s.one.latency().record(ns[i & 1023]));
+}
+
+#[inline(never)]
+fn histogram_record_f64(s: &Sets, events: u64) {
+    let seconds = &s.samples.seconds;
+    (0..events as usize).for_each(|i| s.one.latency().record_f64(seconds[i & 1023]));
 }
 
 #[inline(never)]

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-use tally_snapshot::{FieldKind, HistogramConfig, HistogramSnapshot, Last, Value};
+use tally_snapshot::{FieldKind, HistogramConfig, HistogramSnapshot, Last, LastF64, Value};
 
 pub use pastey;
 pub use serde;
@@ -142,8 +142,27 @@ impl<'de> DeserializeSeed<'de> for KindSeed {
             FieldKind::Counter => Value::Counter(u64::deserialize(d)?),
             FieldKind::Gauge => Value::Gauge(i64::deserialize(d)?),
             FieldKind::LastValue => Value::LastValue(Last::deserialize(d)?),
+            FieldKind::CounterF64 | FieldKind::GaugeF64 | FieldKind::LastValueF64 => {
+                let v = match self.0 {
+                    FieldKind::CounterF64 => Value::CounterF64(f64::deserialize(d)?),
+                    FieldKind::GaugeF64 => Value::GaugeF64(f64::deserialize(d)?),
+                    _ => Value::LastValueF64(LastF64::deserialize(d)?),
+                };
+                if v.as_f64().is_nan() {
+                    return Err(de::Error::custom("a float field's value is NaN"));
+                }
+                v
+            }
             FieldKind::Histogram(config) => {
-                let h = HistogramSnapshot::deserialize(d)?;
+                let mut h = HistogramSnapshot::deserialize(d)?;
+                // Serialized before histograms had units, a configuration has none: its
+                // steps are the recorded integers, read in the unit the set declares.
+                let plain = h.config().unit().is_none() && h.config().decimals() == 0;
+                let same_layout = h.config().sub_bucket_bits() == config.sub_bucket_bits()
+                    && h.config().max_value() == config.max_value();
+                if plain && same_layout {
+                    h = h.with_unit(config.unit(), config.decimals()).map_err(de::Error::custom)?;
+                }
                 if h.config() != config {
                     return Err(de::Error::custom(format_args!(
                         "histogram configuration {:?} does not match the set's {:?}",
@@ -152,6 +171,12 @@ impl<'de> DeserializeSeed<'de> for KindSeed {
                     )));
                 }
                 Value::Histogram(Box::new(h))
+            }
+            other => {
+                return Err(de::Error::custom(format_args!(
+                    "field kind `{}` is not supported by this version of tally-core",
+                    other.as_str()
+                )));
             }
         })
     }

@@ -116,6 +116,17 @@ impl<'a> Event<'a> {
         unsafe { self.push(Op::level(word, delta)) }
     }
 
+    /// Adds `delta` to the `f64` in a word (float counters and gauges).
+    ///
+    /// # Safety
+    ///
+    /// As [`add`](Self::add).
+    #[inline(always)]
+    pub(crate) unsafe fn add_float(&self, word: usize, delta: f64) {
+        // SAFETY: the caller's promise: a word of this event's shard.
+        unsafe { self.push(Op::float_add(word, delta)) }
+    }
+
     /// Adds 1 to a counter word.
     ///
     /// # Safety

@@ -5,14 +5,24 @@
 //! | [`Counter`] | `u64` | `inc`, `add(u64)` | summed; never goes backwards |
 //! | [`Gauge`] | `i64` | `inc`, `dec`, `add(i64)`, `sub(i64)` | summed, so concurrent moves are exact |
 //! | [`LastValue`] | [`Last`] | `set(i64)` | the newest `set` from any thread wins |
-//! | [`Histogram`] | [`HistogramSnapshot`] | `record(u64)`, `record_duration`, timers | buckets, count, sum summed; min/max combined |
+//! | [`Histogram`] | [`HistogramSnapshot`] | `record(u64)` steps, `record_f64` in its unit, `record_duration`, timers | buckets, count, sum summed; min/max combined |
+//! | [`CounterF64`] | `f64` | `add(f64)` (finite, ≥ 0) | summed exactly, rounded once; never goes backwards |
+//! | [`GaugeF64`] | `f64` | `add(f64)`, `sub(f64)` (finite) | summed exactly, rounded once |
+//! | [`LastValueF64`] | [`LastF64`] | `set(f64)` (not NaN) | the newest `set` from any thread wins |
+//!
+//! A value a float handle cannot take (NaN; an infinity, except as a last value; a
+//! negative increment of a counter or a negative histogram value) is refused: recorded nowhere, counted by
+//! [`rejected_values`](crate::rejected_values), and returned by the `try_` methods.
 //!
 //! A handle taken from the set ([`CounterRef<'_, RawSet>`]) makes each operation its own
 //! event; a handle taken from an event inside `record` adds to that event.
 
 use std::time::{Duration, Instant};
 
-use tally_snapshot::{Delta, FieldKind, HistogramConfig, HistogramSnapshot, Last, Merge, Value};
+use tally_snapshot::{
+    Delta, DeltaError, FieldKind, HistogramConfig, HistogramSnapshot, Last, LastF64, Merge,
+    Rejected, Value,
+};
 
 use crate::event::Event;
 use crate::op::Op;
@@ -26,6 +36,9 @@ mod sealed {
     impl Sealed for super::Gauge {}
     impl Sealed for super::LastValue {}
     impl Sealed for super::Histogram {}
+    impl Sealed for super::CounterF64 {}
+    impl Sealed for super::GaugeF64 {}
+    impl Sealed for super::LastValueF64 {}
 }
 
 /// Where a field handle's updates go: a set (each update its own event) or an open
@@ -73,6 +86,13 @@ pub trait Sink: sealed::Sealed {
     /// configuration as the layout gives them).
     #[doc(hidden)]
     unsafe fn observe_value(&self, field: FieldId, value: u64);
+    /// Adds `delta` (finite: the handle checked) to a float counter's or gauge's word.
+    ///
+    /// # Safety
+    ///
+    /// `word` is the word of a [`CounterF64`] or [`GaugeF64`] field of the sink's layout.
+    #[doc(hidden)]
+    unsafe fn add_float(&self, word: usize, delta: f64);
 }
 
 /// A field kind: how many shard words it takes, what its snapshot value is and what its
@@ -98,6 +118,11 @@ pub trait Kind: sealed::Sealed {
     fn to_value(value: Self::Value) -> Value;
     /// The typed value, if `value` is of this kind.
     fn from_value(value: Value) -> Option<Self::Value>;
+    /// `later - earlier` for a field of this kind (its value type's [`Delta`], except that
+    /// a float counter's is an error when it went backwards, as a `u64` counter's is).
+    fn delta(later: &Self::Value, earlier: &Self::Value) -> Result<Self::Value, DeltaError> {
+        Delta::delta(later, earlier)
+    }
 }
 
 /// Field kind: a monotonic `u64` count of events.
@@ -112,12 +137,28 @@ pub struct Gauge;
 #[derive(Debug, Clone, Copy)]
 pub struct LastValue;
 
-/// Field kind: a distribution of `u64` values in log-linear buckets (by default
-/// [`HistogramConfig::DEFAULT`]: relative error ≤ 2^-5, values up to 100 s in
-/// nanoseconds). In `metric_set!`, `latency: Histogram` uses the default and
-/// `latency: Histogram(CONFIG)` a `const` configuration.
+/// Field kind: a distribution in log-linear buckets, of values in the unit of its
+/// configuration (by default [`HistogramConfig::DEFAULT`]: seconds, in steps of one
+/// nanosecond, relative error ≤ 2^-5 up to 100 s). In `metric_set!`, `latency: Histogram`
+/// uses the default and `size: Histogram(HistogramConfig::BYTES)` a `const` configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct Histogram;
+
+/// Field kind: a monotonic `f64` total (seconds of CPU, energy, cost), summed across
+/// threads exactly (see [`FieldKind::CounterF64`]). `cpu: CounterF64 in Seconds` in
+/// `metric_set!` declares its unit.
+#[derive(Debug, Clone, Copy)]
+pub struct CounterF64;
+
+/// Field kind: a signed `f64` level moved by `add`/`sub`, summed across threads exactly
+/// (see [`FieldKind::GaugeF64`]).
+#[derive(Debug, Clone, Copy)]
+pub struct GaugeF64;
+
+/// Field kind: an `f64` level written by `set`; the newest write wins (GPU utilisation,
+/// a temperature, a loss).
+#[derive(Debug, Clone, Copy)]
+pub struct LastValueF64;
 
 impl Kind for Counter {
     const KIND: FieldKind = FieldKind::Counter;
@@ -191,6 +232,239 @@ impl Kind for Histogram {
         match value {
             Value::Histogram(h) => Some(*h),
             _ => None,
+        }
+    }
+}
+
+impl Kind for CounterF64 {
+    const KIND: FieldKind = FieldKind::CounterF64;
+    type Value = f64;
+    type Field<'a, S: Sink + ?Sized + 'a> = CounterF64Ref<'a, S>;
+    #[inline(always)]
+    unsafe fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> CounterF64Ref<'_, S> {
+        CounterF64Ref { sink, word: id.word() }
+    }
+    fn to_value(value: f64) -> Value {
+        Value::CounterF64(value)
+    }
+    fn from_value(value: Value) -> Option<f64> {
+        match value {
+            Value::CounterF64(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn delta(later: &f64, earlier: &f64) -> Result<f64, DeltaError> {
+        tally_snapshot::float_count_delta(*later, *earlier)
+    }
+}
+
+impl Kind for GaugeF64 {
+    const KIND: FieldKind = FieldKind::GaugeF64;
+    type Value = f64;
+    type Field<'a, S: Sink + ?Sized + 'a> = GaugeF64Ref<'a, S>;
+    #[inline(always)]
+    unsafe fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> GaugeF64Ref<'_, S> {
+        GaugeF64Ref { sink, word: id.word() }
+    }
+    fn to_value(value: f64) -> Value {
+        Value::GaugeF64(value)
+    }
+    fn from_value(value: Value) -> Option<f64> {
+        match value {
+            Value::GaugeF64(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl Kind for LastValueF64 {
+    const KIND: FieldKind = FieldKind::LastValueF64;
+    type Value = LastF64;
+    type Field<'a, S: Sink + ?Sized + 'a> = LastValueF64Ref<'a, S>;
+    #[inline(always)]
+    unsafe fn field<S: Sink + ?Sized>(sink: &S, id: FieldId) -> LastValueF64Ref<'_, S> {
+        LastValueF64Ref { sink, word: id.word() }
+    }
+    fn to_value(value: LastF64) -> Value {
+        Value::LastValueF64(value)
+    }
+    fn from_value(value: Value) -> Option<LastF64> {
+        match value {
+            Value::LastValueF64(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// Records into a [`CounterF64`] field.
+///
+/// ```
+/// tally_core::metric_set! {
+///     pub struct Job {
+///         /// CPU time spent.
+///         cpu_seconds: CounterF64 in Seconds,
+///     }
+/// }
+/// let job = Job::new();
+/// job.cpu_seconds().add(0.125);
+/// job.cpu_seconds().add(1.5);
+/// assert_eq!(job.cpu_seconds().try_add(f64::NAN), Err(tally_core::Rejected::NotFinite));
+/// assert_eq!(job.snapshot().cpu_seconds, 1.625);
+/// ```
+#[derive(Debug)]
+pub struct CounterF64Ref<'a, S: ?Sized> {
+    sink: &'a S,
+    word: usize,
+}
+
+impl<S: Sink + ?Sized> CounterF64Ref<'_, S> {
+    /// Adds `x`, a finite, non-negative amount; anything else is refused and counted
+    /// ([`rejected_values`](crate::rejected_values)): a counter never goes backwards.
+    #[inline(always)]
+    pub fn add(&self, x: f64) {
+        let _ = self.try_add(x);
+    }
+
+    /// Like [`add`](Self::add), saying why a refused `x` was refused (also counted).
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected::Negative`] for `x < 0`, [`Rejected::NotFinite`] for NaN and infinities.
+    #[inline(always)]
+    pub fn try_add(&self, x: f64) -> Result<(), Rejected> {
+        // The bits of a non-negative f64 order as its values, and +∞'s are above every
+        // finite one's; a negative value (sign bit set) and NaN are above them too.
+        if x.to_bits() < f64::INFINITY.to_bits() {
+            // SAFETY: `word` is a float counter of the sink's layout: the contract of
+            // `Kind::field`, the only constructor.
+            unsafe { self.sink.add_float(self.word, x) };
+            Ok(())
+        } else {
+            refused_increment(x)
+        }
+    }
+}
+
+/// Whether `x` is finite, in the fewest instructions: two comparisons with the largest
+/// finite values (NaN fails both), leaving `x` in its register untouched (`abs` or a test
+/// of its bits would need a copy).
+#[inline(always)]
+fn finite(x: f64) -> bool {
+    (f64::MIN..=f64::MAX).contains(&x)
+}
+
+/// The cold path of a float counter's `try_add`: `-0.0` adds nothing and is fine; anything
+/// else is refused and counted.
+#[cold]
+#[inline(never)]
+fn refused_increment(x: f64) -> Result<(), Rejected> {
+    if x == 0.0 { Ok(()) } else { Err(crate::rejected::count(Rejected::classify(x))) }
+}
+
+/// The cold path of a histogram's `try_record_f64`: `-0.0` is 0 steps; anything else is
+/// refused and counted.
+#[cold]
+#[inline(never)]
+fn refused_f64(config: HistogramConfig, x: f64) -> Result<u64, Rejected> {
+    config.steps_of(x).map_err(crate::rejected::count)
+}
+
+/// Records into a [`GaugeF64`] field.
+///
+/// ```
+/// tally_core::metric_set! {
+///     pub struct Batch {
+///         /// Of the batch's capacity, how much is queued.
+///         queue_fill: GaugeF64 in Ratio,
+///     }
+/// }
+/// let b = Batch::new();
+/// b.queue_fill().add(0.5);
+/// b.queue_fill().add(0.25);
+/// b.queue_fill().sub(0.125);
+/// assert_eq!(b.snapshot().queue_fill, 0.625);
+/// ```
+#[derive(Debug)]
+pub struct GaugeF64Ref<'a, S: ?Sized> {
+    sink: &'a S,
+    word: usize,
+}
+
+impl<S: Sink + ?Sized> GaugeF64Ref<'_, S> {
+    /// Adds `x` (which may be negative); NaN and infinities are refused and counted.
+    #[inline(always)]
+    pub fn add(&self, x: f64) {
+        let _ = self.try_add(x);
+    }
+
+    /// Subtracts `x`; NaN and infinities are refused and counted.
+    #[inline(always)]
+    pub fn sub(&self, x: f64) {
+        let _ = self.try_add(-x);
+    }
+
+    /// Like [`add`](Self::add), saying why a refused `x` was refused (also counted).
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected::NotFinite`] for NaN and infinities.
+    #[inline(always)]
+    pub fn try_add(&self, x: f64) -> Result<(), Rejected> {
+        if finite(x) {
+            // SAFETY: `word` is a float gauge of the sink's layout: the contract of
+            // `Kind::field`, the only constructor.
+            unsafe { self.sink.add_float(self.word, x) };
+            Ok(())
+        } else {
+            Err(crate::rejected::count(Rejected::NotFinite))
+        }
+    }
+}
+
+/// Records into a [`LastValueF64`] field.
+///
+/// ```
+/// tally_core::metric_set! {
+///     pub struct Gpu {
+///         /// Busy fraction of the last second.
+///         busy: LastValueF64 in Ratio,
+///     }
+/// }
+/// let g = Gpu::new();
+/// g.busy().set(0.75);
+/// g.busy().set(0.8125);
+/// assert_eq!(g.snapshot().busy.value, 0.8125);
+/// ```
+#[derive(Debug)]
+pub struct LastValueF64Ref<'a, S: ?Sized> {
+    sink: &'a S,
+    word: usize,
+}
+
+impl<S: Sink + ?Sized> LastValueF64Ref<'_, S> {
+    /// Sets the value, stamped with the current time. `±∞` are values a level may take
+    /// (Prometheus writes them `+Inf`/`-Inf`); NaN, which has none, is refused and counted.
+    #[inline]
+    pub fn set(&self, x: f64) {
+        let _ = self.try_set(x);
+    }
+
+    /// Like [`set`](Self::set), saying why a refused `x` was refused (also counted).
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected::NotFinite`] for NaN.
+    #[inline]
+    pub fn try_set(&self, x: f64) -> Result<(), Rejected> {
+        // NaN is the one value not equal to itself (one comparison, no copy).
+        #[allow(clippy::eq_op)]
+        if x == x {
+            // SAFETY: `word` is a float last-value field of the sink's layout: the contract
+            // of `Kind::field`, the only constructor.
+            unsafe { self.sink.set_last_value(self.word, x.to_bits()) };
+            Ok(())
+        } else {
+            Err(crate::rejected::count(Rejected::NotFinite))
         }
     }
 }
@@ -344,13 +618,81 @@ impl<'a, S: Sink + ?Sized> HistogramRef<'a, S> {
         unsafe { self.sink.observe_value(self.id, value) }
     }
 
-    /// Records a duration in nanoseconds (saturating at `u64::MAX`, about 584 years).
+    /// Records `x`, in the histogram's unit (seconds for the default configuration: `0.012`
+    /// is 12 ms), rounded to the nearest step of the configuration (a nanosecond for the
+    /// default). Negative values, NaN, infinities and values at or past 2^63 steps are
+    /// refused and counted ([`rejected_values`](crate::rejected_values)).
+    ///
+    /// ```
+    /// use tally_core::HistogramConfig;
+    /// tally_core::metric_set! {
+    ///     pub struct Http {
+    ///         /// Time to answer.
+    ///         latency: Histogram,
+    ///         /// Response sizes.
+    ///         response: Histogram(HistogramConfig::BYTES),
+    ///     }
+    /// }
+    /// let http = Http::new();
+    /// http.record(|e| {
+    ///     e.latency().record_f64(0.012);
+    ///     e.response().record_f64(1536.0);
+    /// });
+    /// let snap = http.snapshot();
+    /// assert_eq!(snap.latency.sum(), 12_000_000); // steps: nanoseconds
+    /// assert_eq!(HistogramConfig::DEFAULT.sum_to_unit(snap.latency.sum()), 0.012);
+    /// assert_eq!(snap.response.sum(), 1536);
+    /// ```
     #[inline(always)]
-    pub fn record_duration(&self, d: Duration) {
-        self.record(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    pub fn record_f64(&self, x: f64) {
+        let _ = self.try_record_f64(x);
     }
 
-    /// Runs `f` and records how long it took, in nanoseconds.
+    /// Like [`record_f64`](Self::record_f64), saying why a refused `x` was refused (also
+    /// counted).
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`]: negative, not finite, or too large for the histogram's steps.
+    #[inline(always)]
+    pub fn try_record_f64(&self, x: f64) -> Result<(), Rejected> {
+        // `HistogramConfig::steps_of`, with the conversion in one instruction.
+        let y = x * self.config().steps_per_unit() as f64;
+        // One comparison refuses negative values, NaN, infinities and the too large: the
+        // bits of a non-negative f64 order as its values, and the others' are above.
+        if y.to_bits() < HistogramConfig::STEP_LIMIT.to_bits() {
+            // SAFETY: 0 <= y < STEP_LIMIT = 2^63 - 1024, so `y + 0.5` rounds to at most
+            // 2^63 - 1024: finite and in i64's range, as `to_int_unchecked` requires.
+            let steps = unsafe { (y + 0.5).to_int_unchecked::<i64>() };
+            self.record(steps as u64);
+            Ok(())
+        } else {
+            // Out of line, and given what it needs by value: the handle stays in registers.
+            let steps = refused_f64(self.config(), x)?;
+            self.record(steps);
+            Ok(())
+        }
+    }
+
+    /// The histogram's configuration.
+    #[inline(always)]
+    fn config(&self) -> HistogramConfig {
+        match self.id.kind() {
+            FieldKind::Histogram(config) => config,
+            // Only a histogram's id makes a histogram handle (`Kind::field`'s contract).
+            _ => HistogramConfig::DEFAULT,
+        }
+    }
+
+    /// Records a duration, in the histogram's steps (nanoseconds for the default
+    /// configuration; see [`HistogramConfig::steps_of_duration`]), saturating at
+    /// `u64::MAX` steps.
+    #[inline(always)]
+    pub fn record_duration(&self, d: Duration) {
+        self.record(self.config().steps_of_duration(d));
+    }
+
+    /// Runs `f` and records how long it took (as [`record_duration`](Self::record_duration)).
     #[inline]
     pub fn time<R>(&self, f: impl FnOnce() -> R) -> R {
         let timer = self.start_timer();
@@ -359,8 +701,8 @@ impl<'a, S: Sink + ?Sized> HistogramRef<'a, S> {
         r
     }
 
-    /// A guard that records the nanoseconds from now until it is dropped (also on
-    /// unwinding), using the precise monotonic clock (`std::time::Instant`, ~20 ns a read).
+    /// A guard that records the time from now until it is dropped (also on unwinding; as
+    /// [`record_duration`](Self::record_duration)), using the precise monotonic clock (`std::time::Instant`, ~20 ns a read).
     #[inline]
     pub fn start_timer(&self) -> Timer<'a, S> {
         Timer {
@@ -417,6 +759,11 @@ impl<S: Sink + ?Sized> Drop for Timer<'_, S> {
 // event's shard) was built from that layout, so they are inside it.
 impl Sink for RawSet {
     #[inline(always)]
+    unsafe fn add_float(&self, word: usize, delta: f64) {
+        // SAFETY: the caller's promise (see above).
+        unsafe { self.apply_one(|_| Op::float_add(word, delta)) }
+    }
+    #[inline(always)]
     unsafe fn inc_count(&self, word: usize) {
         // SAFETY: the caller's promise (see above).
         unsafe { self.apply_one(|_| Op::inc(word)) }
@@ -452,6 +799,11 @@ impl Sink for RawSet {
 }
 
 impl Sink for Event<'_> {
+    #[inline(always)]
+    unsafe fn add_float(&self, word: usize, delta: f64) {
+        // SAFETY: the caller's promise (see above).
+        unsafe { self.add_float(word, delta) }
+    }
     #[inline(always)]
     unsafe fn inc_count(&self, word: usize) {
         // SAFETY: the caller's promise (see above).

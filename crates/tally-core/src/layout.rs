@@ -7,12 +7,16 @@ use tally_snapshot::{FieldDesc, FieldKind, is_valid_field_name};
 /// Shard words a field of `kind` takes in each copy.
 pub const fn words_of(kind: FieldKind) -> usize {
     match kind {
-        FieldKind::Counter | FieldKind::Gauge => 1,
+        // The `f64`s keep their bits in one word.
+        FieldKind::Counter | FieldKind::Gauge | FieldKind::CounterF64 | FieldKind::GaugeF64 => 1,
         // value, stamp
-        FieldKind::LastValue => 2,
+        FieldKind::LastValue | FieldKind::LastValueF64 => 2,
         // count, sum (low and high halves of a u128), min (stored as u64::MAX - min, so
         // that zero means "none"), max, overflow; the buckets live in pages.
         FieldKind::Histogram(_) => HISTOGRAM_WORDS,
+        // `FieldKind` is `#[non_exhaustive]`; a kind this core does not know cannot be laid
+        // out (`Layout::new` refuses it first).
+        _ => 0,
     }
 }
 
@@ -36,6 +40,9 @@ pub(crate) const fn same_class(handle: FieldKind, declared: FieldKind) -> bool {
             | (FieldKind::Gauge, FieldKind::Gauge)
             | (FieldKind::LastValue, FieldKind::LastValue)
             | (FieldKind::Histogram(_), FieldKind::Histogram(_))
+            | (FieldKind::CounterF64, FieldKind::CounterF64)
+            | (FieldKind::GaugeF64, FieldKind::GaugeF64)
+            | (FieldKind::LastValueF64, FieldKind::LastValueF64)
     )
 }
 
@@ -66,6 +73,18 @@ pub enum LayoutError {
     InvalidName {
         /// The rejected name.
         name: String,
+    },
+    /// A histogram field's unit differs from its configuration's.
+    #[error("{reason}")]
+    UnitMismatch {
+        /// What differs and what to do.
+        reason: String,
+    },
+    /// A field kind newer than this version of the core.
+    #[error("field kind `{kind}` is not supported by this version of tally-core: upgrade it")]
+    UnsupportedKind {
+        /// The kind's name.
+        kind: &'static str,
     },
     /// Two fields share a name.
     #[error("field name {name:?} appears twice: give each field of a set its own name")]
@@ -116,6 +135,10 @@ impl Layout {
             if fields[..i].iter().any(|g| g.name == f.name) {
                 return Err(LayoutError::DuplicateName { name: f.name.to_string() });
             }
+            f.check_unit().map_err(|reason| LayoutError::UnitMismatch { reason })?;
+            if words_of(f.kind) == 0 {
+                return Err(LayoutError::UnsupportedKind { kind: f.kind.as_str() });
+            }
         }
         let mut offsets = Vec::with_capacity(fields.len());
         let mut page_bases = Vec::with_capacity(fields.len());
@@ -130,7 +153,7 @@ impl Layout {
             use std::hash::{Hash, Hasher};
             let mut h = std::hash::DefaultHasher::new();
             for f in &fields {
-                (&f.name, f.kind).hash(&mut h);
+                (&f.name, f.kind, f.unit).hash(&mut h);
             }
             h.finish()
         };

@@ -63,6 +63,7 @@ mod latch;
 mod layout;
 mod macros;
 mod op;
+mod rejected;
 mod set;
 mod slot;
 mod sync;
@@ -79,7 +80,11 @@ pub mod __private;
 
 pub use clock::{CoarseClock, CoarseClockError, start_coarse_clock};
 pub use event::Event;
-pub use field::{CounterRef, GaugeRef, HistogramRef, Kind, LastValueRef, Sink, Timer};
+pub use field::{
+    CounterF64Ref, CounterRef, GaugeF64Ref, GaugeRef, HistogramRef, Kind, LastValueF64Ref,
+    LastValueRef, Sink, Timer,
+};
+pub use rejected::{RejectedValues, count_rejected, rejected_values};
 
 /// The field kinds a [`metric_set!`] field is declared with (`total: Counter`): markers
 /// that say what a field is, not values to record into (a set's accessors give the
@@ -90,7 +95,9 @@ pub use field::{CounterRef, GaugeRef, HistogramRef, Kind, LastValueRef, Sink, Ti
 /// assert_eq!(<kind::Counter as Kind>::KIND, tally_core::FieldKind::Counter);
 /// ```
 pub mod kind {
-    pub use crate::field::{Counter, Gauge, Histogram, LastValue};
+    pub use crate::field::{
+        Counter, CounterF64, Gauge, GaugeF64, Histogram, LastValue, LastValueF64,
+    };
 }
 
 /// Deprecated: the field kind [`kind::Counter`], a marker, not a counter to increment.
@@ -115,6 +122,6 @@ pub use slot::{thread_slots_created, thread_slots_in_use};
 pub use traits::{MetricSet, Snapshot};
 
 pub use tally_snapshot::{
-    Delta, DeltaError, FieldDesc, FieldKind, HistogramConfig, HistogramSnapshot, Last, Merge,
-    SetSnapshot, Value, is_valid_field_name, ratio, ratio_or_zero,
+    Delta, DeltaError, FieldDesc, FieldKind, FloatSum, HistogramConfig, HistogramSnapshot, Last,
+    LastF64, Merge, Rejected, SetSnapshot, Unit, Value, is_valid_field_name, ratio, ratio_or_zero,
 };

@@ -3,10 +3,45 @@
 /// Declares a metric set: a struct of named fields recorded together, its plain-data
 /// snapshot struct (`…Snapshot`) and its event type (`…Event`).
 ///
-/// Each field is a [`Counter`](crate::Counter), a [`Gauge`](crate::Gauge), a
-/// [`LastValue`](crate::LastValue) or a [`Histogram`](crate::Histogram) (optionally with a
-/// `const` [`HistogramConfig`](crate::HistogramConfig): `latency: Histogram(MY_CONFIG)`);
-/// its doc comment becomes its help text.
+/// Each field is a [`Counter`](crate::kind::Counter), a [`Gauge`](crate::kind::Gauge), a
+/// [`LastValue`](crate::kind::LastValue), their `f64` twins
+/// [`CounterF64`](crate::kind::CounterF64), [`GaugeF64`](crate::kind::GaugeF64) and
+/// [`LastValueF64`](crate::kind::LastValueF64), or a [`Histogram`](crate::kind::Histogram)
+/// (optionally with a `const` [`HistogramConfig`](crate::HistogramConfig), which also
+/// declares its unit: `size: Histogram(HistogramConfig::BYTES)`). A scalar field declares
+/// its [`Unit`](crate::Unit) after `in`: `busy: LastValueF64 in Ratio`. Its doc comment
+/// becomes its help text.
+///
+/// ```
+/// use tally_core::{HistogramConfig, Unit};
+/// tally_core::metric_set! {
+///     pub struct Worker {
+///         /// Requests answered.
+///         answered: Counter,
+///         /// GPU busy fraction, last sampled.
+///         gpu_busy: LastValueF64 in Ratio,
+///         /// CPU time used.
+///         cpu_seconds: CounterF64 in Seconds,
+///         /// Time to answer.
+///         latency: Histogram,
+///         /// Response sizes.
+///         response: Histogram(HistogramConfig::BYTES),
+///     }
+/// }
+/// assert_eq!(Worker::FIELDS[1].unit, Unit::Ratio);
+/// assert_eq!(Worker::FIELDS[3].unit, Unit::Seconds);
+/// assert_eq!(Worker::FIELDS[4].unit, Unit::Bytes);
+/// ```
+///
+/// A histogram's unit comes with the scale of its steps, in its configuration; `in` on a
+/// histogram is a compile-time error:
+///
+/// ```compile_fail
+/// tally_core::metric_set! {
+///     struct Http { response: Histogram in Bytes }
+/// }
+/// let _ = Http::new();
+/// ```
 ///
 /// ```
 /// tally_core::metric_set! {
@@ -55,7 +90,7 @@ macro_rules! metric_set {
         $vis:vis struct $name:ident {
             $(
                 $(#[doc = $doc:literal])*
-                $field:ident : $kind:ident $(($config:expr))?
+                $field:ident : $kind:ident $(($config:expr))? $(in $unit:ident)?
             ),* $(,)?
         }
     ) => {
@@ -73,13 +108,17 @@ macro_rules! metric_set {
             }
 
             #[doc = "A coherent snapshot of a [`" $name "`]: each event recorded into it is here whole or not at all."]
-            #[derive(Debug, Clone, PartialEq, Eq, Default)]
+            #[derive(Debug, Clone, PartialEq, Default)]
             $vis struct [<$name Snapshot>] {
                 $(
                     $(#[doc = $doc])*
                     pub $field: <$crate::kind::$kind as $crate::Kind>::Value,
                 )*
             }
+
+            // Float fields are never NaN (their handles refuse it), so equality is an
+            // equivalence.
+            impl ::core::cmp::Eq for [<$name Snapshot>] {}
 
             #[doc = "One event being recorded into a [`" $name "`]; see [`" $name "::record`]."]
             #[derive(Debug, Clone, Copy)]
@@ -101,7 +140,7 @@ macro_rules! metric_set {
                                 &[$($config)?],
                             ),
                             $crate::__private::trim_doc(concat!($($doc, " ",)* "")),
-                        ),
+                        )$(.with_unit($crate::Unit::$unit))?,
                     )*
                 ];
 
@@ -206,7 +245,7 @@ macro_rules! metric_set {
                 fn delta(later: &Self, earlier: &Self) -> ::core::result::Result<Self, $crate::DeltaError> {
                     ::core::result::Result::Ok([<$name Snapshot>] {
                         $(
-                            $field: $crate::Delta::delta(&later.$field, &earlier.$field)
+                            $field: <$crate::kind::$kind as $crate::Kind>::delta(&later.$field, &earlier.$field)
                                 .map_err(|e| e.in_field(stringify!($field)))?,
                         )*
                     })

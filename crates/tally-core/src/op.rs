@@ -46,6 +46,9 @@ pub(crate) enum What {
     Last,
     /// Records the sample `value` into the histogram whose words start at `word`.
     Observe,
+    /// Adds the `f64` whose bits are `value` to the `f64` whose bits are in `word` (float
+    /// counters and gauges; the handle refused what they may not take).
+    FloatAdd,
 }
 
 /// What [`Op::apply`] did to copy 0 that [`Op::finish`] repeats on copy 1 by storing: a
@@ -120,6 +123,18 @@ impl Op {
         Op { what: What::Observe, word, value, second: bucket as u64, bucket: std::ptr::null() }
     }
 
+    /// Adds `delta` to the `f64` in word `word`.
+    #[inline(always)]
+    pub(crate) fn float_add(word: usize, delta: f64) -> Op {
+        Op {
+            what: What::FloatAdd,
+            word,
+            value: delta.to_bits(),
+            second: 0,
+            bucket: std::ptr::null(),
+        }
+    }
+
     /// An op that is not one: what unused entries of a local buffer hold.
     pub(crate) const NONE: Op = Op::level(0, 0);
 
@@ -149,6 +164,14 @@ impl Op {
                 What::Inc | What::Level => {
                     add(words.at(word), value);
                     Done::NOTHING
+                }
+                What::FloatAdd => {
+                    let w = words.at(word);
+                    let sum = f64::from_bits(w.load(Ordering::Relaxed)) + f64::from_bits(value);
+                    // Copy 1 takes the same bits by storing (`finish`): one rounding.
+                    let value = sum.to_bits();
+                    w.store(value, DATA_STORE);
+                    Done { value, ..Done::NOTHING }
                 }
                 What::Last => {
                     words.at(word).store(value, DATA_STORE);
@@ -192,7 +215,7 @@ impl Op {
         // SAFETY: every `words.at` below names a word of the shard's layout, as in `apply`.
         unsafe {
             match self.what {
-                What::Count => words.at(word).store(done.value, DATA_STORE),
+                What::Count | What::FloatAdd => words.at(word).store(done.value, DATA_STORE),
                 What::Inc | What::Level | What::Last => {
                     self.apply(words, 1);
                 }

@@ -1,10 +1,13 @@
 //! A metric set of any layout: recording and collection.
 
-use tally_snapshot::{FieldKind, HistogramConfig, HistogramSnapshot, Last, SetSnapshot, Value};
+use tally_snapshot::{
+    FieldKind, FloatSum, HistogramConfig, HistogramSnapshot, Last, LastF64, SetSnapshot, Value,
+};
 
 use crate::event::Event;
 use crate::field::{
-    Counter, CounterRef, Gauge, GaugeRef, Histogram, HistogramRef, Kind, LastValue, LastValueRef,
+    Counter, CounterF64, CounterF64Ref, CounterRef, Gauge, GaugeF64, GaugeF64Ref, GaugeRef,
+    Histogram, HistogramRef, Kind, LastValue, LastValueF64, LastValueF64Ref, LastValueRef,
 };
 use crate::latch::Shard;
 use crate::layout::{Layout, PAGE_BUCKETS};
@@ -61,7 +64,7 @@ pub struct RawSet {
 /// let counters = |names: &[&str]| {
 ///     let fields = names
 ///         .iter()
-///         .map(|n| FieldDesc { name: n.to_string().into(), kind: FieldKind::Counter, help: "".into() })
+///         .map(|n| FieldDesc { name: n.to_string().into(), kind: FieldKind::Counter, help: "".into(), unit: Default::default() })
 ///         .collect();
 ///     RawSet::new(Layout::new(fields).unwrap())
 /// };
@@ -102,7 +105,7 @@ pub struct RawSet {
 /// use tally_core::{Counter, FieldDesc, FieldKind, Kind, Layout, RawSet};
 /// let fields = |n: usize| {
 ///     (0..n)
-///         .map(|i| FieldDesc { name: format!("f{i}").into(), kind: FieldKind::Counter, help: "".into() })
+///         .map(|i| FieldDesc { name: format!("f{i}").into(), kind: FieldKind::Counter, help: "".into(), unit: Default::default() })
 ///         .collect()
 /// };
 /// let (wide, narrow) = (RawSet::new(Layout::new(fields(8)).unwrap()), RawSet::new(Layout::new(fields(1)).unwrap()));
@@ -116,7 +119,7 @@ pub struct RawSet {
 /// use tally_core::{FieldDesc, FieldKind, Layout, RawSet};
 /// let fields = |n: usize| {
 ///     (0..n)
-///         .map(|i| FieldDesc { name: format!("f{i}").into(), kind: FieldKind::Counter, help: "".into() })
+///         .map(|i| FieldDesc { name: format!("f{i}").into(), kind: FieldKind::Counter, help: "".into(), unit: Default::default() })
 ///         .collect()
 /// };
 /// let narrow = RawSet::new(Layout::new(fields(1)).unwrap());
@@ -237,6 +240,47 @@ impl RawSet {
         self.handle::<Histogram>(field)
     }
 
+    /// The handle of float counter `field`, as [`counter`](Self::counter).
+    ///
+    /// ```
+    /// use tally_core::{FieldDesc, FieldKind, Layout, RawSet, Unit, Value};
+    /// let set = RawSet::new(
+    ///     Layout::new(vec![FieldDesc::new("cpu", FieldKind::CounterF64, "").with_unit(Unit::Seconds)])
+    ///         .unwrap(),
+    /// );
+    /// let cpu = set.field("cpu").unwrap();
+    /// set.counter_f64(cpu).add(0.5);
+    /// assert_eq!(set.snapshot().get("cpu"), Some(&Value::CounterF64(0.5)));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `field` is not a float counter of this set's layout.
+    #[inline]
+    pub fn counter_f64(&self, field: FieldId) -> CounterF64Ref<'_, RawSet> {
+        self.handle::<CounterF64>(field)
+    }
+
+    /// The handle of float gauge `field`, as [`counter`](Self::counter).
+    ///
+    /// # Panics
+    ///
+    /// If `field` is not a float gauge of this set's layout.
+    #[inline]
+    pub fn gauge_f64(&self, field: FieldId) -> GaugeF64Ref<'_, RawSet> {
+        self.handle::<GaugeF64>(field)
+    }
+
+    /// The handle of float last-value `field`, as [`counter`](Self::counter).
+    ///
+    /// # Panics
+    ///
+    /// If `field` is not a float last-value gauge of this set's layout.
+    #[inline]
+    pub fn last_value_f64(&self, field: FieldId) -> LastValueF64Ref<'_, RawSet> {
+        self.handle::<LastValueF64>(field)
+    }
+
     /// The handle of `field`, a field of kind `K` of this set's layout (checked).
     #[inline]
     fn handle<K: Kind>(&self, field: FieldId) -> K::Field<'_, RawSet> {
@@ -323,12 +367,15 @@ impl RawSet {
     fn collect_into(&self, scratch: &mut Scratch) -> Vec<Value> {
         let layout = &self.layout;
         let width = layout.width();
-        let Scratch { total, sums, buckets, buf, page_ids, page_words } = scratch;
+        let Scratch { total, sums, floats, buckets, buf, page_ids, page_words } = scratch;
         total.clear();
         total.resize(width, 0);
         // Histogram sums are u128; kept apart from the u64 words.
         sums.clear();
         sums.resize(layout.fields().len(), 0);
+        // Float totals are summed exactly across shards and rounded once.
+        floats.iter_mut().for_each(FloatSum::clear);
+        floats.resize_with(layout.fields().len(), FloatSum::new);
         // Grown to the highest page any shard has allocated: most sets have few pages in use.
         buckets.clear();
         buf.clear();
@@ -345,7 +392,10 @@ impl RawSet {
                         total[off] = total[off].saturating_add(v);
                     }
                     FieldKind::Gauge => total[off] = total[off].wrapping_add(buf[off]),
-                    FieldKind::LastValue => {
+                    FieldKind::CounterF64 | FieldKind::GaugeF64 => {
+                        floats[i].add(f64::from_bits(buf[off]));
+                    }
+                    FieldKind::LastValue | FieldKind::LastValueF64 => {
                         let newer =
                             (buf[off + 1], buf[off] as i64) > (total[off + 1], total[off] as i64);
                         if newer {
@@ -361,6 +411,8 @@ impl RawSet {
                         total[off + 4] = total[off + 4].max(buf[off + 4]);
                         total[off + 5] = total[off + 5].wrapping_add(buf[off + 5]);
                     }
+                    // `Layout::new` refuses kinds this core does not know.
+                    _ => unreachable!("a field kind the layout took"),
                 }
             }
             for (p, words) in page_ids.iter().zip(page_words.chunks_exact(PAGE_BUCKETS)) {
@@ -386,6 +438,12 @@ impl RawSet {
                         value: total[off] as i64,
                         stamp_ns: total[off + 1],
                     }),
+                    FieldKind::CounterF64 => Value::CounterF64(floats[i].value()),
+                    FieldKind::GaugeF64 => Value::GaugeF64(floats[i].value()),
+                    FieldKind::LastValueF64 => Value::LastValueF64(LastF64 {
+                        value: f64::from_bits(total[off]),
+                        stamp_ns: total[off + 1],
+                    }),
                     FieldKind::Histogram(config) => {
                         // This field's buckets, as far as any page of it was allocated.
                         let first = (layout.page_base(i) * PAGE_BUCKETS).min(buckets.len());
@@ -397,6 +455,7 @@ impl RawSet {
                             &buckets[first..end],
                         )))
                     }
+                    _ => unreachable!("a field kind the layout took"),
                 }
             })
             .collect()
@@ -432,6 +491,7 @@ impl RawSet {
 struct Scratch {
     total: Vec<u64>,
     sums: Vec<u128>,
+    floats: Vec<FloatSum>,
     buckets: Vec<u64>,
     buf: Vec<u64>,
     page_ids: Vec<usize>,
@@ -503,6 +563,34 @@ impl Layout {
 }
 
 impl Event<'_> {
+    /// The handle of `field`, a field of kind `K` of this event's set, adding to this
+    /// event: how run-time sets record float fields, histograms in their unit and durations.
+    ///
+    /// ```
+    /// use tally_core::{FieldDesc, FieldKind, HistogramConfig, Layout, RawSet, kind};
+    /// let set = RawSet::new(Layout::new(vec![
+    ///     FieldDesc::new("busy", FieldKind::LastValueF64, ""),
+    ///     FieldDesc::new("latency", FieldKind::Histogram(HistogramConfig::SECONDS), ""),
+    /// ]).unwrap());
+    /// let (busy, latency) = (set.field("busy").unwrap(), set.field("latency").unwrap());
+    /// set.record(|e| {
+    ///     e.handle::<kind::LastValueF64>(busy).set(0.5);
+    ///     e.handle::<kind::Histogram>(latency).record_f64(0.012);
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `field` is not of kind `K` (a histogram of any configuration for
+    /// [`kind::Histogram`](crate::kind::Histogram)), or belongs to a set of another layout.
+    #[inline]
+    pub fn handle<K: Kind>(&self, field: FieldId) -> K::Field<'_, Self> {
+        self.layout().check(field, K::KIND);
+        // SAFETY: checked just above: a field of `K`'s kind in this event's layout (with its
+        // own configuration, for a histogram).
+        unsafe { K::field(self, field) }
+    }
+
     /// Adds `n` to a counter field of this event's set, saturating at `u64::MAX` (a counter
     /// never goes backwards).
     ///

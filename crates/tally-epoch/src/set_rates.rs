@@ -1,6 +1,6 @@
 //! Per-field rates of a window over [`SetSnapshot`]s, for dashboards.
 
-use tally_snapshot::{FieldDesc, HistogramSnapshot, Last, SetSnapshot, Value};
+use tally_snapshot::{FieldDesc, HistogramSnapshot, Last, LastF64, SetSnapshot, Value};
 
 use crate::Window;
 
@@ -42,6 +42,24 @@ pub enum Rate<'a> {
         /// Values recorded per second.
         per_second: Option<f64>,
     },
+    /// A float counter: its increase in the window and its rate.
+    CounterF64 {
+        /// The increase in the window.
+        delta: f64,
+        /// `delta` per second.
+        per_second: Option<f64>,
+    },
+    /// A summed float gauge: its net change in the window.
+    GaugeF64 {
+        /// The net change (negative if the gauge went down).
+        change: f64,
+        /// `change` per second.
+        per_second: Option<f64>,
+    },
+    /// A float last-value gauge: its value at the window's end.
+    LastValueF64(LastF64),
+    /// A field of a kind newer than this crate: no rate.
+    Unknown,
 }
 
 impl Window<SetSnapshot> {
@@ -124,9 +142,10 @@ impl Window<SetSnapshot> {
             Value::Histogram(h) => {
                 Rate::Histogram { delta: h, per_second: self.per_second(h.count() as f64) }
             }
-            other => unreachable!(
-                "a value of a kind `Rate` does not know (FieldKind has no other kind): {other:?}"
-            ),
+            Value::CounterF64(d) => Rate::CounterF64 { delta: *d, per_second: self.per_second(*d) },
+            Value::GaugeF64(d) => Rate::GaugeF64 { change: *d, per_second: self.per_second(*d) },
+            Value::LastValueF64(last) => Rate::LastValueF64(*last),
+            _ => Rate::Unknown,
         }
     }
 }

@@ -303,7 +303,7 @@ fn a_service_from_a_registry_needs_no_publisher() {
 fn the_builders_encode_options_reach_the_mounted_service() {
     let metrics = Metrics::new();
     let epoch = metrics.publisher.refresh();
-    let options = EncodeOptions::new().ns_as_seconds(false).buckets([1e5, 1e6]);
+    let options = EncodeOptions::new().in_unit(false).buckets([1e5, 1e6]);
     let builder = metrics.server().max_age(Duration::from_secs(3600));
     let servers = Servers::start(builder.encode_options(options.clone()));
     let reply = same_everywhere(&servers, "GET", "/metrics", None, true);

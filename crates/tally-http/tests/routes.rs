@@ -162,7 +162,7 @@ fn run_serves_inside_an_existing_runtime_until_its_shutdown_future() {
 #[test]
 fn encode_options_reach_the_encoder() {
     let metrics = Metrics::new();
-    let options = EncodeOptions::new().ns_as_seconds(false).buckets([1e5, 1e6]);
+    let options = EncodeOptions::new().in_unit(false).buckets([1e5, 1e6]);
     let server =
         metrics.server().max_age(Duration::ZERO).encode_options(options.clone()).spawn().unwrap();
     let reply = get(server.local_addr(), "/metrics", None);

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use metrics::{CounterFn, GaugeFn, HistogramFn};
 use tally::{FieldId, RawSet};
 
-use crate::scale::{Scale, gauge_level};
+use crate::scale::Scale;
 use crate::stats::RecorderStats;
 
 /// What a metric shares with its series: its name, the stats, and which problems were
@@ -26,7 +26,7 @@ pub(crate) enum Problem {
     LabelConflict = 1,
     RejectedValue = 2,
     KindConflict = 4,
-    LateSeconds = 8,
+    LateUnit = 8,
 }
 
 impl Meta {
@@ -40,13 +40,15 @@ impl Meta {
         self.warned.fetch_or(problem as u8, Ordering::Relaxed) & problem as u8 == 0
     }
 
-    fn reject_value(&self, value: f64) {
+    pub(crate) fn reject_value(&self, value: f64, reason: tally::Rejected) {
         self.stats.rejected_values().inc();
+        // Also in the process-wide count of refused values, by reason.
+        tally::count_rejected(reason);
         if self.first(Problem::RejectedValue) {
             log::warn!(
-                "tally-metrics: metric `{}`: value {value} cannot be recorded (histograms hold \
-                 finite non-negative values, gauges finite ones): dropped, and counted in \
-                 the recorder's `rejected_values` stat (logged once per metric)",
+                "tally-metrics: metric `{}`: value {value} cannot be recorded ({reason}): \
+                 dropped, and counted in the recorder's `rejected_values` stat (logged once \
+                 per metric)",
                 self.name
             );
         }
@@ -80,10 +82,10 @@ fn counter(raw: &RawSet, field: FieldId) -> tally::CounterRef<'_, RawSet> {
     raw.counter(field)
 }
 
-/// The gauge `field` of `raw`, as [`counter`].
+/// The float last-value field of a gauge series, as [`counter`].
 #[inline(always)]
-fn gauge(raw: &RawSet, field: FieldId) -> tally::GaugeRef<'_, RawSet> {
-    raw.gauge(field)
+fn gauge(raw: &RawSet, field: FieldId) -> tally::LastValueF64Ref<'_, RawSet> {
+    raw.last_value_f64(field)
 }
 
 // A series is its own handle: `register_*` returns `Counter::from_arc(series.clone())`, a
@@ -109,34 +111,39 @@ impl CounterFn for Series {
 }
 
 impl Series {
-    /// Moves the level from `old` to `new` in the tally field: adds the difference of the
-    /// two rounded levels. The differences of all updates telescope, so once updates stop
-    /// the field equals the rounded level of the last one exactly.
-    fn moved(&self, old: f64, new: f64) {
-        let delta = gauge_level(new).wrapping_sub(gauge_level(old));
-        if delta != 0 {
-            gauge(&self.raw, self.field).add(delta);
+    /// Writes the series' level, `level` (what `aux` held just after this thread changed
+    /// it), into its float last-value field, and again while `aux` has moved on since.
+    /// Each write is stamped when it is applied, and the newest stamp wins; a change of
+    /// `aux` made after this thread's check is written by its own thread after that check,
+    /// so with a later stamp. Once updates stop, the field holds `aux` exactly (crate docs,
+    /// "Gauges").
+    fn publish(&self, mut level: f64) {
+        loop {
+            gauge(&self.raw, self.field).set(level);
+            // SeqCst, as every access to a gauge's `aux`: one order of all changes and
+            // checks, in which a change after this check is this check's successor.
+            let now = f64::from_bits(self.aux.load(Ordering::SeqCst));
+            if now.to_bits() == level.to_bits() {
+                return;
+            }
+            level = now;
         }
     }
 
     fn add(&self, by: f64) {
-        // Relaxed throughout: the read-modify-writes are totally ordered on this one
-        // atomic, which is all the telescoping needs; the shard carries the data.
-        let mut bits = self.aux.load(Ordering::Relaxed);
+        let mut bits = self.aux.load(Ordering::SeqCst);
         loop {
-            let old = f64::from_bits(bits);
-            let new = old + by;
+            let new = f64::from_bits(bits) + by;
             if !new.is_finite() {
-                self.meta.reject_value(by);
-                return;
+                return self.meta.reject_value(by, tally::Rejected::NotFinite);
             }
             match self.aux.compare_exchange_weak(
                 bits,
                 new.to_bits(),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
             ) {
-                Ok(_) => return self.moved(old, new),
+                Ok(_) => return self.publish(new),
                 Err(now) => bits = now,
             }
         }
@@ -154,31 +161,31 @@ impl GaugeFn for Series {
 
     fn set(&self, value: f64) {
         if !value.is_finite() {
-            return self.meta.reject_value(value);
+            return self.meta.reject_value(value, tally::Rejected::NotFinite);
         }
-        // Relaxed: see `add`.
-        let old = f64::from_bits(self.aux.swap(value.to_bits(), Ordering::Relaxed));
-        self.moved(old, value);
+        // SeqCst: see `publish`.
+        self.aux.swap(value.to_bits(), Ordering::SeqCst);
+        self.publish(value);
     }
 }
 
 impl HistogramFn for Series {
     fn record(&self, value: f64) {
-        match self.scale.histogram_value(value) {
-            Some(v) => self.raw.record(|e| e.observe(self.field, v)),
-            None => self.meta.reject_value(value),
+        match self.scale.steps(value) {
+            Ok(v) => self.raw.record(|e| e.observe(self.field, v)),
+            Err(reason) => self.meta.reject_value(value, reason),
         }
     }
 
     /// `count` observations of `value`, as one event.
     fn record_many(&self, value: f64, count: usize) {
-        match self.scale.histogram_value(value) {
-            Some(v) => self.raw.record(|e| {
+        match self.scale.steps(value) {
+            Ok(v) => self.raw.record(|e| {
                 for _ in 0..count {
                     e.observe(self.field, v);
                 }
             }),
-            None => self.meta.reject_value(value),
+            Err(reason) => self.meta.reject_value(value, reason),
         }
     }
 }

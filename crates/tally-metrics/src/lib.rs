@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use tally::Value;
+//! use tally::{HistogramConfig, Value};
 //! use tally_metrics::TallyRecorder;
 //!
 //! let registry = Arc::new(tally::Registry::new());
@@ -18,7 +18,11 @@
 //!     }
 //!     metrics::counter!("http_requests_total", "status" => "500").increment(1);
 //!     metrics::gauge!("queue_depth").set(7.0);
+//!     metrics::gauge!("cache_fill_ratio").set(0.75);
 //!     metrics::histogram!("request_duration_seconds").record(0.0125);
+//!     metrics::describe_histogram!("response_size", metrics::Unit::Bytes, "Body sizes.");
+//!     metrics::histogram!("response_size").record(1536.0);
+//!     metrics::histogram!("batch_fill").record(0.3);
 //! });
 //!
 //! let snap = registry.snapshot();
@@ -27,18 +31,38 @@
 //! assert_eq!(requests.label_names, ["status"]);
 //! assert_eq!(requests.series[0].labels, ["200"]);
 //! assert_eq!(requests.series[0].snapshot.get("http_requests_total"), Some(&Value::Counter(3)));
-//! // Seconds are recorded as nanoseconds (and exposed in seconds again by tally-prometheus).
-//! let duration = &snap.metrics["request_duration_ns"].series[0].snapshot;
-//! match duration.get("request_duration_ns") {
-//!     Some(Value::Histogram(h)) => assert_eq!(h.sum(), 12_500_000),
+//! // A gauge is its exact `f64` level, in a float last-value field.
+//! let fill = &snap.metrics["cache_fill_ratio"].series[0].snapshot;
+//! match fill.get("cache_fill_ratio") {
+//!     Some(Value::LastValueF64(last)) => assert_eq!(last.value, 0.75),
+//!     other => panic!("{other:?}"),
+//! }
+//! // A histogram keeps its name; seconds are recorded in steps of one nanosecond.
+//! let duration = &snap.metrics["request_duration_seconds"].series[0].snapshot;
+//! match duration.get("request_duration_seconds") {
+//!     Some(Value::Histogram(h)) => {
+//!         assert_eq!(h.config(), HistogramConfig::SECONDS);
+//!         assert_eq!(h.sum(), 12_500_000); // in steps: nanoseconds
+//!         assert_eq!(h.config().sum_to_unit(h.sum()), 0.0125); // in seconds
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! // Undescribed and not named by a unit: a plain number, in steps of 10^-5.
+//! match snap.metrics["batch_fill"].series[0].snapshot.get("batch_fill") {
+//!     Some(Value::Histogram(h)) => assert_eq!(h.config().sum_to_unit(h.sum()), 0.3),
 //!     other => panic!("{other:?}"),
 //! }
 //!
 //! let mut text = String::new();
 //! tally_prometheus::encode_text(&snap, &mut text);
 //! assert!(text.contains("http_requests_total{status=\"200\"} 3\n"));
-//! assert!(text.contains("queue_depth 7\n"));
+//! assert!(text.contains("queue_depth 7.0\n"));
+//! assert!(text.contains("cache_fill_ratio 0.75\n"));
 //! assert!(text.contains("request_duration_seconds_sum 0.0125\n"));
+//! // Bytes: byte bounds (50 B to 1 TB), not latency bounds; the unit appended to the name.
+//! assert!(text.contains("response_size_bytes_bucket{le=\"2500.0\"} 1\n"));
+//! assert!(text.contains("response_size_bytes_sum 1536\n"));
+//! assert!(text.contains("batch_fill_sum 0.3\n"));
 //! ```
 //!
 //! The main items:
@@ -63,8 +87,9 @@
 //! its key with two lock-free hash lookups (name, then key; `metrics` hashes static keys at
 //! compile time) and returns the series itself as the handle (an `Arc` clone, no
 //! allocation). Recording through the handle is one update on the thread's own shard: a
-//! counter increment or a gauge move takes the same single-word path as a
-//! `metric_set!` field's `inc()`, a histogram value one tally record. A miss (a new name
+//! counter increment takes the same single-word path as a `metric_set!` field's `inc()`,
+//! a gauge update one atomic operation on the series' level and a stamped last-value write
+//! (see Gauges), a histogram value one tally record. A miss (a new name
 //! or label-value combination) takes a mutex once. In hot loops keep the handle rather
 //! than calling `counter!` each time: `benches/facade_overhead.rs` measures both against
 //! direct tally recording (`docs/PERFORMANCE.md`, "The `metrics` facade").
@@ -76,37 +101,69 @@
 //! on one series add up (the counter is the sum of the increments plus the highest
 //! absolute value); use one or the other per series.
 //!
-//! **Gauges** are summed tally gauges (`i64`) holding the `f64` level **rounded to the
-//! nearest integer**. Each series keeps its exact `f64` level in one atomic (`set` swaps
-//! it, `increment`/`decrement` add to it) and records the change of the rounded level into
-//! the shard, so `increment(0.5)` twice moves the gauge by 1, not by 2, and once updates
-//! stop the gauge equals the rounded last level exactly. Fractional levels are lost to
-//! rounding: record gauges in a unit whose values are integers (`percent` rather than a
-//! ratio, `bytes`). A value that would make the level NaN or infinite is dropped (counted
-//! in `rejected_values`). A `LastValue` field was the other choice; it would take `set`
-//! but cannot add, and `metrics` gauges do both.
+//! **Gauges** are float last-value fields ([`FieldKind::LastValueF64`](tally::FieldKind),
+//! read as [`Value::LastValueF64`](tally::Value)) holding the gauge's level **exactly**, as
+//! the `f64` it is: `set(0.75)` reads back `0.75`, and ten `increment(0.1)` read back what
+//! ten `f64` additions of `0.1` give (`0.9999999999999999`), never a rounded value. Each
+//! series keeps its level in one atomic: `set` swaps it, `increment`/`decrement` add to it
+//! (a compare-and-swap loop, so concurrent moves add up exactly as `f64` additions in some
+//! order; moves by dyadic amounts such as `0.25` give an exact total in any order). The
+//! thread that changed the level then writes it into the field, and writes again while the
+//! level has moved on since; each write is stamped and the newest stamp wins, so **once
+//! updates stop, the field equals the level exactly** (the last value stored, or the sum of
+//! the moves). A `set` or a move that would make the level NaN or infinite is dropped and
+//! counted (below). `tally-prometheus` exposes the float as written (`cache_fill_ratio
+//! 0.75`, `queue_depth 7.0`).
 //!
-//! **Histograms** are tally log-linear histograms of `u64` values
-//! ([`HistogramConfig::DEFAULT`](tally::HistogramConfig::DEFAULT): up to 10¹¹, about 3 %
-//! relative error):
-//! - a histogram named `…_seconds`, or described with [`metrics::Unit::Seconds`] before its
-//!   first use, records **nanoseconds**: `v × 10⁹` rounded (`0.0125` → `12_500_000`). It is
-//!   registered as `…_ns` (`request_duration_seconds` → `request_duration_ns`, unit
-//!   `nanoseconds`), which `tally-prometheus` exposes as `…_seconds` in seconds;
-//! - any other histogram records its values **rounded to the nearest integer** in its own
-//!   unit (`1536.4` bytes → `1536`; a ratio `0.3` → `0`): use integer units.
+//! **Histograms** are tally log-linear histograms registered **under the metric's own
+//! (sanitized) name**: `request_duration_seconds` is `request_duration_seconds` in the
+//! registry snapshot. Their configuration, and the factor from a `metrics` value to the
+//! histogram's integer steps, come from the unit given by `describe_histogram!` **before the
+//! first use** (a unit described for another kind of metric of the same name does not
+//! count), else from the name:
+//! - described [`Unit::Seconds`](metrics::Unit::Seconds), `Milliseconds`, `Microseconds` or
+//!   `Nanoseconds`, or undescribed and named `…_seconds`: a seconds histogram
+//!   ([`HistogramConfig::SECONDS`](tally::HistogramConfig::SECONDS): steps of 1 ns, 32 ns to
+//!   100 s within 2^-5) recording `v × 10⁹`, `10⁶`, `10³` or `1` steps (`0.0125` s and
+//!   `12.5` ms are both `12_500_000` steps);
+//! - described `Bytes`, `Kibibytes`, `Mebibytes`, `Gibibytes` or `Tebibytes`, or
+//!   undescribed and named `…_bytes`: a bytes histogram
+//!   ([`HistogramConfig::BYTES`](tally::HistogramConfig::BYTES): whole bytes, up to 1 TiB)
+//!   recording `v × 1`, `1024`, `1024²`, … bytes;
+//! - anything else (another unit, or undescribed): a plain number,
+//!   `HistogramConfig::for_range(Unit::None, 1e-3, 1e12, 5)`, in steps of 10⁻⁵, so
+//!   `0.5` and `0.3` are recorded as they are (`50_000` and `30_000` steps), not rounded to
+//!   integers.
 //!
-//! NaN, infinite and negative values are dropped and counted in `rejected_values`.
-//! `record_many(v, n)` records `n` values as one event. `tally-prometheus` exposes
-//! classic buckets from its [`EncodeOptions`](https://docs.rs/tally-prometheus) bounds,
-//! nanosecond latencies by default: give histograms of other units their own bounds there
-//! (`buckets_for(name, name, …)`, the registered name twice).
+//! A value is recorded as `round(v × factor)` steps (halves up). Negative values, NaN,
+//! infinities and values at or past 2^63 steps are dropped and counted (below). In a
+//! [`HistogramSnapshot`](tally::HistogramSnapshot), `sum()`, `min()` and `max()` are in
+//! steps (nanoseconds for seconds); `h.config().sum_to_unit(h.sum())` and
+//! `h.config().to_unit(steps)` give them in the unit. `record_many(v, n)` records `n`
+//! values as one event. `tally-prometheus` exposes each in its unit: seconds histograms as
+//! `…_seconds` with `le` bounds and `_sum` in seconds (default bounds 1 µs to 10 s), bytes
+//! histograms as `…_bytes` with byte bounds (50 B to 1 TB), plain numbers with bounds of 1,
+//! 2.5 and 5 × 10ⁿ from 0.0005 up; `_<unit>` is appended to the family name unless it
+//! already ends with it, and OpenMetrics says `# UNIT`. Give a histogram bounds of its own
+//! with [`EncodeOptions::buckets_for`](https://docs.rs/tally-prometheus) (the registered
+//! name twice: metric, then field).
+//!
+//! **Refused values.** Each dropped value is counted twice: in the recorder's
+//! `rejected_values` stat ([`TallyRecorder::stats`]) and in the process-wide
+//! [`tally::rejected_values()`], by reason (negative, not finite, too large); the first per
+//! metric is logged (`log::warn!`).
 //!
 //! **Descriptions.** `describe_*!` sets the registry's help text and unit (the unit's
-//! `as_str()`: `bytes`, `seconds`, …; `nanoseconds` for a histogram recorded in
-//! nanoseconds), before or after first use; the last description wins. Only the
-//! seconds-to-nanoseconds choice must be known at first use: a histogram described in
-//! seconds (by `describe_histogram!`) after it keeps whole values and logs a warning once.
+//! `as_str()`: `bytes`, `seconds`, `milliseconds`, …), before or after first use; the last
+//! description wins. Counters and gauges described in `Seconds` or `Bytes` carry that unit
+//! in their tally field, so `tally-prometheus` appends `_seconds` or `_bytes` to their name
+//! unless it ends with it already; other units leave the values and the field's unit as
+//! they are (the registry still records the unit's name, which OpenMetrics declares when
+//! the metric's name ends with it). The unit a metric records in is fixed at its first use:
+//! a description after it with a unit that would record differently (a plain histogram
+//! described in seconds, a `…_seconds` histogram described in milliseconds, a counter
+//! described in bytes) is logged once (`log::warn!`), and the metric keeps recording in its
+//! first unit (its help text and the registry's unit name are still updated).
 //!
 //! **Names.** `metrics` allows any string; Prometheus and tally do not. Names are
 //! sanitized, not rejected ([`sanitize_metric_name`]): `http.requests-total` records as
@@ -146,7 +203,9 @@
 //! calls are two events. After `counter!("requests_total").increment(1)` and
 //! `counter!("errors_total").increment(1)`, a snapshot taken in between sees the request
 //! without its error; `successes + failures == total` cannot hold across facade calls.
-//! Gauge levels seen between updates from several threads may be sums no thread ever set.
+//! A gauge updated from several threads may, while updates go on, briefly show a level the
+//! series has already moved on from (a slower thread's write can be the newest for a
+//! moment); once they stop, it shows the level.
 //! For events that must be whole, declare a set with [`tally::metric_set!`] and record the
 //! fields in one `record` call; it registers in the same registry, beside the facade's
 //! metrics.

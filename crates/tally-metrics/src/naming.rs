@@ -1,5 +1,4 @@
-//! From `metrics` names to tally names: sanitizing metric and label names, and the
-//! registered name of a histogram recorded in nanoseconds.
+//! From `metrics` names to tally names: sanitizing metric and label names.
 
 use std::borrow::Cow;
 
@@ -69,13 +68,6 @@ fn sanitize(name: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// The registered name of a histogram recorded in nanoseconds: `…_seconds` becomes
-/// `…_ns`, any other name gets `_ns` appended. `tally-prometheus` exposes a `…_ns`
-/// histogram as `…_seconds` again, in seconds.
-pub(crate) fn nanoseconds_name(sanitized: &str) -> String {
-    format!("{}_ns", sanitized.strip_suffix("_seconds").unwrap_or(sanitized))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,16 +84,11 @@ mod tests {
                 tally::Layout::new(vec![tally::FieldDesc {
                     name: s.to_string().into(),
                     kind: tally::FieldKind::Counter,
-                    help: "".into()
+                    help: "".into(),
+                    unit: tally::Unit::None,
                 }])
                 .is_ok()
             );
         }
-    }
-
-    #[test]
-    fn seconds_histograms_are_registered_in_nanoseconds() {
-        assert_eq!(nanoseconds_name("rpc_latency_seconds"), "rpc_latency_ns");
-        assert_eq!(nanoseconds_name("rpc_latency"), "rpc_latency_ns");
     }
 }

@@ -14,14 +14,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
 use papaya::HashMap;
-use tally::{
-    Family, FieldDesc, FieldKind, HistogramConfig, Layout, RawSet, Registry, RegistryError,
-};
+use tally::{Family, FieldDesc, FieldKind, Layout, RawSet, Registry, RegistryError};
 
 use crate::claim::claim;
 use crate::handles::{Meta, Problem, Rejected, Series};
-use crate::naming::{nanoseconds_name, sanitize_label_name, sanitize_metric_name};
-use crate::scale::Scale;
+use crate::naming::{sanitize_label_name, sanitize_metric_name};
+use crate::scale::{Scale, scalar_unit};
 use crate::stats::{RecorderStats, RecorderStatsSnapshot};
 
 /// The name the recorder registers its own [`RecorderStats`] under.
@@ -110,8 +108,10 @@ enum Entry {
 struct Metric {
     kind: Kind,
     meta: Arc<Meta>,
-    /// The name in the registry (differs from the sanitized name for nanosecond histograms).
+    /// The name in the registry (the sanitized name).
     registered: String,
+    /// Counters and gauges: the tally unit of their field.
+    unit: tally::Unit,
     label_names: Box<[String]>,
     family: Arc<Family<RawSet>>,
     field: tally::FieldId,
@@ -331,33 +331,30 @@ impl TallyRecorder {
         let _guard = inner.insert.lock().unwrap_or_else(|e| e.into_inner());
         let Some(entry) = inner.metrics.pin().get(&sanitized).cloned() else { return };
         let Entry::Live(metric) = &*entry else { return };
-        if kind == Kind::Histogram
-            && metric.kind == Kind::Histogram
-            && metric.scale == Scale::Whole
-            && unit == Some(Unit::Seconds)
-            && metric.meta.first(Problem::LateSeconds)
-        {
+        // A histogram's values are read by its whole scale (a seconds histogram described in
+        // milliseconds reads 12.5 as 12.5 ms, not 12.5 s), so compare scales, not units.
+        let (differs, then) = match metric.kind {
+            Kind::Histogram => {
+                (Scale::of(unit, &sanitized) != metric.scale, metric.scale.config.unit())
+            }
+            _ => (scalar_unit(unit) != metric.unit, metric.unit),
+        };
+        if kind == metric.kind && differs && metric.meta.first(Problem::LateUnit) {
+            let now = unit.map_or("no unit", |u| u.as_str());
+            let then = if then.is_none() { "no unit" } else { then.as_str() };
             log::warn!(
-                "tally-metrics: histogram `{}` was described in seconds after its first use, \
-                 so it keeps recording rounded whole values: describe it before first use, or \
-                 name it `…_seconds`, to record nanoseconds",
+                "tally-metrics: {} `{}` was described in {now} after its first use, which \
+                 recorded it in {then}; it keeps recording as it did: describe metrics before \
+                 their first use",
+                kind.as_str(),
                 name.as_str()
             );
         }
-        let unit = registry_unit(metric.kind, metric.scale, unit);
+        let unit = unit.map(|u| u.as_str().to_owned());
         if let Err(e) = inner.target.get().describe(&metric.registered, &help, unit.as_deref()) {
             log::warn!("tally-metrics: describing `{}`: {e}", name.as_str());
         }
     }
-}
-
-/// The unit stored in the registry: the unit's name (`bytes`, `seconds`), `nanoseconds`
-/// for a histogram recorded in nanoseconds.
-fn registry_unit(kind: Kind, scale: Scale, unit: Option<Unit>) -> Option<String> {
-    if kind == Kind::Histogram && scale == Scale::SecondsAsNanos {
-        return Some("nanoseconds".to_owned());
-    }
-    unit.map(|u| u.as_str().to_owned())
 }
 
 impl Inner {
@@ -387,19 +384,12 @@ impl Inner {
         let meta = Arc::new(Meta::new(sanitized.to_owned(), self.stats.clone()));
         let descriptions = self.descriptions.lock().unwrap_or_else(|e| e.into_inner());
         let description = descriptions.get(sanitized);
-        let unit = description.and_then(|d| d.unit);
-        let described_seconds =
-            description.is_some_and(|d| d.kind == Kind::Histogram && d.unit == Some(Unit::Seconds));
-        let scale =
-            if kind == Kind::Histogram && (sanitized.ends_with("_seconds") || described_seconds) {
-                Scale::SecondsAsNanos
-            } else {
-                Scale::Whole
-            };
-        let registered = match scale {
-            Scale::SecondsAsNanos => nanoseconds_name(sanitized),
-            Scale::Whole => sanitized.to_owned(),
-        };
+        // A unit described for another kind of metric of this name does not apply.
+        let unit = description.filter(|d| d.kind == kind).and_then(|d| d.unit);
+        // A histogram's configuration and the factor to its steps: from its described
+        // unit, else from its name (`scale.rs`).
+        let scale = Scale::of(unit, sanitized);
+        let registered = sanitized.to_owned();
         let mut label_names: Vec<String> = Vec::new();
         for label in key.labels() {
             let name = label_name(kind, label.key());
@@ -407,21 +397,24 @@ impl Inner {
                 label_names.push(name);
             }
         }
-        let field_kind = match kind {
-            Kind::Counter => FieldKind::Counter,
-            Kind::Gauge => FieldKind::Gauge,
-            Kind::Histogram => FieldKind::Histogram(HistogramConfig::DEFAULT),
+        let desc = match kind {
+            Kind::Counter => {
+                FieldDesc::new("", FieldKind::Counter, "").with_unit(scalar_unit(unit))
+            }
+            // The level of a `metrics` gauge is one `f64`, set or moved: written whole into
+            // a float last-value field (see `Series::publish`).
+            Kind::Gauge => {
+                FieldDesc::new("", FieldKind::LastValueF64, "").with_unit(scalar_unit(unit))
+            }
+            Kind::Histogram => FieldDesc::new("", FieldKind::Histogram(scale.config), ""),
         };
-        let layout = Layout::new(vec![FieldDesc {
-            name: registered.clone().into(),
-            kind: field_kind,
-            help: "".into(),
-        }])
-        .expect("a sanitized name is a valid field name");
+        let layout =
+            Layout::new(vec![FieldDesc { name: registered.clone().into(), ..desc.clone() }])
+                .expect("a sanitized name is a valid field name");
         // Every set of a layout has its fields at the same places: ask a spare one.
         let field =
             RawSet::new(layout.clone()).field(&registered).expect("the layout's only field");
-        let unit = registry_unit(kind, scale, unit);
+        let unit = unit.map(|u| u.as_str().to_owned());
         let mut registration = self
             .target
             .get()
@@ -448,6 +441,7 @@ impl Inner {
             kind,
             meta,
             registered,
+            unit: desc.unit,
             label_names: label_names.into(),
             family,
             field,

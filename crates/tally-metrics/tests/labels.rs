@@ -4,37 +4,8 @@
 
 mod common;
 
-use std::sync::{Mutex, Once};
-
-use common::{counter, gauge, recorder, recorder_with_limit};
+use common::{capture_logs, counter, gauge, lines_about, recorder, recorder_with_limit};
 use tally::{InferenceStats, OVERFLOW_LABEL};
-
-/// Captures warnings, so that tests can count the lines about their own metric.
-struct Capture;
-
-static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        LINES.lock().unwrap().push(format!("{} {}", record.level(), record.args()));
-    }
-    fn flush(&self) {}
-}
-
-fn capture_logs() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        log::set_logger(&Capture).unwrap();
-        log::set_max_level(log::LevelFilter::Warn);
-    });
-}
-
-fn lines_about(metric: &str) -> Vec<String> {
-    LINES.lock().unwrap().iter().filter(|l| l.contains(&format!("`{metric}`"))).cloned().collect()
-}
 
 #[test]
 fn each_label_value_combination_is_one_series_in_label_order() {
@@ -160,8 +131,8 @@ fn past_the_cardinality_limit_updates_go_to_the_overflow_series() {
     assert_eq!(counter(&snap, "per_user_total", &[OVERFLOW_LABEL]), 7);
     assert_eq!(m.overflow_redirects, 7);
     // The overflow series is one series: sets there set its level.
-    assert_eq!(gauge(&snap, "per_user_level", &["1"]), 2);
-    assert_eq!(gauge(&snap, "per_user_level", &[OVERFLOW_LABEL]), 2);
+    assert_eq!(gauge(&snap, "per_user_level", &["1"]), 2.0);
+    assert_eq!(gauge(&snap, "per_user_level", &[OVERFLOW_LABEL]), 2.0);
 }
 
 #[test]

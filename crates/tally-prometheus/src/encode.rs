@@ -9,7 +9,7 @@ use tally_snapshot::{
     is_valid_metric_name, reserved_labels, reserved_suffixes,
 };
 
-use crate::naming::{family_name, scaled_to_seconds, unit_of};
+use crate::naming::{family_name, scaled, unit_of};
 use crate::write::{push_f64, push_help, push_i64, push_label_value, push_u64, push_u128};
 use crate::{EncodeOptions, EncodeReport, Format, Skipped};
 
@@ -158,6 +158,7 @@ struct MetricPlan<'a> {
 enum Cell<'a> {
     Unsigned(u64),
     Signed(i64),
+    Float(f64),
     Histogram(&'a HistogramSnapshot),
 }
 
@@ -168,9 +169,10 @@ impl<'a> Cell<'a> {
             Value::Gauge(v) => Cell::Signed(*v),
             Value::LastValue(last) => Cell::Signed(last.value),
             Value::Histogram(h) => Cell::Histogram(h),
-            // A `SetSnapshot` pairs each value with its field's kind, and `FieldKind` (not
-            // `#[non_exhaustive]`) has no other kind: a new value needs a new kind first,
-            // and then `plan` must learn to skip fields of kinds it cannot expose.
+            Value::CounterF64(v) | Value::GaugeF64(v) => Cell::Float(*v),
+            Value::LastValueF64(last) => Cell::Float(last.value),
+            // `plan` skips fields of kinds this encoder does not know (`Skipped::UnknownKind`)
+            // before their values are gathered.
             other => unreachable!("a value of a kind this encoder does not know: {other:?}"),
         }
     }
@@ -199,7 +201,7 @@ struct FamilyPlan<'a> {
     /// (no comma without labels: the bucket lines start `name_bucket{`), `+Inf` last, in
     /// the exposed unit.
     le: Vec<String>,
-    /// Histograms: the `_sum` is divided by 10⁹.
+    /// Histograms: the `_sum` is divided by `10^decimals`.
     scaled: bool,
 }
 
@@ -289,7 +291,15 @@ fn plan<'a>(
         let metric_index = metrics.len();
         for (field_index, field) in schema.iter().enumerate() {
             let kind = field.kind;
-            let name = family_name(metric_name, &field.name, kind, options);
+            if !(kind.is_counter() || kind.is_gauge() || matches!(kind, FieldKind::Histogram(_))) {
+                report.skipped.push(Skipped::UnknownKind {
+                    metric: metric_name.clone(),
+                    field: field.name.to_string(),
+                    kind: kind.as_str(),
+                });
+                continue;
+            }
+            let name = family_name(metric_name, field, options);
             if !is_valid_metric_name(&name) {
                 report.skipped.push(Skipped::InvalidName {
                     metric: metric_name.clone(),
@@ -322,32 +332,37 @@ fn plan<'a>(
             for s in suffixes {
                 taken.insert(format!("{name}{s}"), name.clone());
             }
-            let scaled = scaled_to_seconds(&field.name, kind, options);
+            let scaled = scaled(field, options);
             let labelled = !names.is_empty();
             let head_of =
                 |suffix: &str| format!("{name}{suffix}{}", if labelled { "{" } else { " " });
             let (head, count_head, bounds, le) = if is_histogram {
-                let bounds = options.bounds_for(metric_name, &field.name).to_vec();
+                let FieldKind::Histogram(config) = kind else { unreachable!("a histogram") };
+                let per = config.steps_per_unit() as f64;
+                let bounds = options.bounds_for(metric_name, &field.name, config).into_owned();
                 let le_of =
                     |bound: &str| format!("{}le=\"{bound}\"}} ", if labelled { "," } else { "" });
                 let mut le: Vec<String> = bounds
                     .iter()
                     .map(|&b| {
                         let mut bound = String::new();
-                        push_f64(&mut bound, if scaled { b / 1e9 } else { b });
+                        push_f64(&mut bound, if scaled { b / per } else { b });
                         le_of(&bound)
                     })
                     .collect();
                 le.push(le_of("+Inf"));
                 (head_of("_sum"), head_of("_count"), bounds, le)
             } else {
-                let suffix = if kind == FieldKind::Counter { "_total" } else { "" };
+                let suffix = if kind.is_counter() { "_total" } else { "" };
                 (head_of(suffix), String::new(), Vec::new(), Vec::new())
             };
             let help = if field.help.is_empty() { metric.help.as_str() } else { &field.help };
-            let help = tally_snapshot::exposed_help(help, scaled);
+            let help = tally_snapshot::exposed_help(
+                help,
+                tally_snapshot::help_says_seconds(field, options.is_in_unit()),
+            );
             families.push(FamilyPlan {
-                unit: unit_of(&name, metric.unit.as_deref(), scaled),
+                unit: unit_of(&name, field, metric.unit.as_deref(), options),
                 name,
                 metric: metric_index,
                 field: field_index,
@@ -398,11 +413,12 @@ fn write_family(
 ) -> usize {
     let name = family.name.as_str();
     let (type_name, meta_suffix) = match (family.kind, format) {
-        // The text format names a counter by its sample, OpenMetrics by its family.
-        (FieldKind::Counter, Format::Text) => ("counter", "_total"),
-        (FieldKind::Counter, Format::OpenMetrics) => ("counter", ""),
-        (FieldKind::Gauge | FieldKind::LastValue, _) => ("gauge", ""),
         (FieldKind::Histogram(_), _) => ("histogram", ""),
+        // The text format names a counter by its sample, OpenMetrics by its family.
+        (k, Format::Text) if k.is_counter() => ("counter", "_total"),
+        (k, Format::OpenMetrics) if k.is_counter() => ("counter", ""),
+        // `plan` keeps counters, gauges and histograms only.
+        _ => ("gauge", ""),
     };
     let openmetrics = format == Format::OpenMetrics;
     if !family.help.is_empty() {
@@ -436,6 +452,7 @@ fn write_family(
             match *cell {
                 Cell::Unsigned(v) => push_u64(out, v),
                 Cell::Signed(v) => push_i64(out, v),
+                Cell::Float(v) => push_f64(out, v),
                 Cell::Histogram(_) => unreachable!("the column of a scalar field"),
             }
             out.push('\n');
@@ -463,7 +480,7 @@ fn write_family(
         }
         start_sample(out, head, labels);
         if family.scaled {
-            push_f64(out, h.sum() as f64 / 1e9);
+            push_f64(out, h.config().sum_to_unit(h.sum()));
         } else {
             push_u128(out, h.sum());
         }

@@ -128,7 +128,7 @@ mod write;
 pub use encode::{encode, encode_openmetrics, encode_text};
 pub use format::{Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 pub use naming::family_name;
-pub use options::{DEFAULT_LATENCY_BUCKETS_NS, EncodeOptions};
+pub use options::{DEFAULT_LATENCY_BUCKETS_NS, EncodeOptions, default_bounds};
 pub use report::{EncodeReport, Skipped};
 
 /// The README's examples, run as doctests so that they keep compiling.

@@ -1,24 +1,28 @@
-//! What the encoder can be told: classic histogram bounds, and whether nanosecond
-//! histograms are exposed in seconds.
+//! What the encoder can be told: classic histogram bounds, and whether histograms recorded
+//! in fractional steps are exposed in their unit.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+use tally_snapshot::{HistogramConfig, Unit};
 
 /// The default classic-histogram bounds, in nanoseconds: 1, 2.5 and 5 times each power of
 /// ten from 1 µs to 10 s (22 bounds; `+Inf` is always added).
 ///
-/// Exposed in seconds (`0.000001` … `10`) for fields whose name ends in `_ns` (see
-/// [`EncodeOptions::ns_as_seconds`]).
+/// The bounds of seconds histograms recorded in nanoseconds ([`HistogramConfig::DEFAULT`]);
+/// exposed in seconds (`0.000001` … `10`, see [`EncodeOptions::in_unit`]).
 pub const DEFAULT_LATENCY_BUCKETS_NS: [f64; 22] = [
     1e3, 2.5e3, 5e3, 1e4, 2.5e4, 5e4, 1e5, 2.5e5, 5e5, 1e6, 2.5e6, 5e6, 1e7, 2.5e7, 5e7, 1e8,
     2.5e8, 5e8, 1e9, 2.5e9, 5e9, 1e10,
 ];
 
-/// How to encode: the `le` bounds of classic histograms and the nanoseconds-to-seconds
-/// rule. [`Default`] is what [`encode_text`](crate::encode_text) and
+/// How to encode: the `le` bounds of classic histograms and whether histograms are exposed
+/// in their unit. [`Default`] is what [`encode_text`](crate::encode_text) and
 /// [`encode_openmetrics`](crate::encode_openmetrics) use.
 ///
-/// **Bounds are in the unit the histogram records** (nanoseconds for a `latency_ns`
-/// field), so they compare with the recorded values directly
+/// **Bounds are in the steps the histogram records** (nanoseconds for a seconds histogram
+/// of the default configuration, whole bytes for [`HistogramConfig::BYTES`]), so they
+/// compare with the recorded values directly
 /// ([`HistogramSnapshot::to_cumulative`](tally_snapshot::HistogramSnapshot::to_cumulative));
 /// scaling to seconds, if it applies, happens when they are written.
 ///
@@ -26,32 +30,83 @@ pub const DEFAULT_LATENCY_BUCKETS_NS: [f64; 22] = [
 ///
 /// ```
 /// use tally_prometheus::EncodeOptions;
+/// use tally_snapshot::HistogramConfig;
 ///
 /// let options = EncodeOptions::new()
 ///     // Every histogram without bounds of its own: 1 ms, 10 ms, 100 ms, 1 s.
 ///     .buckets([1e6, 1e7, 1e8, 1e9])
 ///     // The `size_bytes` field of the metric registered as `uploads`.
 ///     .buckets_for("uploads", "size_bytes", [1024.0, 65536.0, 1048576.0]);
-/// assert_eq!(options.bounds_for("uploads", "size_bytes"), [1024.0, 65536.0, 1048576.0]);
-/// assert_eq!(options.bounds_for("inference", "latency_ns"), [1e6, 1e7, 1e8, 1e9]);
-/// assert!(options.is_ns_as_seconds());
+/// let ns = HistogramConfig::DEFAULT;
+/// assert_eq!(*options.bounds_for("uploads", "size_bytes", HistogramConfig::BYTES), [1024.0, 65536.0, 1048576.0]);
+/// assert_eq!(*options.bounds_for("inference", "latency", ns), [1e6, 1e7, 1e8, 1e9]);
+/// assert!(options.is_in_unit());
+///
+/// // Without bounds of its own, a histogram gets its unit's defaults.
+/// let defaults = EncodeOptions::new();
+/// assert_eq!(defaults.bounds_for("inference", "latency", ns)[0], 1e3); // 1 µs, in ns
+/// assert_eq!(defaults.bounds_for("http", "response", HistogramConfig::BYTES)[0], 50.0);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodeOptions {
-    buckets: Vec<f64>,
+    /// Bounds for every histogram without its own; `None`: by unit ([`default_bounds`]).
+    buckets: Option<Vec<f64>>,
     per_field: BTreeMap<(String, String), Vec<f64>>,
-    ns_as_seconds: bool,
+    in_unit: bool,
 }
 
 impl Default for EncodeOptions {
-    /// [`DEFAULT_LATENCY_BUCKETS_NS`] for every histogram; `_ns` histograms in seconds.
+    /// Each histogram's unit's default bounds ([`default_bounds`]); histograms exposed in
+    /// their unit.
     fn default() -> Self {
-        EncodeOptions {
-            buckets: DEFAULT_LATENCY_BUCKETS_NS.to_vec(),
-            per_field: BTreeMap::new(),
-            ns_as_seconds: true,
-        }
+        EncodeOptions { buckets: None, per_field: BTreeMap::new(), in_unit: true }
     }
+}
+
+/// The classic-histogram bounds a histogram of `config` gets when no bounds are set for
+/// it, in its steps: for seconds, [`DEFAULT_LATENCY_BUCKETS_NS`] (1 µs to 10 s) in its
+/// steps, those from one step to its `max_value` (all 22 at nanosecond steps); for any
+/// other unit, 1, 2.5 and 5 times each power of ten from where the configuration's
+/// resolution begins (`2^sub_bucket_bits` steps) up to its `max_value` (bytes: 50 B to
+/// 1 TB, 32 bounds).
+///
+/// ```
+/// use tally_prometheus::default_bounds;
+/// use tally_snapshot::{HistogramConfig, Unit};
+/// let ratio = HistogramConfig::for_range(Unit::Ratio, 0.001, 1.0, 5).unwrap();
+/// let steps = ratio.steps_per_unit() as f64;
+/// let bounds: Vec<f64> = default_bounds(ratio).iter().map(|b| b / steps).collect();
+/// assert_eq!(bounds, [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]);
+/// ```
+pub fn default_bounds(config: HistogramConfig) -> Vec<f64> {
+    let per = config.steps_per_unit() as f64;
+    if config.unit() == Unit::Seconds {
+        // Nanoseconds to steps of 10^-decimals s, exactly for the bounds' round numbers.
+        let d = i32::from(config.decimals());
+        let steps = |ns: f64| if d >= 9 { ns * 10f64.powi(d - 9) } else { ns / 10f64.powi(9 - d) };
+        let top = config.max_value() as f64;
+        return DEFAULT_LATENCY_BUCKETS_NS
+            .iter()
+            .map(|&ns| steps(ns))
+            .filter(|&b| (1.0..=top).contains(&b))
+            .collect();
+    }
+    let low = (1u64 << config.sub_bucket_bits()) as f64;
+    let high = config.max_value() as f64;
+    let mut bounds = Vec::new();
+    let mut decade = 10f64.powi(low.log10().floor() as i32);
+    while decade <= high {
+        for m in [1.0, 2.5, 5.0] {
+            let b = decade * m;
+            if b >= low && b <= high {
+                // In the unit, rounded to a short decimal, then back to steps.
+                let in_unit: f64 = format!("{:.12e}", b / per).parse().unwrap_or(b / per);
+                bounds.push((in_unit * per).round());
+            }
+        }
+        decade *= 10.0;
+    }
+    bounds
 }
 
 /// Sorted, deduplicated, finite and non-negative: the values are `u64`, so a negative bound
@@ -75,7 +130,7 @@ impl EncodeOptions {
     /// recorded unit. NaN, infinite and negative bounds are dropped, the rest sorted and
     /// deduplicated; `+Inf` is always added. An empty list leaves only `+Inf`.
     pub fn buckets(mut self, le: impl IntoIterator<Item = f64>) -> Self {
-        self.buckets = clean(le);
+        self.buckets = Some(clean(le));
         self
     }
 
@@ -92,29 +147,47 @@ impl EncodeOptions {
         self
     }
 
-    /// Whether a histogram field whose name ends in `_ns` is exposed in seconds (default
-    /// `true`): named `…_seconds` instead of `…_ns`, with its `le` bounds and `_sum`
-    /// divided by 10⁹ (the sum then becomes a float; bucket counts and `_count` stay
-    /// exact), and `# UNIT … seconds` in OpenMetrics. Prometheus expects base units, and
-    /// its linters flag `ns`. Counters and gauges keep their names and exact integer
-    /// values whatever this says.
-    pub fn ns_as_seconds(mut self, on: bool) -> Self {
-        self.ns_as_seconds = on;
+    /// Whether a histogram recorded in fractional steps of its unit (a seconds histogram
+    /// in nanoseconds) is exposed in its unit (default `true`): named with its unit
+    /// (`…_seconds`; a `latency_ns` field drops the `_ns`), its `le` bounds and `_sum`
+    /// divided by `10^decimals` (the sum then becomes a float; bucket counts and `_count`
+    /// stay exact), and `# UNIT` in OpenMetrics. Prometheus expects base units, and its
+    /// linters flag `ns`. Off, such histograms are exposed in raw steps, without a unit.
+    /// Counters, gauges and histograms of whole steps (bytes) are the same either way.
+    pub fn in_unit(mut self, on: bool) -> Self {
+        self.in_unit = on;
         self
     }
 
-    /// See [`ns_as_seconds`](Self::ns_as_seconds).
-    pub fn is_ns_as_seconds(&self) -> bool {
-        self.ns_as_seconds
+    /// See [`in_unit`](Self::in_unit).
+    pub fn is_in_unit(&self) -> bool {
+        self.in_unit
     }
 
-    /// The `le` bounds (without `+Inf`) used for the histogram field `field` of `metric`.
-    pub fn bounds_for(&self, metric: &str, field: &str) -> &[f64] {
+    /// The former name of [`in_unit`](Self::in_unit).
+    #[deprecated(since = "0.3.0", note = "renamed `in_unit`: it applies to every unit")]
+    pub fn ns_as_seconds(self, on: bool) -> Self {
+        self.in_unit(on)
+    }
+
+    /// The former name of [`is_in_unit`](Self::is_in_unit).
+    #[deprecated(since = "0.3.0", note = "renamed `is_in_unit`")]
+    pub fn is_ns_as_seconds(&self) -> bool {
+        self.in_unit
+    }
+
+    /// The `le` bounds (without `+Inf`), in steps, used for the histogram field `field`
+    /// of `metric`, whose configuration is `config`: its own, else those of
+    /// [`buckets`](Self::buckets), else its unit's [`default_bounds`].
+    pub fn bounds_for(&self, metric: &str, field: &str, config: HistogramConfig) -> Cow<'_, [f64]> {
         // A BTreeMap keyed by owned pairs cannot be probed with borrowed ones; the map is
         // small (one entry per configured field), so a scan is fine.
-        self.per_field
-            .iter()
-            .find(|((m, f), _)| m == metric && f == field)
-            .map_or(&self.buckets, |(_, b)| b)
+        match self.per_field.iter().find(|((m, f), _)| m == metric && f == field) {
+            Some((_, b)) => Cow::Borrowed(b),
+            None => match &self.buckets {
+                Some(b) => Cow::Borrowed(b),
+                None => Cow::Owned(default_bounds(config)),
+            },
+        }
     }
 }

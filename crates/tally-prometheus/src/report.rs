@@ -79,6 +79,15 @@ pub enum Skipped {
         /// The series' label values.
         labels: Vec<String>,
     },
+    /// A field of a kind newer than this encoder.
+    UnknownKind {
+        /// The metric's registered name.
+        metric: String,
+        /// The field.
+        field: String,
+        /// The kind's name.
+        kind: &'static str,
+    },
 }
 
 impl fmt::Display for Skipped {
@@ -113,6 +122,11 @@ impl fmt::Display for Skipped {
                 f,
                 "series {labels:?} of metric `{metric}` was left out: an earlier series has \
                  the same label values"
+            ),
+            Skipped::UnknownKind { metric, field, kind } => write!(
+                f,
+                "field `{field}` of metric `{metric}` was left out: this version of \
+                 tally-prometheus cannot expose a `{kind}`; upgrade it"
             ),
         }
     }

@@ -16,8 +16,12 @@ use tally_snapshot::{
 use common::parse;
 
 fn histogram(values: &[u64]) -> Value {
+    histogram_in(HistogramConfig::DEFAULT, values)
+}
+
+fn histogram_in(config: HistogramConfig, values: &[u64]) -> Value {
     Value::Histogram(Box::new(
-        HistogramSnapshot::from_values(HistogramConfig::DEFAULT, values.iter().copied()).unwrap(),
+        HistogramSnapshot::from_values(config, values.iter().copied()).unwrap(),
     ))
 }
 
@@ -31,7 +35,7 @@ fn api() -> RegistrySnapshot {
         FieldDesc::new("temperature", FieldKind::LastValue, "Degrees."),
         FieldDesc::new(
             "size_bytes",
-            FieldKind::Histogram(HistogramConfig::DEFAULT),
+            FieldKind::Histogram(HistogramConfig::BYTES),
             "Response size.",
         ),
     ];
@@ -44,7 +48,7 @@ fn api() -> RegistrySnapshot {
                 Value::Counter(n / 2),
                 Value::Gauge(-(n as i64)),
                 Value::LastValue(Last::new(40 + n as i64, 1)),
-                histogram(sizes),
+                histogram_in(HistogramConfig::BYTES, sizes),
             ],
         )
         .unwrap(),
@@ -206,7 +210,7 @@ fn nanosecond_histograms_are_exposed_in_seconds_unless_turned_off() {
     );
 
     let mut out = String::new();
-    encode(&snapshot, Format::Text, &options.ns_as_seconds(false), &mut out);
+    encode(&snapshot, Format::Text, &options.in_unit(false), &mut out);
     assert_eq!(
         out,
         "# TYPE rpc_latency_ns histogram\n\
@@ -229,13 +233,15 @@ fn counters_and_gauges_named_ns_keep_their_names_and_exact_values() {
 
 #[test]
 fn per_field_buckets_override_the_default() {
-    let field = FieldDesc::new("size", FieldKind::Histogram(HistogramConfig::DEFAULT), "");
-    let snapshot = one_field("up", field, histogram(&[3, 300]));
+    let field = FieldDesc::new("size", FieldKind::Histogram(HistogramConfig::BYTES), "");
+    let snapshot = one_field("up", field, histogram_in(HistogramConfig::BYTES, &[3, 300]));
     let options = EncodeOptions::new().buckets([1.0]).buckets_for("up", "size", [10.0, 1000.0]);
     let mut out = String::new();
     encode(&snapshot, Format::Text, &options, &mut out);
     assert!(
-        out.contains("up_size_bucket{le=\"10.0\"} 1\nup_size_bucket{le=\"1000.0\"} 2\n"),
+        out.contains(
+            "up_size_bytes_bucket{le=\"10.0\"} 1\nup_size_bytes_bucket{le=\"1000.0\"} 2\n"
+        ),
         "{out}"
     );
     assert!(!out.contains("le=\"1.0\""), "{out}");
@@ -243,7 +249,7 @@ fn per_field_buckets_override_the_default() {
     let mut out = String::new();
     encode(&snapshot, Format::Text, &EncodeOptions::new().buckets([]), &mut out);
     assert!(
-        out.contains("# TYPE up_size histogram\nup_size_bucket{le=\"+Inf\"} 2\nup_size_sum 303\n"),
+        out.contains("# TYPE up_size_bytes histogram\nup_size_bytes_bucket{le=\"+Inf\"} 2\nup_size_bytes_sum 303\n"),
         "{out}"
     );
 }
@@ -356,7 +362,7 @@ fn what_cannot_be_written_validly_is_left_out_and_reported() {
             )],
         ),
     );
-    add("g", metric(&[], vec![(vec![], set(vec![hist.clone(), counter("h_count")]))]));
+    add("g", metric(&[], vec![(vec![], set(vec![hist.clone(), counter("h_seconds_count")]))]));
     // Series of the wrong shape, and a duplicate.
     add(
         "h",
@@ -378,8 +384,8 @@ fn what_cannot_be_written_validly_is_left_out_and_reported() {
         let families = parse(&out, format).unwrap_or_else(|e| panic!("{e}\n{out}"));
         let names: Vec<&str> = families.iter().map(|f| f.name.as_str()).collect();
         let expected_names = match format {
-            Format::Text => ["e_le_g", "f_x_total", "g_h", "h_n_total"],
-            Format::OpenMetrics => ["e_le_g", "f_x", "g_h", "h_n"],
+            Format::Text => ["e_le_g", "f_x_total", "g_h_seconds", "h_n_total"],
+            Format::OpenMetrics => ["e_le_g", "f_x", "g_h_seconds", "h_n"],
             other => panic!("a format these tests do not know: {other:?}"),
         };
         assert_eq!(names, expected_names, "{out}");
@@ -406,9 +412,9 @@ fn what_cannot_be_written_validly_is_left_out_and_reported() {
                 },
                 Skipped::NameClash {
                     metric: o("g"),
-                    field: o("h_count"),
-                    name: o("g_h_count"),
-                    taken_by: o("g_h"),
+                    field: o("h_seconds_count"),
+                    name: o("g_h_seconds_count"),
+                    taken_by: o("g_h_seconds"),
                 },
                 Skipped::SeriesMismatch { metric: o("h"), labels: s(&["1", "extra"]) },
                 Skipped::SeriesMismatch { metric: o("h"), labels: s(&["3"]) },

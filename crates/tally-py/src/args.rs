@@ -245,6 +245,62 @@ pub(crate) fn openmetrics(value: &Bound<'_, PyAny>) -> PyResult<bool> {
     boolean("openmetrics", value)
 }
 
+// --- field declarations (`tally.field`, `tally.histogram`)
+
+/// How the `unit` of a field declaration is written: `one of "seconds", "bytes", ...`.
+fn units_form() -> String {
+    let names: Vec<String> = tally::Unit::ALL
+        .iter()
+        .filter(|u| !u.is_none())
+        .map(|u| format!("{:?}", u.as_str()))
+        .collect();
+    format!("one of {}, or None (a plain number)", names.join(", "))
+}
+
+/// `unit` of `tally.field` and `tally.histogram`: a unit's name (`tally.UNITS`), or None
+/// (also `"none"` and `""`) for a plain number.
+pub(crate) fn field_unit(value: &Bound<'_, PyAny>) -> PyResult<tally::Unit> {
+    if none(value) {
+        return Ok(tally::Unit::None);
+    }
+    let form = units_form();
+    let name = string("unit", &form, value)?;
+    tally::Unit::parse(&name).ok_or_else(|| out_of_range("unit", &form, value))
+}
+
+/// `unit` of `tally.field`: as [`field_unit`], and given (`None` only when left out).
+pub(crate) fn declared_unit(value: &Bound<'_, PyAny>) -> PyResult<Option<tally::Unit>> {
+    field_unit(value).map(Some)
+}
+
+/// `min` of `tally.histogram`: a number, or None.
+pub(crate) fn range_min(value: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
+    if none(value) {
+        return Ok(None);
+    }
+    number("min", "a number (the smallest value to keep within the precision), or None", value)
+        .map(Some)
+}
+
+/// `max` of `tally.histogram`: a number, or None.
+pub(crate) fn range_max(value: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
+    if none(value) {
+        return Ok(None);
+    }
+    number("max", "a number (the largest value to bucket), or None", value).map(Some)
+}
+
+/// `precision` of `tally.histogram`: the relative error is at most 2^-precision.
+pub(crate) fn precision(value: &Bound<'_, PyAny>) -> PyResult<u8> {
+    int_in(
+        "precision",
+        value,
+        tally::HistogramConfig::MIN_SUB_BUCKET_BITS,
+        tally::HistogramConfig::MAX_SUB_BUCKET_BITS,
+        false,
+    )
+}
+
 // --- epochs and waits
 
 /// `after`: an epoch number, or None for the latest.

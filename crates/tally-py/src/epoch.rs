@@ -7,8 +7,8 @@ use std::time::Duration;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use tally::SetSnapshot;
 use tally::epoch::{Epoch as RustEpoch, Publisher, Rate, RefresherHandle, Window as RustWindow};
+use tally::{SetSnapshot, Value};
 
 use crate::args;
 use crate::background::Background;
@@ -164,10 +164,11 @@ impl Window {
     }
 
     /// Per-second rate of field `name` (events for counters and histograms, net change
-    /// for gauges); None for a window of zero length or a last-value field.
+    /// for gauges, the total's growth for float counters, net change for float gauges);
+    /// None for a window of zero length or a last-value field.
     fn rate(&self, #[pyo3(from_py_with = args::name)] name: String) -> PyResult<Option<f64>> {
-        match self.inner.field_rate(&name) {
-            Some(r) => Ok(per_second(&r)),
+        match self.inner.delta().get(&name) {
+            Some(value) => Ok(self.rate_of(&name, value)),
             None => Err(crate::errors::UnknownFieldError::new_err(format!(
                 "the window's set has no field {name:?}"
             ))),
@@ -177,8 +178,8 @@ impl Window {
     /// `{field: per-second rate}` for every field (None where there is no rate).
     fn rates<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        for fr in self.inner.rates() {
-            d.set_item(&*fr.field.name, per_second(&fr.rate))?;
+        for (field, value) in self.inner.delta().iter() {
+            d.set_item(&*field.name, self.rate_of(&field.name, value))?;
         }
         Ok(d)
     }
@@ -190,6 +191,18 @@ impl Window {
             None => Err(pyo3::exceptions::PyAttributeError::new_err(format!(
                 "the window's set has no field {name:?}"
             ))),
+        }
+    }
+}
+
+impl Window {
+    /// The per-second rate of one field of the delta. The float kinds' are computed here:
+    /// `tally_epoch`'s `Rate` has no variant for them (its `rate_of` panics on one).
+    fn rate_of(&self, name: &str, value: &Value) -> Option<f64> {
+        match value {
+            Value::CounterF64(x) | Value::GaugeF64(x) => self.inner.per_second(*x),
+            Value::LastValueF64(_) => None,
+            _ => self.inner.field_rate(name).as_ref().and_then(per_second),
         }
     }
 }

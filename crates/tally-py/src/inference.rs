@@ -33,7 +33,7 @@ impl InferenceStats {
         py: Python<'_>,
         stats: Arc<tally::InferenceStats>,
     ) -> PyClassInitializer<InferenceStats> {
-        let table = Arc::new(FieldTable::new(py, tally::MetricSet::raw(&*stats)));
+        let table = Arc::new(FieldTable::new(py, tally::MetricSet::raw(&*stats), &[]));
         let core = SetCore::new(Backing::Inference(stats.clone()), table);
         PyClassInitializer::from(MetricSet::from_core(core)).add_subclass(InferenceStats { stats })
     }

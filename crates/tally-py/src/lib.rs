@@ -19,6 +19,7 @@
 //!
 //! The main items (Python names):
 //! - `MetricSet`, `InferenceStats`, `Recorder`: recording (`record`, `record_inference`).
+//! - `field`, `histogram`: a field's unit; a histogram's unit, range and precision.
 //! - `Snapshot`, `Histogram`, `merge`: reading, serializing, merging across processes.
 //! - `Epoch`, `Window`, `Refresher`: published epochs, waits (also awaitable), rates.
 //! - `Registry`, `Family`, `RegistrySnapshot`, `global_registry`: names, labels, export.
@@ -40,6 +41,7 @@ mod registry;
 mod serve;
 mod set;
 mod snapshot;
+mod spec;
 
 use pyo3::prelude::*;
 
@@ -53,6 +55,7 @@ pub use registry::{Family, Registry, RegistrySnapshot};
 pub use serve::MetricsHandle;
 pub use set::{MetricSet, Recorder};
 pub use snapshot::{Histogram, Snapshot};
+pub use spec::{FieldSpec, HistogramSpec};
 
 /// The module `tally._tally`.
 #[pymodule(gil_used = false)]
@@ -71,6 +74,11 @@ fn tally_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Family>()?;
     m.add_class::<RegistrySnapshot>()?;
     m.add_class::<MetricsHandle>()?;
+    m.add_class::<FieldSpec>()?;
+    m.add_class::<HistogramSpec>()?;
+    m.add_function(wrap_pyfunction!(spec::field, m)?)?;
+    m.add_function(wrap_pyfunction!(spec::histogram, m)?)?;
+    m.add_function(wrap_pyfunction!(spec::rejected_values, m)?)?;
     m.add_function(wrap_pyfunction!(serve::serve, m)?)?;
     m.add_function(wrap_pyfunction!(snapshot::merge, m)?)?;
     m.add_function(wrap_pyfunction!(snapshot::_snapshot_from_bytes, m)?)?;
@@ -84,5 +92,6 @@ fn tally_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DecodeError", py.get_type::<DecodeError>())?;
     m.add("DEFAULT_CARDINALITY_LIMIT", tally::DEFAULT_CARDINALITY_LIMIT)?;
     m.add("OVERFLOW_LABEL", tally::OVERFLOW_LABEL)?;
+    m.add("UNITS", pyo3::types::PyTuple::new(py, spec::unit_names())?)?;
     Ok(())
 }

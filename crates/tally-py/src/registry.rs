@@ -62,8 +62,12 @@ impl Registry {
 
     /// Creates a MetricSet and registers it as `name` (fields as for `MetricSet`).
     #[pyo3(
-        signature = (name, *, counters=None, gauges=None, last_values=None, histograms=None, help=String::new(), unit=None),
-        text_signature = "($self, name, *, counters=None, gauges=None, last_values=None, histograms=None, help='', unit=None)"
+        signature = (
+            name, *, counters=None, gauges=None, last_values=None, histograms=None,
+            float_counters=None, float_gauges=None, float_last_values=None,
+            help=String::new(), unit=None
+        ),
+        text_signature = "($self, name, *, counters=None, gauges=None, last_values=None, histograms=None, float_counters=None, float_gauges=None, float_last_values=None, help='', unit=None)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn metric_set(
@@ -74,16 +78,27 @@ impl Registry {
         gauges: Option<&Bound<'_, PyAny>>,
         last_values: Option<&Bound<'_, PyAny>>,
         histograms: Option<&Bound<'_, PyAny>>,
+        float_counters: Option<&Bound<'_, PyAny>>,
+        float_gauges: Option<&Bound<'_, PyAny>>,
+        float_last_values: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = args::help)] help: String,
         #[pyo3(from_py_with = args::unit)] unit: Option<String>,
     ) -> PyResult<MetricSet> {
-        let layout = fields::layout_from(counters, gauges, last_values, histograms)?;
+        let declared = fields::layout_from(&fields::Declarations {
+            counters,
+            gauges,
+            last_values,
+            histograms,
+            float_counters,
+            float_gauges,
+            float_last_values,
+        })?;
         let mut reg = self.inner.get().metric(&name).help(&help);
         if let Some(unit) = &unit {
             reg = reg.unit(unit);
         }
-        let set = reg.raw(layout).map_err(registry_error)?;
-        let table = Arc::new(FieldTable::new(py, &set));
+        let set = reg.raw(declared.layout).map_err(registry_error)?;
+        let table = Arc::new(FieldTable::new(py, &set, &declared.with_spec));
         Ok(MetricSet::from_core(SetCore::new(Backing::Raw(set), table)))
     }
 
@@ -109,8 +124,12 @@ impl Registry {
     /// registers it as `name`. Past `cardinality_limit` distinct combinations (default
     /// 2000), new ones share one overflow series labelled `__overflow__`.
     #[pyo3(
-        signature = (name, labels, *, counters=None, gauges=None, last_values=None, histograms=None, help=String::new(), unit=None, cardinality_limit=None),
-        text_signature = "($self, name, labels, *, counters=None, gauges=None, last_values=None, histograms=None, help='', unit=None, cardinality_limit=None)"
+        signature = (
+            name, labels, *, counters=None, gauges=None, last_values=None, histograms=None,
+            float_counters=None, float_gauges=None, float_last_values=None,
+            help=String::new(), unit=None, cardinality_limit=None
+        ),
+        text_signature = "($self, name, labels, *, counters=None, gauges=None, last_values=None, histograms=None, float_counters=None, float_gauges=None, float_last_values=None, help='', unit=None, cardinality_limit=None)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn family(
@@ -122,19 +141,32 @@ impl Registry {
         gauges: Option<&Bound<'_, PyAny>>,
         last_values: Option<&Bound<'_, PyAny>>,
         histograms: Option<&Bound<'_, PyAny>>,
+        float_counters: Option<&Bound<'_, PyAny>>,
+        float_gauges: Option<&Bound<'_, PyAny>>,
+        float_last_values: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = args::help)] help: String,
         #[pyo3(from_py_with = args::unit)] unit: Option<String>,
         #[pyo3(from_py_with = args::cardinality_limit)] cardinality_limit: Option<usize>,
     ) -> PyResult<Family> {
         let labels = labels_of(labels)?;
         let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
-        let layout = fields::layout_from(counters, gauges, last_values, histograms)?;
+        let declared = fields::layout_from(&fields::Declarations {
+            counters,
+            gauges,
+            last_values,
+            histograms,
+            float_counters,
+            float_gauges,
+            float_last_values,
+        })?;
         let mut reg = self.inner.get().metric(&name).help(&help);
         if let Some(unit) = &unit {
             reg = reg.unit(unit);
         }
         let reg = reg.cardinality_limit(cardinality_limit.unwrap_or(DEFAULT_CARDINALITY_LIMIT));
-        let table = Arc::new(FieldTable::new(py, &RawSet::new(layout.clone())));
+        let layout = declared.layout;
+        let table =
+            Arc::new(FieldTable::new(py, &RawSet::new(layout.clone()), &declared.with_spec));
         let family = reg.raw_family(layout, &label_refs).map_err(registry_error)?;
         Ok(Family { kind: FamilyKind::Raw(family, table) })
     }

@@ -57,15 +57,21 @@ impl SetCore {
 ///
 /// ```python
 /// s = tally.MetricSet(counters=["requests", "errors"], gauges=["queue_depth"],
-///                     histograms=["latency_ns"])
-/// s.record(requests=1, queue_depth=-1, latency_ns=84_000)   # one event
-/// snap = s.snapshot()                                          # coherent
+///                     float_gauges={"queue_fill": tally.field(unit="ratio")},
+///                     histograms=["latency"])
+/// s.record(requests=1, queue_depth=-1, queue_fill=0.75, latency=0.012)   # one event
+/// snap = s.snapshot()                                                       # coherent
 /// ```
 ///
 /// `record(**fields)` records one event: every field given is in a snapshot together or
 /// not at all. Values are checked first; a bad one raises and nothing is recorded.
-/// Counters take ints >= 0, gauges signed ints (added), last values signed ints (set),
-/// histograms ints or floats >= 0 (rounded; record integer units such as nanoseconds).
+/// Counters take ints >= 0, gauges signed ints (added), last values signed ints (set);
+/// float counters finite floats >= 0, float gauges finite floats (added), float last
+/// values finite floats (set), all exactly (ints up to 2^53 too). Histograms take a float
+/// in their unit (`latency=0.012` is 12 ms), a `timedelta` (seconds histograms), or an
+/// int: in the unit for a histogram declared with `tally.histogram(...)`, in nanoseconds
+/// for one declared by a bare name (as before units); a field named `..._ns` takes
+/// nanoseconds, int or float.
 #[pyclass(frozen, subclass, module = "tally._tally", name = "MetricSet")]
 #[derive(Debug)]
 pub struct MetricSet {
@@ -83,27 +89,43 @@ impl MetricSet {
     /// A new, unregistered set (register sets by name with `Registry.metric_set`). Each
     /// argument is a list of names, of `(name, help)` pairs, or a dict `{name: help}`.
     #[new]
-    #[pyo3(signature = (*, counters=None, gauges=None, last_values=None, histograms=None))]
+    #[pyo3(signature = (
+        *, counters=None, gauges=None, last_values=None, histograms=None,
+        float_counters=None, float_gauges=None, float_last_values=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         counters: Option<&Bound<'_, PyAny>>,
         gauges: Option<&Bound<'_, PyAny>>,
         last_values: Option<&Bound<'_, PyAny>>,
         histograms: Option<&Bound<'_, PyAny>>,
+        float_counters: Option<&Bound<'_, PyAny>>,
+        float_gauges: Option<&Bound<'_, PyAny>>,
+        float_last_values: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<MetricSet> {
-        let layout = fields::layout_from(counters, gauges, last_values, histograms)?;
-        let set = Arc::new(RawSet::new(layout));
-        let table = Arc::new(FieldTable::new(py, &set));
+        let declared = fields::layout_from(&fields::Declarations {
+            counters,
+            gauges,
+            last_values,
+            histograms,
+            float_counters,
+            float_gauges,
+            float_last_values,
+        })?;
+        let set = Arc::new(RawSet::new(declared.layout));
+        let table = Arc::new(FieldTable::new(py, &set, &declared.with_spec));
         Ok(MetricSet::from_core(SetCore::new(Backing::Raw(set), table)))
     }
 
-    /// Records one event: `record(requests=1, latency_ns=84_000)`. Every field given is in
-    /// a snapshot together or not at all; all values are checked before any is recorded.
+    /// Records one event: `record(requests=1, latency=0.012)`. Every field given is in a
+    /// snapshot together or not at all; all values are checked before any is recorded.
     #[pyo3(signature = (**fields))]
     fn record(&self, fields: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
         let core = &*self.core;
-        let updates: Updates = fields::updates_of(&core.table, fields)?;
-        core.backing.raw().record(|e| fields::apply(e, &updates));
+        let set = core.backing.raw();
+        let updates: Updates = fields::updates_of(set, &core.table, fields)?;
+        set.record(|e| fields::apply(e, &updates));
         Ok(())
     }
 
@@ -135,7 +157,7 @@ impl MetricSet {
     }
 
     /// `(name, kind)` of each field, in order (`kind` is "counter", "gauge",
-    /// "last_value" or "histogram").
+    /// "last_value", "histogram", "counter_f64", "gauge_f64" or "last_value_f64").
     #[getter]
     fn fields(&self) -> Vec<(String, &'static str)> {
         self.core.table.descs.iter().map(|d| (d.name.to_string(), d.kind.as_str())).collect()
@@ -246,11 +268,12 @@ impl Recorder {
                 values.len()
             )));
         }
+        let set = self.core.backing.raw();
         let mut updates = Updates::new();
         for (&(id, i), v) in self.fields.iter().zip(values.iter()) {
-            updates.push((id, fields::update_of(&self.core.table, i, &v)?));
+            updates.push((id, fields::update_of(set, &self.core.table, i, &v)?));
         }
-        self.core.backing.raw().record(|e| fields::apply(e, &updates));
+        set.record(|e| fields::apply(e, &updates));
         Ok(())
     }
 

@@ -11,6 +11,7 @@ use tally::{HistogramSnapshot, SetSnapshot, Value, ratio_or_zero};
 
 use crate::args;
 use crate::errors::{decode_error, delta_error};
+use crate::spec::unit_name;
 
 /// Where a snapshot's data lives: its own, or a published epoch's (no copy).
 #[derive(Debug, Clone)]
@@ -23,7 +24,8 @@ enum Data {
 /// or not at all.
 ///
 /// Fields are attributes (`snap.total_inferences`); counters, gauges and last values are
-/// ints, histograms are `Histogram` objects. `to_dict()`, `to_json()` and `to_bytes()`
+/// ints, float counters, float gauges and float last values floats, histograms are
+/// `Histogram` objects. `to_dict()`, `to_json()` and `to_bytes()`
 /// export it; `Snapshot.from_json` / `from_bytes` read it back (checked); `merge` adds
 /// snapshots of the same fields exactly (say from several processes); `delta` subtracts.
 /// Snapshots pickle, so they travel over `multiprocessing` queues.
@@ -55,6 +57,18 @@ impl Snapshot {
             _ => Err(PyAttributeError::new_err(format!(
                 "this snapshot has no counter {name:?} (it is not an InferenceStats snapshot); \
                  use ratio(numerator, denominator) with its own counters"
+            ))),
+        }
+    }
+
+    /// A counter's total as a float, for `ratio`: a counter or a float counter.
+    fn total(&self, name: &str) -> PyResult<f64> {
+        match self.inner().get(name) {
+            Some(Value::Counter(n)) => Ok(*n as f64),
+            Some(Value::CounterF64(x)) => Ok(*x),
+            _ => Err(PyAttributeError::new_err(format!(
+                "this snapshot has no counter {name:?}: ratio(numerator, denominator) takes \
+                 the names of two counters (or float counters) of the set"
             ))),
         }
     }
@@ -92,6 +106,8 @@ pub(crate) fn value_to_py(py: Python<'_>, v: &Value) -> PyResult<Py<PyAny>> {
         Value::Counter(n) => n.into_pyobject(py)?.into_any().unbind(),
         Value::Gauge(n) => n.into_pyobject(py)?.into_any().unbind(),
         Value::LastValue(l) => l.value.into_pyobject(py)?.into_any().unbind(),
+        Value::CounterF64(x) | Value::GaugeF64(x) => x.into_pyobject(py)?.into_any().unbind(),
+        Value::LastValueF64(l) => l.value.into_pyobject(py)?.into_any().unbind(),
         Value::Histogram(h) => {
             Py::new(py, Histogram { inner: Arc::new((**h).clone()) })?.into_any()
         }
@@ -185,14 +201,20 @@ impl Snapshot {
         Ok(ok.checked_add(failed) == Some(total) && hits.checked_add(misses) == Some(total))
     }
 
-    /// `numerator / denominator` of two counters of this one snapshot (0.0 when the
-    /// denominator is 0).
+    /// `numerator / denominator` of two counters (or float counters) of this one snapshot
+    /// (0.0 when the denominator is 0).
     fn ratio(
         &self,
         #[pyo3(from_py_with = args::numerator)] numerator: String,
         #[pyo3(from_py_with = args::denominator)] denominator: String,
     ) -> PyResult<f64> {
-        Ok(ratio_or_zero(self.counter(&numerator)?, self.counter(&denominator)?))
+        if let (Some(Value::Counter(n)), Some(Value::Counter(d))) =
+            (self.inner().get(&numerator), self.inner().get(&denominator))
+        {
+            return Ok(ratio_or_zero(*n, *d));
+        }
+        let (n, d) = (self.total(&numerator)?, self.total(&denominator)?);
+        Ok(if d == 0.0 { 0.0 } else { n / d })
     }
 
     /// The `q`-quantile (q in [0, 1]) of the histogram field `field` (the set's only
@@ -212,8 +234,10 @@ impl Snapshot {
         Ok(self.histogram(Some("latency_ns"))?.quantile(q).map(|ns| ns as f64 / 1e9))
     }
 
-    /// `{field: value}`: ints for counters, gauges and last values; for histograms a dict
-    /// with `count`, `sum`, `min`, `max` and `buckets` (`[low, high, count]` triples).
+    /// `{field: value}`: ints for counters, gauges and last values, floats for the float
+    /// kinds; for histograms a dict with `count`, `sum`, `min`, `max`, `overflow` and
+    /// `buckets` (`[low, high, count]` triples) in steps, and `unit`, `decimals` and
+    /// `sum_in_unit` (the sum in the unit, a float).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         for (desc, v) in self.inner().iter() {
@@ -303,6 +327,8 @@ impl Snapshot {
                 Value::Counter(n) => format!("{}={n}", d.name),
                 Value::Gauge(n) => format!("{}={n}", d.name),
                 Value::LastValue(l) => format!("{}={}", d.name, l.value),
+                Value::CounterF64(x) | Value::GaugeF64(x) => format!("{}={x:?}", d.name),
+                Value::LastValueF64(l) => format!("{}={:?}", d.name, l.value),
                 Value::Histogram(h) => format!("{}=<histogram count={}>", d.name, h.count()),
                 other => format!("{}={other:?}", d.name),
             })
@@ -359,15 +385,29 @@ fn histogram_dict<'py>(py: Python<'py>, h: &HistogramSnapshot) -> PyResult<Bound
         buckets.append((low, high, count))?;
     }
     d.set_item("buckets", buckets)?;
+    d.set_item("unit", unit_name(h.config().unit()))?;
+    d.set_item("decimals", h.config().decimals())?;
+    d.set_item("sum_in_unit", h.config().sum_to_unit(h.sum()))?;
     Ok(d)
 }
 
-/// A histogram field of a snapshot: count, sum, min, max, mean and quantiles, in the unit
-/// the values were recorded in (nanoseconds for `latency_ns`).
+/// A histogram field of a snapshot: count, sum, min, max, mean and quantiles.
+///
+/// `sum`, `min`, `max`, `quantile` and `buckets` are in the histogram's steps, ints, as
+/// recorded: nanoseconds for a seconds histogram (the default, and `latency_ns`), whole
+/// bytes for a bytes one, `10^-decimals` of the unit in general. The `_in_unit` forms give
+/// the same in the unit, as floats (`sum_in_unit` of a seconds histogram is seconds, as
+/// the exposition's `_sum`).
 #[pyclass(frozen, module = "tally._tally", name = "Histogram")]
 #[derive(Debug)]
 pub struct Histogram {
     inner: Arc<HistogramSnapshot>,
+}
+
+impl Histogram {
+    fn to_unit(&self, steps: u64) -> f64 {
+        self.inner.config().to_unit(steps)
+    }
 }
 
 #[pymethods]
@@ -377,22 +417,22 @@ impl Histogram {
     fn count(&self) -> u64 {
         self.inner.count()
     }
-    /// Their sum.
+    /// Their sum, in steps.
     #[getter]
     fn sum(&self) -> u128 {
         self.inner.sum()
     }
-    /// The smallest, or None if empty.
+    /// The smallest, in steps, or None if empty.
     #[getter]
     fn min(&self) -> Option<u64> {
         self.inner.min()
     }
-    /// The largest, or None if empty.
+    /// The largest, in steps, or None if empty.
     #[getter]
     fn max(&self) -> Option<u64> {
         self.inner.max()
     }
-    /// The mean, or None if empty.
+    /// The mean, in steps, or None if empty.
     #[getter]
     fn mean(&self) -> Option<f64> {
         self.inner.mean()
@@ -402,13 +442,60 @@ impl Histogram {
     fn overflow(&self) -> u64 {
         self.inner.overflow()
     }
-    /// The `q`-quantile (q in [0, 1]) within the relative error (2^-5), None if empty.
+    /// The `q`-quantile (q in [0, 1]) in steps, within the relative error (2^-precision),
+    /// None if empty.
     fn quantile(&self, #[pyo3(from_py_with = args::q)] q: f64) -> PyResult<Option<u64>> {
         Ok(self.inner.quantile(q))
     }
-    /// The non-empty buckets as `(low, high, count)`.
+    /// The non-empty buckets as `(low, high, count)`, bounds in steps (both inclusive).
     fn buckets(&self) -> Vec<(u64, u64, u64)> {
         self.inner.buckets().collect()
+    }
+    /// The unit (`"seconds"`, `"bytes"`, ...), or None for plain numbers.
+    #[getter]
+    fn unit(&self) -> Option<&'static str> {
+        unit_name(self.inner.config().unit())
+    }
+    /// A step is `10^-decimals` of the unit (9 for nanoseconds of seconds, 0 for bytes).
+    #[getter]
+    fn decimals(&self) -> u8 {
+        self.inner.config().decimals()
+    }
+    /// `10^decimals`: steps per unit.
+    #[getter]
+    fn steps_per_unit(&self) -> u64 {
+        self.inner.config().steps_per_unit()
+    }
+    /// The sum in the unit (seconds, bytes, ...), as the exposition's `_sum` gives it:
+    /// whole units and the rest converted apart, so nothing is lost below 2^53 units but
+    /// the last rounding (0.012 s recorded is 0.012).
+    #[getter]
+    fn sum_in_unit(&self) -> f64 {
+        self.inner.config().sum_to_unit(self.inner.sum())
+    }
+    /// The smallest value in the unit, or None if empty.
+    #[getter]
+    fn min_in_unit(&self) -> Option<f64> {
+        self.inner.min().map(|s| self.to_unit(s))
+    }
+    /// The largest value in the unit, or None if empty.
+    #[getter]
+    fn max_in_unit(&self) -> Option<f64> {
+        self.inner.max().map(|s| self.to_unit(s))
+    }
+    /// The mean in the unit, or None if empty.
+    #[getter]
+    fn mean_in_unit(&self) -> Option<f64> {
+        let count = self.inner.count();
+        (count > 0).then(|| self.sum_in_unit() / count as f64)
+    }
+    /// The `q`-quantile in the unit, None if empty.
+    fn quantile_in_unit(&self, #[pyo3(from_py_with = args::q)] q: f64) -> PyResult<Option<f64>> {
+        Ok(self.inner.quantile(q).map(|s| self.to_unit(s)))
+    }
+    /// The non-empty buckets as `(low, high, count)`, bounds in the unit.
+    fn buckets_in_unit(&self) -> Vec<(f64, f64, u64)> {
+        self.inner.buckets().map(|(lo, hi, c)| (self.to_unit(lo), self.to_unit(hi), c)).collect()
     }
     /// As in `Snapshot.to_dict()`.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -418,13 +505,18 @@ impl Histogram {
         self.inner.count() as usize
     }
     fn __repr__(&self) -> String {
+        let py = |v: Option<u64>| v.map_or_else(|| "None".to_owned(), |v| v.to_string());
+        let unit = match self.unit() {
+            Some(u) => format!(", unit='{u}', decimals={}", self.decimals()),
+            None => String::new(),
+        };
         format!(
-            "Histogram(count={}, min={:?}, max={:?}, p50={:?}, p99={:?})",
+            "Histogram(count={}, min={}, max={}, p50={}, p99={}{unit})",
             self.inner.count(),
-            self.inner.min(),
-            self.inner.max(),
-            self.inner.quantile(0.5),
-            self.inner.quantile(0.99)
+            py(self.inner.min()),
+            py(self.inner.max()),
+            py(self.inner.quantile(0.5)),
+            py(self.inner.quantile(0.99))
         )
     }
 }

@@ -1,6 +1,6 @@
 //! Differences between two snapshots of the same source.
 
-use crate::Last;
+use crate::{Last, LastF64};
 
 /// What went wrong in a [`Delta::delta`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +33,21 @@ pub enum DeltaError {
         /// Its stamp in the later snapshot.
         later_ns: u64,
     },
+    /// A float counter is smaller in the later snapshot (its values, as written by `f64`'s
+    /// `Display`).
+    #[error(
+        "float counter `{field}` went backwards from {earlier} to {later}: pass the newer \
+         snapshot first (delta(later, earlier)); if the order is right, the two snapshots \
+         come from different sources (a restarted process?) and have no meaningful delta"
+    )]
+    FloatCounterWentBackwards {
+        /// The field's name (empty for a bare value).
+        field: String,
+        /// The earlier total.
+        earlier: String,
+        /// The later total.
+        later: String,
+    },
     /// The two snapshots describe different metric sets.
     #[error(
         "the snapshots describe different metric sets ({reason}): a delta needs two \
@@ -55,6 +70,9 @@ impl DeltaError {
         match self {
             DeltaError::CounterWentBackwards { earlier, later, .. } => {
                 DeltaError::CounterWentBackwards { field: name.to_owned(), earlier, later }
+            }
+            DeltaError::FloatCounterWentBackwards { earlier, later, .. } => {
+                DeltaError::FloatCounterWentBackwards { field: name.to_owned(), earlier, later }
             }
             DeltaError::StampWentBackwards { earlier_ns, later_ns, .. } => {
                 DeltaError::StampWentBackwards { field: name.to_owned(), earlier_ns, later_ns }
@@ -111,5 +129,40 @@ impl Delta for Last {
         } else {
             Ok(*later)
         }
+    }
+}
+
+/// A float level's change, `later - earlier` (rounded to nearest; exact when both are
+/// within a factor of two of each other, or when the difference is representable).
+impl Delta for f64 {
+    fn delta(later: &Self, earlier: &Self) -> Result<Self, DeltaError> {
+        Ok(later - earlier)
+    }
+}
+
+impl Delta for LastF64 {
+    fn delta(later: &Self, earlier: &Self) -> Result<Self, DeltaError> {
+        if later.stamp_ns < earlier.stamp_ns {
+            Err(DeltaError::StampWentBackwards {
+                field: String::new(),
+                earlier_ns: earlier.stamp_ns,
+                later_ns: later.stamp_ns,
+            })
+        } else {
+            Ok(*later)
+        }
+    }
+}
+
+/// A float counter's increase, `later - earlier`: an error if it went backwards.
+pub fn float_count_delta(later: f64, earlier: f64) -> Result<f64, DeltaError> {
+    if later < earlier {
+        Err(DeltaError::FloatCounterWentBackwards {
+            field: String::new(),
+            earlier: earlier.to_string(),
+            later: later.to_string(),
+        })
+    } else {
+        Ok(later - earlier)
     }
 }

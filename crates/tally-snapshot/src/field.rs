@@ -4,11 +4,14 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Delta, DeltaError, HistogramConfig, HistogramSnapshot, Last, Merge, MergeError};
+use crate::{
+    Delta, DeltaError, HistogramConfig, HistogramSnapshot, Last, LastF64, Merge, MergeError, Unit,
+};
 
 /// What a field counts, and so how it is recorded, summed across threads and exported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum FieldKind {
     /// A monotonic `u64` count of events. Per-thread parts are summed; `delta` fails if
     /// it went backwards.
@@ -22,6 +25,22 @@ pub enum FieldKind {
     /// A distribution of `u64` values (latencies in nanoseconds, sizes in bytes) in
     /// log-linear buckets of the given configuration, with count, sum, min and max.
     Histogram(HistogramConfig),
+    /// A monotonic `f64` total (seconds of CPU, joules, a cost). Only finite, non-negative
+    /// increments are added (others are refused and counted). Each thread's part is its
+    /// increments summed in order, each addition rounded to nearest as `f64` does; the
+    /// parts are summed exactly and rounded once ([`FloatSum`](crate::FloatSum)), so the
+    /// total never goes backwards and is exact whenever the increments are (integers
+    /// below 2^53, halves, quarters: any multiples of one power of two whose running sums
+    /// stay below 2^53 of it).
+    CounterF64,
+    /// A signed `f64` level moved by `add`/`sub` (a queue's fill in fractions of a batch).
+    /// Per-thread parts are summed as for [`CounterF64`](Self::CounterF64); non-finite
+    /// increments are refused and counted.
+    GaugeF64,
+    /// An `f64` level written by `set` (GPU utilisation, a temperature, a loss): the newest
+    /// `set` from any thread wins (see [`LastF64`]). NaN is refused and counted; `±∞` are
+    /// kept (no arithmetic is done on last values).
+    LastValueF64,
 }
 
 impl FieldKind {
@@ -32,7 +51,28 @@ impl FieldKind {
             FieldKind::Gauge => "gauge",
             FieldKind::LastValue => "last_value",
             FieldKind::Histogram(_) => "histogram",
+            FieldKind::CounterF64 => "counter_f64",
+            FieldKind::GaugeF64 => "gauge_f64",
+            FieldKind::LastValueF64 => "last_value_f64",
         }
+    }
+
+    /// Whether the kind is exposed as a counter (a monotonic total).
+    pub const fn is_counter(self) -> bool {
+        matches!(self, FieldKind::Counter | FieldKind::CounterF64)
+    }
+
+    /// Whether the kind is exposed as a gauge (a level).
+    pub const fn is_gauge(self) -> bool {
+        matches!(
+            self,
+            FieldKind::Gauge | FieldKind::LastValue | FieldKind::GaugeF64 | FieldKind::LastValueF64
+        )
+    }
+
+    /// Whether the kind's values are `f64`.
+    pub const fn is_float(self) -> bool {
+        matches!(self, FieldKind::CounterF64 | FieldKind::GaugeF64 | FieldKind::LastValueF64)
     }
 }
 
@@ -45,17 +85,72 @@ pub struct FieldDesc {
     pub kind: FieldKind,
     /// Help text (the field's doc comment for sets declared with `metric_set!`).
     pub help: Cow<'static, str>,
+    /// What the values are measured in. A histogram's is its configuration's
+    /// ([`HistogramConfig::unit`]); [`SetSnapshot::new`] and the core's layouts refuse a
+    /// histogram description that says otherwise.
+    #[serde(default, skip_serializing_if = "crate::unit::unit_is_none")]
+    pub unit: Unit,
 }
 
 impl FieldDesc {
-    /// A description with static strings, usable in constants.
+    /// A description with static strings, usable in constants; its unit is a histogram's
+    /// configured unit, [`Unit::None`] for other kinds (see [`with_unit`](Self::with_unit)).
     pub const fn new(name: &'static str, kind: FieldKind, help: &'static str) -> Self {
-        FieldDesc { name: Cow::Borrowed(name), kind, help: Cow::Borrowed(help) }
+        let unit = match kind {
+            FieldKind::Histogram(config) => config.unit(),
+            _ => Unit::None,
+        };
+        FieldDesc { name: Cow::Borrowed(name), kind, help: Cow::Borrowed(help), unit }
+    }
+
+    /// The same description, measured in `unit`.
+    ///
+    /// ```
+    /// use tally_snapshot::{FieldDesc, FieldKind, Unit};
+    /// let f = FieldDesc::new("gpu_busy", FieldKind::LastValueF64, "").with_unit(Unit::Ratio);
+    /// assert_eq!(f.unit, Unit::Ratio);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// For a histogram and another unit than its configuration's: a histogram's unit goes
+    /// with the scale of its steps, so it is declared in its [`HistogramConfig`]
+    /// ([`HistogramConfig::BYTES`], [`HistogramConfig::for_range`], ...). In a constant
+    /// this is a compile-time error.
+    pub const fn with_unit(mut self, unit: Unit) -> Self {
+        if let FieldKind::Histogram(config) = self.kind {
+            assert!(
+                config.unit() as u8 == unit as u8,
+                "a histogram's unit is declared in its HistogramConfig (HistogramConfig::BYTES, \
+                 HistogramConfig::for_range(unit, ..)), with the scale of its steps"
+            );
+        }
+        self.unit = unit;
+        self
+    }
+
+    /// Why this description is inconsistent, if it is: a histogram whose `unit` differs
+    /// from its configuration's.
+    pub fn check_unit(&self) -> Result<(), String> {
+        match self.kind {
+            FieldKind::Histogram(config) if config.unit() != self.unit => Err(format!(
+                "histogram field `{}` says its unit is {} but its configuration measures {}: \
+                 declare the unit in the HistogramConfig",
+                self.name,
+                self.unit,
+                config.unit()
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
 /// One field's value in a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Float values are never NaN (the core refuses non-finite values); `Eq` holds on that
+/// (one exception: a float gauge summed past ±1.8e308 saturates to an infinity, and
+/// infinities of both signs in one sum give NaN).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Value {
@@ -67,7 +162,15 @@ pub enum Value {
     LastValue(Last),
     /// A [`FieldKind::Histogram`]'s distribution.
     Histogram(Box<HistogramSnapshot>),
+    /// A [`FieldKind::CounterF64`]'s total.
+    CounterF64(f64),
+    /// A [`FieldKind::GaugeF64`]'s summed level.
+    GaugeF64(f64),
+    /// A [`FieldKind::LastValueF64`]'s newest write.
+    LastValueF64(LastF64),
 }
+
+impl Eq for Value {}
 
 impl Value {
     /// The kind of field this value belongs to.
@@ -77,6 +180,9 @@ impl Value {
             Value::Gauge(_) => FieldKind::Gauge,
             Value::LastValue(_) => FieldKind::LastValue,
             Value::Histogram(h) => FieldKind::Histogram(h.config()),
+            Value::CounterF64(_) => FieldKind::CounterF64,
+            Value::GaugeF64(_) => FieldKind::GaugeF64,
+            Value::LastValueF64(_) => FieldKind::LastValueF64,
         }
     }
 
@@ -89,6 +195,9 @@ impl Value {
             FieldKind::Histogram(config) => {
                 Value::Histogram(Box::new(HistogramSnapshot::empty(config)))
             }
+            FieldKind::CounterF64 => Value::CounterF64(0.0),
+            FieldKind::GaugeF64 => Value::GaugeF64(0.0),
+            FieldKind::LastValueF64 => Value::LastValueF64(LastF64::default()),
         }
     }
 
@@ -100,6 +209,8 @@ impl Value {
             Value::Gauge(v) => *v as f64,
             Value::LastValue(l) => l.value as f64,
             Value::Histogram(h) => h.count() as f64,
+            Value::CounterF64(v) | Value::GaugeF64(v) => *v,
+            Value::LastValueF64(l) => l.value,
         }
     }
 }
@@ -153,6 +264,12 @@ impl SetSnapshot {
             });
         }
         for (i, (f, v)) in fields.iter().zip(&values).enumerate() {
+            f.check_unit().map_err(|reason| DeltaError::SchemaMismatch { reason })?;
+            if v.kind().is_float() && v.as_f64().is_nan() {
+                return Err(DeltaError::SchemaMismatch {
+                    reason: format!("float field `{}` is NaN, which tally never records", f.name),
+                });
+            }
             if f.kind != v.kind() {
                 return Err(DeltaError::SchemaMismatch {
                     reason: format!(
@@ -209,7 +326,7 @@ impl SetSnapshot {
                 .fields
                 .iter()
                 .zip(&other.fields)
-                .all(|(a, b)| a.name == b.name && a.kind == b.kind);
+                .all(|(a, b)| a.name == b.name && a.kind == b.kind && a.unit == b.unit);
         if same {
             Ok(())
         } else {
@@ -232,6 +349,9 @@ impl SetSnapshot {
                 (Value::Gauge(a), Value::Gauge(b)) => a.merge(b),
                 (Value::LastValue(a), Value::LastValue(b)) => a.merge(b),
                 (Value::Histogram(a), Value::Histogram(b)) => a.merge(b),
+                (Value::CounterF64(a), Value::CounterF64(b))
+                | (Value::GaugeF64(a), Value::GaugeF64(b)) => a.merge(b),
+                (Value::LastValueF64(a), Value::LastValueF64(b)) => a.merge(b),
                 _ => unreachable!("kinds were checked against the schema"),
             }
         }
@@ -261,6 +381,15 @@ impl SetSnapshot {
                 }
                 (Value::Histogram(a), Value::Histogram(b)) => {
                     Value::Histogram(Box::new(HistogramSnapshot::delta(a, b).map_err(named)?))
+                }
+                (Value::CounterF64(a), Value::CounterF64(b)) => {
+                    Value::CounterF64(crate::delta::float_count_delta(*a, *b).map_err(named)?)
+                }
+                (Value::GaugeF64(a), Value::GaugeF64(b)) => {
+                    Value::GaugeF64(f64::delta(a, b).map_err(named)?)
+                }
+                (Value::LastValueF64(a), Value::LastValueF64(b)) => {
+                    Value::LastValueF64(LastF64::delta(a, b).map_err(named)?)
                 }
                 _ => unreachable!("kinds were checked against the schema"),
             });

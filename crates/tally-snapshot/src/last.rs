@@ -27,3 +27,28 @@ impl Last {
         self.stamp_ns != 0
     }
 }
+
+/// The value of a `LastValueF64` gauge: the value of the newest `set`, and when it was
+/// made (the stamp as in [`Last`]).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct LastF64 {
+    /// The value written by the newest `set` (never NaN: the core refuses it).
+    pub value: f64,
+    /// When that `set` happened, in nanoseconds since the Unix epoch; 0 if never set.
+    pub stamp_ns: u64,
+}
+
+/// Values are never NaN (see [`LastF64::value`]).
+impl Eq for LastF64 {}
+
+impl LastF64 {
+    /// A value written at `stamp_ns`.
+    pub const fn new(value: f64, stamp_ns: u64) -> Self {
+        LastF64 { value, stamp_ns }
+    }
+
+    /// Whether any `set` has been recorded.
+    pub const fn is_set(&self) -> bool {
+        self.stamp_ns != 0
+    }
+}

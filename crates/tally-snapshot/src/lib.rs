@@ -52,6 +52,7 @@
 mod delta;
 mod export;
 mod field;
+mod float_sum;
 mod histogram;
 mod histogram_snapshot;
 mod last;
@@ -59,22 +60,27 @@ mod merge;
 mod names;
 mod ratio;
 mod registry;
+mod rejected;
+mod unit;
 mod validate;
 
-pub use delta::{Delta, DeltaError};
+pub use delta::{Delta, DeltaError, float_count_delta};
 pub use export::NativeHistogram;
 pub use field::{FieldDesc, FieldKind, SetSnapshot, Value};
+pub use float_sum::{FloatSum, exact_sum};
 pub use histogram::{HistogramConfig, HistogramConfigError};
 pub use histogram_snapshot::{HistogramError, HistogramSnapshot};
-pub use last::Last;
+pub use last::{Last, LastF64};
 pub use merge::{Merge, MergeError};
 pub use names::{
-    HISTOGRAM_BOUND_LABEL, exposed_help, exposed_names, family_name, is_ns_histogram,
-    is_valid_field_name, is_valid_label_name, is_valid_metric_name, is_valid_unit,
-    reserved_label_in, reserved_labels, reserved_suffixes,
+    HISTOGRAM_BOUND_LABEL, exposed_help, exposed_names, exposed_unit, family_name,
+    help_says_seconds, is_valid_field_name, is_valid_label_name, is_valid_metric_name,
+    is_valid_unit, reserved_label_in, reserved_labels, reserved_suffixes,
 };
 pub use ratio::{ratio, ratio_or_zero};
 pub use registry::{MetricSnapshot, RegistrySnapshot, SeriesSnapshot};
+pub use rejected::Rejected;
+pub use unit::Unit;
 pub use validate::{ExposedNames, InvalidSnapshot};
 
 /// The README's examples, run as doctests so that they keep compiling.

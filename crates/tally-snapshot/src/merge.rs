@@ -1,6 +1,6 @@
 //! Exact merging of snapshot values, and why a checked merge refuses.
 
-use crate::{DeltaError, InvalidSnapshot, Last};
+use crate::{DeltaError, InvalidSnapshot, Last, LastF64};
 
 /// Why a checked merge (`try_merge` of [`RegistrySnapshot`](crate::RegistrySnapshot),
 /// [`SetSnapshot`](crate::SetSnapshot) or [`HistogramSnapshot`](crate::HistogramSnapshot))
@@ -98,6 +98,25 @@ impl Merge for i64 {
 impl Merge for Last {
     fn merge(&mut self, other: &Self) {
         if (other.stamp_ns, other.value) > (self.stamp_ns, self.value) {
+            *self = *other;
+        }
+    }
+}
+
+/// Adds: the two totals' sum rounded to nearest, as `f64` addition does (exact when it is
+/// representable: integers below 2^53, or multiples of one power of two whose sum stays
+/// below 2^53 of it). Commutative always; associative when exact.
+impl Merge for f64 {
+    fn merge(&mut self, other: &Self) {
+        *self += *other;
+    }
+}
+
+/// The newest write wins (equal stamps: the larger value, so that merging is commutative).
+impl Merge for LastF64 {
+    fn merge(&mut self, other: &Self) {
+        let newer = other.stamp_ns.cmp(&self.stamp_ns).then(other.value.total_cmp(&self.value));
+        if newer.is_gt() {
             *self = *other;
         }
     }

@@ -2,7 +2,7 @@
 //! which labels a kind of field reserves, and which sample names a field is exposed
 //! under. Every crate that registers, validates or exports calls these; none keeps a copy.
 
-use crate::FieldKind;
+use crate::{FieldDesc, FieldKind, Unit};
 
 /// Whether `name` can name a metric: `[a-zA-Z_:][a-zA-Z0-9_:]*` (the Prometheus metric-name
 /// rule, which every Prometheus version reads unquoted), not starting with `__` (names
@@ -73,7 +73,7 @@ pub const HISTOGRAM_BOUND_LABEL: &str = "le";
 pub fn reserved_labels(kind: FieldKind) -> &'static [&'static str] {
     match kind {
         FieldKind::Histogram(_) => &[HISTOGRAM_BOUND_LABEL],
-        FieldKind::Counter | FieldKind::Gauge | FieldKind::LastValue => &[],
+        _ => &[],
     }
 }
 
@@ -87,16 +87,27 @@ pub fn reserved_label_in<'a>(
     })
 }
 
-/// Whether a histogram field is recorded in nanoseconds and exposed in seconds: its name
-/// ends in `_ns` (the name rule; see [`family_name`]).
-pub fn is_ns_histogram(field: &str, kind: FieldKind) -> bool {
-    matches!(kind, FieldKind::Histogram(_)) && field.ends_with("_ns")
+/// The unit a field is exposed in: its declared unit, except for a histogram recorded in
+/// fractional steps (`decimals > 0`) that is exposed in raw steps (`scaled` off), which
+/// has none (its values are then steps, not units).
+pub fn exposed_unit(field: &FieldDesc, scaled: bool) -> Unit {
+    match field.kind {
+        FieldKind::Histogram(config) if !scaled && config.decimals() > 0 => Unit::None,
+        _ => field.unit,
+    }
+}
+
+/// Whether a histogram records nanoseconds of a seconds unit (steps of 10^-9 s), so that
+/// a name ending `_ns` (the name of its steps) is exposed ending `_seconds`.
+fn is_ns_of_seconds(kind: FieldKind) -> bool {
+    matches!(kind, FieldKind::Histogram(c) if c.unit() == Unit::Seconds && c.decimals() == 9)
 }
 
 /// The name of the metric family a field is exposed as (the OpenMetrics family name: for a
 /// counter, without its `_total` sample suffix).
 ///
-/// The rules, in order:
+/// The rules, in order; the unit is the field's declared one ([`FieldDesc::unit`]), never
+/// guessed from its name:
 /// 1. `<metric>_<field>`: the registered name, `_`, the field's name
 ///    (`inference` + `total_inferences` → `inference_total_inferences`). A field named
 ///    exactly like its metric is the metric itself and is not prefixed: the one-field sets
@@ -105,46 +116,66 @@ pub fn is_ns_histogram(field: &str, kind: FieldKind) -> bool {
 /// 2. A **counter** whose name already ends in `_total` loses it here, so that its sample,
 ///    `<family>_total`, does not say it twice (`api` + `requests_total` → family
 ///    `api_requests`, sample `api_requests_total`).
-/// 3. A **histogram** whose name ends in `_ns` ([`is_ns_histogram`]) is renamed
-///    `…_seconds` when `ns_as_seconds` is on (exporters' default): `inference` +
-///    `latency_ns` → `inference_latency_seconds`.
+/// 3. A field with a unit ends in `_<unit>` (Prometheus' convention, and OpenMetrics'
+///    rule for a family with a `# UNIT`): appended unless the name already ends with it
+///    (`gpu_busy` in [`Unit::Ratio`] → `…_gpu_busy_ratio`; `size_bytes` in bytes stays).
+///    A seconds histogram recorded in nanosecond steps drops a trailing `_ns` first (the
+///    name of its steps): `latency_ns` → `…_latency_seconds`.
+///
+/// `scaled` (exporters' default) exposes histograms in their unit; off, a histogram with
+/// fractional steps is exposed in raw steps under its plain name, without a unit.
 ///
 /// ```
-/// use tally_snapshot::{FieldKind, HistogramConfig, family_name};
+/// use tally_snapshot::{FieldDesc, FieldKind, HistogramConfig, Unit, family_name};
 ///
-/// assert_eq!(family_name("inference", "total_inferences", FieldKind::Counter, true), "inference_total_inferences");
-/// assert_eq!(family_name("api", "requests_total", FieldKind::Counter, true), "api_requests");
-/// assert_eq!(family_name("api", "requests_total", FieldKind::Gauge, true), "api_requests_total");
-/// let h = FieldKind::Histogram(HistogramConfig::DEFAULT);
-/// assert_eq!(family_name("inference", "latency_ns", h, true), "inference_latency_seconds");
-/// assert_eq!(family_name("inference", "latency_ns", h, false), "inference_latency_ns");
+/// let counter = FieldDesc::new("total_inferences", FieldKind::Counter, "");
+/// assert_eq!(family_name("inference", &counter, true), "inference_total_inferences");
+/// let requests = FieldDesc::new("requests_total", FieldKind::Counter, "");
+/// assert_eq!(family_name("api", &requests, true), "api_requests");
+/// let h = FieldDesc::new("latency_ns", FieldKind::Histogram(HistogramConfig::DEFAULT), "");
+/// assert_eq!(family_name("inference", &h, true), "inference_latency_seconds");
+/// assert_eq!(family_name("inference", &h, false), "inference_latency_ns");
+/// let busy = FieldDesc::new("gpu_busy", FieldKind::LastValueF64, "").with_unit(Unit::Ratio);
+/// assert_eq!(family_name("worker", &busy, true), "worker_gpu_busy_ratio");
+/// let cpu = FieldDesc::new("cpu_seconds_total", FieldKind::CounterF64, "").with_unit(Unit::Seconds);
+/// assert_eq!(family_name("job", &cpu, true), "job_cpu_seconds");
+/// let size = FieldDesc::new("response", FieldKind::Histogram(HistogramConfig::BYTES), "");
+/// assert_eq!(family_name("http", &size, true), "http_response_bytes");
 /// // A self-named field.
-/// assert_eq!(family_name("http_requests_total", "http_requests_total", FieldKind::Counter, true), "http_requests");
-/// assert_eq!(family_name("rpc_latency_ns", "rpc_latency_ns", h, true), "rpc_latency_seconds");
+/// let own = FieldDesc::new("http_requests_total", FieldKind::Counter, "");
+/// assert_eq!(family_name("http_requests_total", &own, true), "http_requests");
 /// ```
-pub fn family_name(metric: &str, field: &str, kind: FieldKind, ns_as_seconds: bool) -> String {
-    let mut name = String::with_capacity(metric.len() + 1 + field.len() + 4);
-    if field != metric {
-        name.push_str(metric);
-        name.push('_');
+pub fn family_name(metric: &str, field: &FieldDesc, scaled: bool) -> String {
+    let (name, kind) = (field.name.as_ref(), field.kind);
+    let unit = exposed_unit(field, scaled);
+    let mut out = String::with_capacity(metric.len() + 1 + name.len() + 9);
+    if name != metric {
+        out.push_str(metric);
+        out.push('_');
     }
-    match kind {
-        FieldKind::Counter => name.push_str(field.strip_suffix("_total").unwrap_or(field)),
-        FieldKind::Histogram(_) if ns_as_seconds && is_ns_histogram(field, kind) => {
-            name.push_str(&field[..field.len() - 3]);
-            name.push_str("_seconds");
-        }
-        _ => name.push_str(field),
+    let mut base = name;
+    if kind.is_counter() {
+        base = base.strip_suffix("_total").unwrap_or(base);
     }
-    name
+    if scaled && is_ns_of_seconds(kind) {
+        base = base.strip_suffix("_ns").unwrap_or(base);
+    }
+    out.push_str(base);
+    let suffix = unit.as_str();
+    let named = out.strip_suffix(suffix).is_some_and(|rest| rest.ends_with('_'));
+    if !suffix.is_empty() && !named {
+        out.push('_');
+        out.push_str(suffix);
+    }
+    out
 }
 
 /// The help text a field is exposed with: `help` with runs of spaces collapsed to one and
 /// no space at either end (a doc comment spread over several lines joins its lines with
-/// their leading spaces; other characters, newlines included, are kept), and, for a field
-/// recorded in nanoseconds and exposed in seconds (`scaled`), the words
-/// "nanoseconds"/"nanosecond" said as "seconds"/"second", so that the help describes the
-/// series it stands above.
+/// their leading spaces; other characters, newlines included, are kept), and, for a
+/// seconds histogram recorded in nanoseconds and exposed in seconds (`ns_to_seconds`),
+/// the words "nanoseconds"/"nanosecond" said as "seconds"/"second", so that the help
+/// describes the series it stands above.
 ///
 /// ```
 /// use tally_snapshot::exposed_help;
@@ -153,7 +184,8 @@ pub fn family_name(metric: &str, field: &str, kind: FieldKind, ns_as_seconds: bo
 /// assert_eq!(exposed_help("Time in nanoseconds.", false), "Time in nanoseconds.");
 /// assert_eq!(exposed_help("Two\nlines.", false), "Two\nlines.");
 /// ```
-pub fn exposed_help(help: &str, scaled: bool) -> std::borrow::Cow<'_, str> {
+pub fn exposed_help(help: &str, ns_to_seconds: bool) -> std::borrow::Cow<'_, str> {
+    let scaled = ns_to_seconds;
     let tidy = !help.starts_with(' ') && !help.ends_with(' ') && !help.contains("  ");
     if tidy && !(scaled && help.to_ascii_lowercase().contains("nanosecond")) {
         return std::borrow::Cow::Borrowed(help);
@@ -176,38 +208,44 @@ pub fn exposed_help(help: &str, scaled: bool) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Whether a field's help, exposed with `scaled`, has its "nanoseconds" said as
+/// "seconds" ([`exposed_help`]): a seconds histogram in nanosecond steps, scaled.
+pub fn help_says_seconds(field: &FieldDesc, scaled: bool) -> bool {
+    scaled && is_ns_of_seconds(field.kind)
+}
+
 /// The sample suffixes a family of this kind owns besides its own name: what it writes and
 /// what OpenMetrics reserves for it (`_created`), so that no two families can produce, or
 /// be parsed as owning, the same sample name.
 pub fn reserved_suffixes(kind: FieldKind) -> &'static [&'static str] {
     match kind {
-        FieldKind::Counter => &["", "_total", "_created"],
-        FieldKind::Gauge | FieldKind::LastValue => &[""],
         FieldKind::Histogram(_) => &["", "_bucket", "_sum", "_count", "_created"],
+        k if k.is_counter() => &["", "_total", "_created"],
+        _ => &[""],
     }
 }
 
-/// Every sample name a field may be exposed under, with either setting of
-/// `ns_as_seconds`: the family names of [`family_name`] with each of
-/// [`reserved_suffixes`]. Two fields of a registry (of one metric or of two) whose lists
-/// share a name would clash on the way out, so registration refuses the second.
+/// Every sample name a field may be exposed under, with either setting of `scaled`: the
+/// family names of [`family_name`] with each of [`reserved_suffixes`]. Two fields of a
+/// registry (of one metric or of two) whose lists share a name would clash on the way
+/// out, so registration refuses the second.
 ///
 /// ```
-/// use tally_snapshot::{FieldKind, HistogramConfig, exposed_names};
-/// let h = FieldKind::Histogram(HistogramConfig::DEFAULT);
-/// let names = exposed_names("inference", "latency_ns", h);
+/// use tally_snapshot::{FieldDesc, FieldKind, HistogramConfig, exposed_names};
+/// let h = FieldDesc::new("latency_ns", FieldKind::Histogram(HistogramConfig::DEFAULT), "");
+/// let names = exposed_names("inference", &h);
 /// assert!(names.contains(&"inference_latency_seconds_bucket".to_string()));
 /// assert!(names.contains(&"inference_latency_ns_count".to_string()));
 /// ```
-pub fn exposed_names(metric: &str, field: &str, kind: FieldKind) -> Vec<String> {
-    let mut families = vec![family_name(metric, field, kind, true)];
-    let plain = family_name(metric, field, kind, false);
+pub fn exposed_names(metric: &str, field: &FieldDesc) -> Vec<String> {
+    let mut families = vec![family_name(metric, field, true)];
+    let plain = family_name(metric, field, false);
     if plain != families[0] {
         families.push(plain);
     }
     families
         .iter()
-        .flat_map(|f| reserved_suffixes(kind).iter().map(move |s| format!("{f}{s}")))
+        .flat_map(|f| reserved_suffixes(field.kind).iter().map(move |s| format!("{f}{s}")))
         .collect()
 }
 
@@ -239,9 +277,10 @@ mod tests {
 
     #[test]
     fn an_ns_histogram_and_a_seconds_field_claim_the_same_name() {
-        let h = FieldKind::Histogram(crate::HistogramConfig::DEFAULT);
-        let a = exposed_names("m", "latency_ns", h);
-        let b = exposed_names("m", "latency_seconds", FieldKind::Gauge);
+        let h =
+            FieldDesc::new("latency_ns", FieldKind::Histogram(crate::HistogramConfig::DEFAULT), "");
+        let a = exposed_names("m", &h);
+        let b = exposed_names("m", &FieldDesc::new("latency_seconds", FieldKind::Gauge, ""));
         assert!(a.iter().any(|n| b.contains(n)));
     }
 }

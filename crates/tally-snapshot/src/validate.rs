@@ -151,7 +151,7 @@ impl ExposedNames {
     pub fn claim(&mut self, metric: &str, fields: &[FieldDesc]) -> Result<(), InvalidSnapshot> {
         let mut mine: HashMap<String, &str> = HashMap::new();
         for field in fields {
-            for name in exposed_names(metric, &field.name, field.kind) {
+            for name in exposed_names(metric, field) {
                 if !is_valid_metric_name(&name) {
                     return Err(InvalidSnapshot::ExposedName {
                         metric: metric.to_owned(),

@@ -501,7 +501,7 @@ fn empty_serializes_min_and_max_as_null() {
     let json = serde_json::to_string(&h).unwrap();
     assert_eq!(
         json,
-        r#"{"config":{"sub_bucket_bits":5,"max_value":100000000000},"count":0,"sum":0,"min":null,"max":null,"overflow":0,"buckets":[]}"#
+        r#"{"config":{"sub_bucket_bits":5,"max_value":100000000000,"decimals":9,"unit":"seconds"},"count":0,"sum":0,"min":null,"max":null,"overflow":0,"buckets":[]}"#
     );
     assert_eq!(serde_json::from_str::<HistogramSnapshot>(&json).unwrap(), h);
     assert_eq!((h.quantile(0.5), h.mean(), h.min(), h.max()), (None, None, None, None));

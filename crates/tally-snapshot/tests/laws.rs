@@ -6,8 +6,8 @@
 use proptest::prelude::*;
 use tally::{InferenceStatsSnapshot, Layout, RawSet};
 use tally_snapshot::{
-    Delta, DeltaError, FieldDesc, FieldKind, HistogramConfig, HistogramSnapshot, Last, Merge,
-    MergeError, SetSnapshot, Value,
+    Delta, DeltaError, FieldDesc, FieldKind, HistogramConfig, HistogramSnapshot, Last, LastF64,
+    Merge, MergeError, SetSnapshot, Unit, Value,
 };
 
 // ---- strategies ----
@@ -33,12 +33,40 @@ fn histogram(config: HistogramConfig) -> impl Strategy<Value = HistogramSnapshot
         .prop_map(move |values| HistogramSnapshot::from_values(config, values).unwrap())
 }
 
+/// Milliseconds up to 65.536 s, exposed in seconds.
+const SMALL_SECONDS: HistogramConfig = match SMALL.in_unit(Unit::Seconds, 3) {
+    Ok(c) => c,
+    Err(_) => panic!("valid"),
+};
+
+/// A float total as a collection produces it, from increments that are multiples of 2^-4
+/// below 2^36: any three of them add up exactly (below 2^53 sixteenths), where the laws
+/// hold exactly; the float kinds document what rounding does beyond that.
+fn float_total(signed: bool) -> BoxedStrategy<f64> {
+    let low = if signed { -(1i64 << 40) } else { 0 };
+    (low..(1i64 << 40)).prop_map(|k| k as f64 / 16.0).boxed()
+}
+
+/// A `LastF64`: never set, or any finite value at some stamp (few stamps: ties come up).
+fn last_f64() -> impl Strategy<Value = LastF64> {
+    let finite = any::<f64>().prop_filter("finite", |x| x.is_finite());
+    prop_oneof![
+        1 => Just(LastF64::default()),
+        4 => (finite.clone(), 1..=u64::MAX).prop_map(|(value, stamp)| LastF64::new(value, stamp)),
+        4 => (finite, 1..4u64).prop_map(|(value, stamp)| LastF64::new(value, stamp)),
+    ]
+}
+
 fn kind() -> impl Strategy<Value = FieldKind> {
     prop_oneof![
         Just(FieldKind::Counter),
         Just(FieldKind::Gauge),
         Just(FieldKind::LastValue),
         Just(FieldKind::Histogram(SMALL)),
+        Just(FieldKind::Histogram(SMALL_SECONDS)),
+        Just(FieldKind::CounterF64),
+        Just(FieldKind::GaugeF64),
+        Just(FieldKind::LastValueF64),
     ]
 }
 
@@ -50,6 +78,10 @@ fn value_of(kind: FieldKind) -> BoxedStrategy<Value> {
         FieldKind::Histogram(config) => {
             histogram(config).prop_map(|h| Value::Histogram(Box::new(h))).boxed()
         }
+        FieldKind::CounterF64 => float_total(false).prop_map(Value::CounterF64).boxed(),
+        FieldKind::GaugeF64 => float_total(true).prop_map(Value::GaugeF64).boxed(),
+        FieldKind::LastValueF64 => last_f64().prop_map(Value::LastValueF64).boxed(),
+        other => panic!("no strategy for {other:?}"),
     }
 }
 
@@ -63,6 +95,10 @@ fn schema() -> impl Strategy<Value = Vec<FieldDesc>> {
                 name: format!("field_{i}").into(),
                 kind,
                 help: help.into(),
+                unit: match kind {
+                    FieldKind::Histogram(config) => config.unit(),
+                    _ => Default::default(),
+                },
             })
             .collect()
     })
@@ -152,6 +188,23 @@ proptest! {
     ) {
         check_merge_laws(a, b, c)?;
         // And it keeps the newer write.
+        let m = a.merged(&b);
+        prop_assert!(m == a || m == b);
+        prop_assert_eq!(m.stamp_ns, a.stamp_ns.max(b.stamp_ns));
+    }
+
+    #[test]
+    fn float_merge_is_associative_commutative_with_default_identity_when_exact(
+        a in float_total(true), b in float_total(true), c in float_total(true)
+    ) {
+        check_merge_laws(a, b, c)?;
+    }
+
+    #[test]
+    fn last_f64_merge_is_associative_commutative_with_default_identity(
+        a in last_f64(), b in last_f64(), c in last_f64()
+    ) {
+        check_merge_laws(a, b, c)?;
         let m = a.merged(&b);
         prop_assert!(m == a || m == b);
         prop_assert_eq!(m.stamp_ns, a.stamp_ns.max(b.stamp_ns));
@@ -253,6 +306,7 @@ proptest! {
                 Value::Counter(c) => Value::Counter(c / 2),
                 other => other.clone(),
             }).collect();
+            // (Float totals of the strategy add and subtract exactly as they are.)
             SetSnapshot::new(s.fields().to_vec(), values).unwrap()
         };
         let (a, b) = (halve(&a), halve(&b));
@@ -262,7 +316,7 @@ proptest! {
         for ((dv, bv), mv) in d.values().iter().zip(b.values()).zip(m.values()) {
             match dv {
                 // Last-value gauges are levels: the delta is the later (merged) value.
-                Value::LastValue(_) => prop_assert_eq!(dv, mv),
+                Value::LastValue(_) | Value::LastValueF64(_) => prop_assert_eq!(dv, mv),
                 Value::Histogram(dh) => match bv {
                     Value::Histogram(bh) => prop_assert!(same_counts(dh, bh)),
                     other => prop_assert!(false, "kind changed: {other:?}"),
@@ -370,6 +424,8 @@ proptest! {
     }
 }
 
+/// As serialized before histograms had units (no `decimals`, no `unit`): a typed snapshot
+/// still reads it, in the unit its set declares.
 const EMPTY_HISTOGRAM: &str = r#"{"config":{"sub_bucket_bits":5,"max_value":100000000000},
     "count":0,"sum":0,"min":null,"max":null,"overflow":0,"buckets":[]}"#;
 

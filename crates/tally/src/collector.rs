@@ -144,7 +144,12 @@ impl Registration<'_> {
 
     /// The one field of a callback metric: named like it, with its help.
     fn own_field(&self, kind: FieldKind) -> FieldDesc {
-        FieldDesc { name: Cow::Owned(self.name.clone()), kind, help: Cow::Owned(self.help.clone()) }
+        FieldDesc {
+            name: Cow::Owned(self.name.clone()),
+            kind,
+            help: Cow::Owned(self.help.clone()),
+            unit: tally_core::Unit::None,
+        }
     }
 
     fn collected(

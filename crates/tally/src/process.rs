@@ -25,11 +25,11 @@ crate::metric_set! {
     /// [`ProcessStatsSnapshot`], is used: the values are read at collection, not recorded.
     pub struct ProcessStats {
         /// Total user and system CPU time spent in seconds.
-        cpu_seconds_total: Counter,
+        cpu_seconds_total: CounterF64 in Seconds,
         /// Resident memory size in bytes.
-        resident_memory_bytes: Gauge,
+        resident_memory_bytes: Gauge in Bytes,
         /// Virtual memory size in bytes.
-        virtual_memory_bytes: Gauge,
+        virtual_memory_bytes: Gauge in Bytes,
         /// Number of open file descriptors.
         open_fds: Gauge,
         /// Maximum number of open file descriptors.
@@ -37,7 +37,7 @@ crate::metric_set! {
         /// Number of OS threads in the process.
         threads: Gauge,
         /// Start time of the process since unix epoch in seconds.
-        start_time_seconds: Gauge,
+        start_time_seconds: GaugeF64 in Seconds,
     }
 }
 
@@ -121,12 +121,14 @@ fn read_into(stats: &mut ProcessStatsSnapshot) -> Vec<ProcessError> {
     match me.stat() {
         Ok(stat) => {
             let ticks = procfs::ticks_per_second().max(1);
-            stats.cpu_seconds_total = (stat.utime + stat.stime) / ticks;
+            // Ticks as seconds, to the nearest f64 (10 ms ticks are not whole seconds).
+            let seconds = |t: u64| t as f64 / ticks as f64;
+            stats.cpu_seconds_total = seconds(stat.utime + stat.stime);
             stats.virtual_memory_bytes = gauge(stat.vsize);
             stats.resident_memory_bytes = gauge(stat.rss.saturating_mul(procfs::page_size()));
             stats.threads = stat.num_threads;
             match procfs::boot_time_secs() {
-                Ok(boot) => stats.start_time_seconds = gauge(boot + stat.starttime / ticks),
+                Ok(boot) => stats.start_time_seconds = boot as f64 + seconds(stat.starttime),
                 Err(e) => errors.push(read_error("the boot time (/proc/stat)")(e)),
             }
         }

@@ -12,6 +12,7 @@ fn counters(n: usize) -> RawSet {
             name: format!("f{i}").into(),
             kind: FieldKind::Counter,
             help: "".into(),
+            unit: Default::default(),
         })
         .collect();
     RawSet::new(Layout::new(fields).unwrap())

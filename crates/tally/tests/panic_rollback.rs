@@ -190,7 +190,12 @@ fn a_rolled_back_event_touching_seventy_words_restores_every_word() {
     let names: Vec<String> = (0..70).map(|k| format!("c{k:02}")).collect();
     let fields = names
         .iter()
-        .map(|n| FieldDesc { name: n.clone().into(), kind: FieldKind::Counter, help: "".into() })
+        .map(|n| FieldDesc {
+            name: n.clone().into(),
+            kind: FieldKind::Counter,
+            help: "".into(),
+            unit: Default::default(),
+        })
         .collect();
     let set = RawSet::new(Layout::new(fields).unwrap());
     let ids: Vec<_> = names.iter().map(|n| set.field(n).unwrap()).collect();

@@ -55,8 +55,12 @@ fn collected(registry: &Registry) -> ProcessStatsSnapshot {
         other => panic!("{name}: {other:?}"),
     };
     let cpu = match series.get("cpu_seconds_total") {
-        Some(Value::Counter(v)) => *v,
+        Some(Value::CounterF64(v)) => *v,
         other => panic!("cpu_seconds_total: {other:?}"),
+    };
+    let start = match series.get("start_time_seconds") {
+        Some(Value::GaugeF64(v)) => *v,
+        other => panic!("start_time_seconds: {other:?}"),
     };
     ProcessStatsSnapshot {
         cpu_seconds_total: cpu,
@@ -65,7 +69,7 @@ fn collected(registry: &Registry) -> ProcessStatsSnapshot {
         open_fds: gauge("open_fds"),
         max_fds: gauge("max_fds"),
         threads: gauge("threads"),
-        start_time_seconds: gauge("start_time_seconds"),
+        start_time_seconds: start,
     }
 }
 
@@ -125,7 +129,8 @@ fn the_process_collector_reports_what_proc_says() {
     assert_eq!(after.threads, before.threads);
     assert_eq!(after.open_fds, before.open_fds);
 
-    // CPU time: /proc counts in USER_HZ ticks, 100 a second on Linux; whole seconds here.
+    // CPU time: /proc counts in USER_HZ ticks, 100 a second on Linux; exposed as the
+    // nearest f64 to ticks / 100 (not truncated to whole seconds).
     // Spin until the process has used 1.1 s of CPU (however busy the machine is).
     let give_up = std::time::Instant::now() + Duration::from_secs(60);
     let mut x = 0u64;
@@ -138,16 +143,21 @@ fn the_process_collector_reports_what_proc_says() {
     let ticks_before = cpu_ticks();
     let cpu = collected(&registry).cpu_seconds_total;
     let ticks_after = cpu_ticks();
-    assert!(cpu >= 1, "spun for 1.1 s of CPU, {cpu} s reported");
+    assert!(cpu >= 1.1, "spun for 1.1 s of CPU, {cpu} s reported");
+    let ticks = (cpu * 100.0).round() as u64;
+    assert_eq!(cpu, ticks as f64 / 100.0, "{cpu} s is not a whole number of ticks");
     assert!(
-        (ticks_before / 100..=ticks_after / 100).contains(&cpu),
+        (ticks_before..=ticks_after).contains(&ticks),
         "{cpu} s vs {ticks_before}..{ticks_after} ticks"
     );
 
     // Started at most a minute ago (this test binary), not in the future.
-    let unix_now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let unix_now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
     let start = after.start_time_seconds;
-    assert!(start <= unix_now + 1 && start >= unix_now - 60, "started at {start}, now {unix_now}");
+    assert!(
+        start <= unix_now + 1.0 && start >= unix_now - 60.0,
+        "started at {start}, now {unix_now}"
+    );
 
     // Registered once: a second registration is refused.
     assert!(matches!(registry.register_process_metrics(), Err(tally::ProcessError::Registry(_))));

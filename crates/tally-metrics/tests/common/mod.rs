@@ -1,10 +1,10 @@
-//! Shared by the integration tests: a recorder on a registry of its own, and reading one
-//! series' value back out of a registry snapshot.
+//! Shared by the integration tests: a recorder on a registry of its own, reading one
+//! series' value back out of a registry snapshot, and capturing the recorder's warnings.
 #![allow(dead_code)] // Each test file uses its own part.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Once};
 
-use tally::{HistogramSnapshot, Registry, RegistrySnapshot, Value};
+use tally::{FieldDesc, HistogramSnapshot, LastF64, Registry, RegistrySnapshot, Value};
 use tally_metrics::TallyRecorder;
 
 /// A recorder on a fresh registry (not the global one: tests run in parallel).
@@ -52,12 +52,28 @@ pub fn counter(snap: &RegistrySnapshot, metric: &str, labels: &[&str]) -> u64 {
     }
 }
 
-/// A gauge's level.
-pub fn gauge(snap: &RegistrySnapshot, metric: &str, labels: &[&str]) -> i64 {
+/// A gauge's last-value field: its newest write and that write's stamp.
+pub fn last(snap: &RegistrySnapshot, metric: &str, labels: &[&str]) -> LastF64 {
     match value(snap, metric, labels) {
-        Some(Value::Gauge(n)) => n,
-        other => panic!("{metric}{labels:?} is not a gauge: {other:?}"),
+        Some(Value::LastValueF64(last)) => last,
+        other => panic!("{metric}{labels:?} is not a float last-value gauge: {other:?}"),
     }
+}
+
+/// A gauge's level: the exact `f64` of its last-value field.
+pub fn gauge(snap: &RegistrySnapshot, metric: &str, labels: &[&str]) -> f64 {
+    let last = last(snap, metric, labels);
+    assert!(last.is_set(), "{metric}{labels:?} was never written");
+    last.value
+}
+
+/// The description of the one field of `metric` (its kind and tally unit).
+pub fn field(snap: &RegistrySnapshot, metric: &str) -> FieldDesc {
+    let m = snap.metrics.get(metric).unwrap_or_else(|| panic!("no metric {metric}"));
+    let series = m.series.first().unwrap_or_else(|| panic!("{metric} has no series"));
+    let fields = series.snapshot.fields();
+    assert_eq!(fields.len(), 1, "{metric}: one field per metric");
+    fields[0].clone()
 }
 
 /// A histogram.
@@ -66,4 +82,34 @@ pub fn histogram(snap: &RegistrySnapshot, metric: &str, labels: &[&str]) -> Hist
         Some(Value::Histogram(h)) => *h,
         other => panic!("{metric}{labels:?} is not a histogram: {other:?}"),
     }
+}
+
+/// Captures warnings for the whole test binary, so that tests can count the lines about
+/// their own metric (each test uses metric names of its own).
+struct Capture;
+
+static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        LINES.lock().unwrap().push(format!("{} {}", record.level(), record.args()));
+    }
+    fn flush(&self) {}
+}
+
+/// Starts capturing warnings (once per test binary).
+pub fn capture_logs() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        log::set_logger(&Capture).unwrap();
+        log::set_max_level(log::LevelFilter::Warn);
+    });
+}
+
+/// The captured lines that name `metric` (as the recorder quotes it: `` `metric` ``).
+pub fn lines_about(metric: &str) -> Vec<String> {
+    LINES.lock().unwrap().iter().filter(|l| l.contains(&format!("`{metric}`"))).cloned().collect()
 }

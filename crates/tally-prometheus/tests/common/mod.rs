@@ -10,8 +10,8 @@ use std::time::Duration;
 use tally::{Registry, RegistrySnapshot};
 use tally_prometheus::{DEFAULT_LATENCY_BUCKETS_NS, Format};
 use tally_snapshot::{
-    FieldDesc, FieldKind, HistogramConfig, HistogramSnapshot, Last, MetricSnapshot, SeriesSnapshot,
-    SetSnapshot, Value,
+    FieldDesc, FieldKind, HistogramConfig, HistogramSnapshot, Last, LastF64, MetricSnapshot,
+    SeriesSnapshot, SetSnapshot, Unit, Value,
 };
 
 #[allow(unused_imports)] // Not every test file parses.
@@ -31,22 +31,37 @@ pub fn expected(snapshot: &RegistrySnapshot, format: Format) -> Vec<Family> {
             let prefix =
                 if field.name == *metric_name { String::new() } else { format!("{metric_name}_") };
             let base = format!("{prefix}{}", field.name);
-            let ns = field.name.strip_suffix("_ns");
-            let (family, kind, scaled) = match (field.kind, ns) {
-                (FieldKind::Counter, _) => {
-                    (base.strip_suffix("_total").unwrap_or(&base).to_owned(), "counter", false)
+            // The declared unit, and whether a histogram's steps are divided into it.
+            let (unit_declared, per, scaled) = match field.kind {
+                FieldKind::Histogram(c) => {
+                    let per = 10f64.powi(i32::from(c.decimals()));
+                    (c.unit(), per, c.decimals() > 0)
                 }
-                (FieldKind::Histogram(_), Some(stem)) => {
-                    (format!("{prefix}{stem}_seconds"), "histogram", true)
-                }
-                (FieldKind::Histogram(_), None) => (base, "histogram", false),
-                _ => (base, "gauge", false),
+                _ => (field.unit, 1.0, false),
             };
+            let ns_of_seconds = matches!(field.kind, FieldKind::Histogram(c)
+                if c.unit() == Unit::Seconds && c.decimals() == 9);
+            let kind = match field.kind {
+                FieldKind::Counter | FieldKind::CounterF64 => "counter",
+                FieldKind::Histogram(_) => "histogram",
+                _ => "gauge",
+            };
+            let mut family = base.clone();
+            if kind == "counter" {
+                family = family.strip_suffix("_total").unwrap_or(&family).to_owned();
+            }
+            if ns_of_seconds {
+                family = family.strip_suffix("_ns").unwrap_or(&family).to_owned();
+            }
+            let suffix = format!("_{}", unit_declared.as_str());
+            if !unit_declared.is_none() && !family.ends_with(&suffix) {
+                family.push_str(&suffix);
+            }
             let help = if field.help.is_empty() { metric.help.as_str() } else { &field.help };
             // Runs of spaces collapse (doc comments joined over lines), and a field exposed in
             // seconds does not say nanoseconds.
             let mut help = help.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
-            if scaled {
+            if ns_of_seconds {
                 help = help.replace("nanosecond", "second").replace("Nanosecond", "Second");
             }
             let help = match (help.is_empty(), text) {
@@ -54,10 +69,10 @@ pub fn expected(snapshot: &RegistrySnapshot, format: Format) -> Vec<Family> {
                 (false, true) => Some(help.trim_start_matches([' ', '\t']).to_owned()),
                 (false, false) => Some(help.to_owned()),
             };
-            let unit = match (text, scaled, metric.unit.as_deref()) {
+            let unit = match (text, unit_declared.is_none(), metric.unit.as_deref()) {
                 (true, _, _) => None,
-                (false, true, _) => Some("seconds".to_owned()),
-                (false, false, Some(u)) if !u.is_empty() && family.ends_with(&format!("_{u}")) => {
+                (false, false, _) => Some(unit_declared.as_str().to_owned()),
+                (false, true, Some(u)) if !u.is_empty() && family.ends_with(&format!("_{u}")) => {
                     Some(u.to_owned())
                 }
                 _ => None,
@@ -75,14 +90,21 @@ pub fn expected(snapshot: &RegistrySnapshot, format: Format) -> Vec<Family> {
                     Value::Counter(v) => samples.push(sample("_total", labels, v.to_string())),
                     Value::Gauge(v) => samples.push(sample("", labels, v.to_string())),
                     Value::LastValue(l) => samples.push(sample("", labels, l.value.to_string())),
+                    Value::CounterF64(v) => {
+                        samples.push(sample("_total", labels, format!("{v:?}")))
+                    }
+                    Value::GaugeF64(v) => samples.push(sample("", labels, format!("{v:?}"))),
+                    Value::LastValueF64(l) => {
+                        samples.push(sample("", labels, format!("{:?}", l.value)))
+                    }
                     Value::Histogram(h) => {
-                        let cumulative = h.to_cumulative(&DEFAULT_LATENCY_BUCKETS_NS);
+                        let cumulative = h.to_cumulative(&default_bounds_of(h.config()));
                         assert_eq!(cumulative.last(), Some(&(f64::INFINITY, h.count())));
                         for (bound, count) in cumulative {
                             let le = if bound.is_infinite() {
                                 "+Inf".to_owned()
                             } else if scaled {
-                                format!("{:?}", bound / 1e9)
+                                format!("{:?}", bound / per)
                             } else {
                                 format!("{bound:?}")
                             };
@@ -91,7 +113,7 @@ pub fn expected(snapshot: &RegistrySnapshot, format: Format) -> Vec<Family> {
                             samples.push(sample("_bucket", labels, count.to_string()));
                         }
                         let sum = if scaled {
-                            format!("{:?}", h.sum() as f64 / 1e9)
+                            format!("{:?}", h.config().sum_to_unit(h.sum()))
                         } else {
                             h.sum().to_string()
                         };
@@ -119,6 +141,35 @@ pub fn expected(snapshot: &RegistrySnapshot, format: Format) -> Vec<Family> {
         key(a).cmp(&key(b))
     });
     families
+}
+
+/// The default classic bounds of a histogram, in steps, by the documented rule: seconds get
+/// 1, 2.5, 5 × 10^n from 1 µs to 10 s, those from one step to `max_value`; other units
+/// 1, 2.5, 5 × 10^n between `2^sub_bucket_bits` steps and `max_value`.
+fn default_bounds_of(config: HistogramConfig) -> Vec<f64> {
+    let per = 10f64.powi(i32::from(config.decimals()));
+    if config.unit() == Unit::Seconds {
+        // 10^(decimals - 9) steps per nanosecond; bounds from one step to the maximum.
+        let d = i32::from(config.decimals());
+        return DEFAULT_LATENCY_BUCKETS_NS
+            .iter()
+            .map(|&ns| if d >= 9 { ns * 10f64.powi(d - 9) } else { ns / 10f64.powi(9 - d) })
+            .filter(|&b| b >= 1.0 && b <= config.max_value() as f64)
+            .collect();
+    }
+    let (low, high) = ((1u64 << config.sub_bucket_bits()) as f64, config.max_value() as f64);
+    let mut out = Vec::new();
+    for n in -12..=20 {
+        for m in [1.0, 2.5, 5.0] {
+            // The bound in the unit, as a short decimal, then in steps.
+            let in_unit: f64 = format!("{m}e{n}").parse().unwrap();
+            let b = (in_unit * per).round();
+            if b >= low && b <= high && in_unit * per >= low {
+                out.push(b);
+            }
+        }
+    }
+    out
 }
 
 /// Label values a scraper must read back exactly: empty, quotes, backslashes (one ending
@@ -154,9 +205,26 @@ tally::metric_set! {
         /// Request latency.
         latency_ns: Histogram,
         /// Response size.
-        response_size_bytes: Histogram,
+        response_size_bytes: Histogram(HistogramConfig::BYTES),
+        /// Fraction of the accelerator busy, last sampled.
+        gpu_busy: LastValueF64 in Ratio,
+        /// CPU time spent serving.
+        cpu_seconds_total: CounterF64 in Seconds,
+        /// Batches queued, in fractions of a batch.
+        queue_fill: GaugeF64,
+        /// Prompt tokens per request.
+        prompt_tokens: Histogram(TOKENS),
     }
 }
+
+/// A plain number from 0.5 to 100,000 within 2^-5 (steps of 0.01).
+pub const TOKENS: HistogramConfig = match HistogramConfig::new(5, 10_000_000) {
+    Ok(c) => match c.in_unit(Unit::None, 2) {
+        Ok(c) => c,
+        Err(_) => panic!("valid"),
+    },
+    Err(_) => panic!("valid"),
+};
 
 /// A registry with every kind of field, a plain set, a family with hostile label values and
 /// an overflow series, run-time sets, and a hand-built metric of extreme values; collected.
@@ -171,6 +239,12 @@ pub fn hostile_snapshot() -> RegistrySnapshot {
         e.latency_ns().record(1_500);
         e.latency_ns().record(2_000_000);
         e.response_size_bytes().record(1_234);
+        e.gpu_busy().set(0.75);
+        e.cpu_seconds_total().add(0.1);
+        e.cpu_seconds_total().add(0.2);
+        e.queue_fill().add(-0.3);
+        e.prompt_tokens().record_f64(0.5);
+        e.prompt_tokens().record_f64(1234.56);
     });
     let by_model = registry
         .metric("api_by_model")
@@ -187,6 +261,10 @@ pub fn hostile_snapshot() -> RegistrySnapshot {
                     e.in_flight().sub(i as i64);
                     e.latency_ns().record_duration(Duration::from_micros(10 << i));
                     e.response_size_bytes().record(1 << (3 * i));
+                    e.gpu_busy().set(1.0 / (i as f64 + 3.0));
+                    e.cpu_seconds_total().add(i as f64 * 1e-9);
+                    e.queue_fill().sub(i as f64 / 7.0);
+                    e.prompt_tokens().record_f64(i as f64 * 10.01);
                 })
             })
             .unwrap();
@@ -205,6 +283,9 @@ pub fn hostile_snapshot() -> RegistrySnapshot {
         FieldDesc::new("highest", FieldKind::LastValue, "i64::MAX, set."),
         FieldDesc::new("never_set", FieldKind::LastValue, "Never set."),
         FieldDesc::new("huge", FieldKind::Histogram(HistogramConfig::DEFAULT), "Huge values."),
+        FieldDesc::new("float_max", FieldKind::CounterF64, "f64::MAX."),
+        FieldDesc::new("float_tiny", FieldKind::GaugeF64, "The smallest subnormal, negative."),
+        FieldDesc::new("float_third", FieldKind::LastValueF64, "1/3, set.").with_unit(Unit::Ratio),
     ];
     let huge = HistogramSnapshot::from_values(HistogramConfig::DEFAULT, [0, 7, u64::MAX, u64::MAX])
         .unwrap();
@@ -215,6 +296,9 @@ pub fn hostile_snapshot() -> RegistrySnapshot {
         Value::LastValue(Last::new(i64::MAX, 1)),
         Value::LastValue(Last::default()),
         Value::Histogram(Box::new(huge)),
+        Value::CounterF64(f64::MAX),
+        Value::GaugeF64(-5e-324),
+        Value::LastValueF64(LastF64::new(1.0 / 3.0, 7)),
     ];
     let extreme = SetSnapshot::new(fields, values).unwrap();
     snapshot.metrics.insert(

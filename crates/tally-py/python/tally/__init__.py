@@ -11,6 +11,17 @@ update is lost::
     snap = stats.snapshot()                                                  # coherent
     assert snap.successful_inferences + snap.failed_inferences == snap.total_inferences
 
+Floats, seconds and bytes are recorded as written, exactly, and exposed under their
+unit's name (``_seconds``, ``_bytes``, ``_ratio``)::
+
+    jobs = tally.REGISTRY.metric_set(
+        "jobs",
+        float_gauges={"queue_fill": tally.field(unit="ratio")},
+        histograms={"latency": tally.histogram(unit="seconds", min=1e-4, max=60),
+                    "response": tally.histogram(unit="bytes")},
+    )
+    jobs.record(queue_fill=0.75, latency=0.012, response=1536)
+
 The native module is ``tally._tally`` (Rust, PyO3); everything public is re-exported
 here. See the README's Python section.
 """
@@ -18,11 +29,14 @@ here. See the README's Python section.
 from ._tally import (
     DEFAULT_CARDINALITY_LIMIT,
     OVERFLOW_LABEL,
+    UNITS,
     DecodeError,
     DuplicateNameError,
     Epoch,
     Family,
+    FieldSpec,
     Histogram,
+    HistogramSpec,
     InferenceStats,
     InvalidNameError,
     MetricSet,
@@ -36,8 +50,11 @@ from ._tally import (
     TallyError,
     UnknownFieldError,
     Window,
+    field,
     global_registry,
+    histogram,
     merge,
+    rejected_values,
     serve,
 )
 
@@ -48,11 +65,14 @@ __all__ = [
     "DEFAULT_CARDINALITY_LIMIT",
     "OVERFLOW_LABEL",
     "REGISTRY",
+    "UNITS",
     "DecodeError",
     "DuplicateNameError",
     "Epoch",
     "Family",
+    "FieldSpec",
     "Histogram",
+    "HistogramSpec",
     "InferenceStats",
     "InvalidNameError",
     "MetricSet",
@@ -66,7 +86,10 @@ __all__ = [
     "TallyError",
     "UnknownFieldError",
     "Window",
+    "field",
     "global_registry",
+    "histogram",
     "merge",
+    "rejected_values",
     "serve",
 ]

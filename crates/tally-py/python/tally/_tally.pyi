@@ -1,13 +1,25 @@
 """Type stubs of tally's native module (``tally._tally``); everything is re-exported by
 ``tally``."""
 
+from datetime import timedelta
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-FieldDecl = Union[Iterable[Union[str, Tuple[str, str]]], Mapping[str, str]]
-FieldValue = Union[int, "Histogram"]
+# A field's declaration: a name, (name, help) or (name, tally.field(...)), or a dict
+# {name: help or tally.field(...)}. Histograms also take tally.histogram(...).
+FieldDecl = Union[Iterable[Union[str, Tuple[str, Union[str, "FieldSpec"]]]], Mapping[str, Union[str, "FieldSpec"]]]
+HistogramDecl = Union[
+    Iterable[Union[str, Tuple[str, Union[str, "FieldSpec", "HistogramSpec"]]]],
+    Mapping[str, Union[str, "FieldSpec", "HistogramSpec"]],
+]
+# Counters, gauges, last values: int. Float kinds: float (or int up to 2**53; a timedelta
+# for a field in seconds). Histograms: float or int (see MetricSet.record), or timedelta.
+RecordValue = Union[int, float, timedelta]
+FieldValue = Union[int, float, "Histogram"]
 
 DEFAULT_CARDINALITY_LIMIT: int
 OVERFLOW_LABEL: str
+#: The units ``unit=`` takes (besides None): "seconds", "bytes", "ratio", "celsius", ...
+UNITS: Tuple[str, ...]
 
 class TallyError(ValueError):
     """Base class of tally's errors: the call was rejected and nothing was recorded."""
@@ -18,8 +30,61 @@ class DuplicateNameError(TallyError): ...
 class SnapshotMismatchError(TallyError): ...
 class DecodeError(TallyError): ...
 
+class FieldSpec:
+    """A field's unit and help: ``tally.field(unit="ratio")``, given where a help goes."""
+
+    @property
+    def unit(self) -> Optional[str]: ...
+    @property
+    def help(self) -> str: ...
+
+class HistogramSpec:
+    """A histogram's unit, steps, range and precision: ``tally.histogram(...)``."""
+
+    @property
+    def unit(self) -> Optional[str]: ...
+    @property
+    def decimals(self) -> int:
+        """A step is 10**-decimals of the unit (9: nanoseconds of seconds; 0: bytes)."""
+    @property
+    def steps_per_unit(self) -> int: ...
+    @property
+    def precision(self) -> int:
+        """The relative error is at most 2**-precision."""
+    @property
+    def min(self) -> Optional[float]: ...
+    @property
+    def max(self) -> float:
+        """The largest value bucketed, in the unit (larger ones count as overflow)."""
+    @property
+    def help(self) -> str: ...
+
+def field(*, unit: Optional[str] = None, help: str = "") -> FieldSpec:
+    """A field's unit (one of UNITS, or None) and help; the unit names the exposed family
+    (``_ratio``, ``_seconds_total``) and its OpenMetrics ``# UNIT``. Among histograms,
+    ``field(unit=u)`` is ``histogram(unit=u)``; without ``unit``, the default histogram, as
+    a bare name declares it."""
+
+def histogram(
+    *,
+    unit: Optional[str] = "seconds",
+    min: Optional[float] = None,
+    max: Optional[float] = None,
+    precision: int = 5,
+    help: str = "",
+) -> HistogramSpec:
+    """A histogram of ``unit``. Without a range: seconds in 1 ns steps up to 100 s, bytes
+    whole up to 1 TiB, plain numbers (unit=None) whole up to 1e11; other units need one.
+    With ``min`` and ``max``: steps of the coarsest power of ten that keeps ``min`` within
+    2**-precision."""
+
+def rejected_values() -> Dict[str, int]:
+    """Values this process refused, by reason: {"negative", "not_finite", "too_large"}."""
+
 class Histogram:
-    """A histogram field of a snapshot, in the unit it was recorded in."""
+    """A histogram field of a snapshot. ``sum``, ``min``, ``max``, ``quantile`` and
+    ``buckets`` are in steps (ints: nanoseconds for seconds histograms, whole bytes for
+    bytes ones); the ``_in_unit`` forms are floats in the unit."""
 
     @property
     def count(self) -> int: ...
@@ -35,6 +100,22 @@ class Histogram:
     def overflow(self) -> int: ...
     def quantile(self, q: float) -> Optional[int]: ...
     def buckets(self) -> List[Tuple[int, int, int]]: ...
+    @property
+    def unit(self) -> Optional[str]: ...
+    @property
+    def decimals(self) -> int: ...
+    @property
+    def steps_per_unit(self) -> int: ...
+    @property
+    def sum_in_unit(self) -> float: ...
+    @property
+    def min_in_unit(self) -> Optional[float]: ...
+    @property
+    def max_in_unit(self) -> Optional[float]: ...
+    @property
+    def mean_in_unit(self) -> Optional[float]: ...
+    def quantile_in_unit(self, q: float) -> Optional[float]: ...
+    def buckets_in_unit(self) -> List[Tuple[float, float, int]]: ...
     def to_dict(self) -> Dict[str, Any]: ...
     def __len__(self) -> int: ...
 
@@ -107,10 +188,18 @@ class Recorder:
 
     @property
     def names(self) -> List[str]: ...
-    def __call__(self, *values: Union[int, float]) -> None: ...
+    def __call__(self, *values: RecordValue) -> None: ...
 
 class MetricSet:
-    """A metric set declared at run time, recorded without a lock."""
+    """A metric set declared at run time, recorded without a lock.
+
+    What ``record`` takes: counters, gauges and last values ints; float counters, float
+    gauges and float last values floats, exactly (or ints up to 2**53). A histogram takes a
+    float in its unit (``latency=0.012`` is 12 ms), a timedelta (seconds histograms), or an
+    int: in its unit if declared with ``tally.histogram(...)``/``tally.field(...)``, in
+    nanoseconds if declared by a bare name (as before units). A field named ``..._ns`` of
+    a seconds histogram takes nanoseconds, int or float. A refused value (negative, NaN,
+    infinite, too large) raises ValueError and nothing of the event is recorded."""
 
     def __init__(
         self,
@@ -118,9 +207,12 @@ class MetricSet:
         counters: Optional[FieldDecl] = None,
         gauges: Optional[FieldDecl] = None,
         last_values: Optional[FieldDecl] = None,
-        histograms: Optional[FieldDecl] = None,
+        histograms: Optional[HistogramDecl] = None,
+        float_counters: Optional[FieldDecl] = None,
+        float_gauges: Optional[FieldDecl] = None,
+        float_last_values: Optional[FieldDecl] = None,
     ) -> None: ...
-    def record(self, **fields: Union[int, float]) -> None: ...
+    def record(self, **fields: RecordValue) -> None: ...
     def recorder(self, *names: str) -> Recorder: ...
     def snapshot(self) -> Snapshot: ...
     @property
@@ -180,7 +272,10 @@ class Registry:
         counters: Optional[FieldDecl] = None,
         gauges: Optional[FieldDecl] = None,
         last_values: Optional[FieldDecl] = None,
-        histograms: Optional[FieldDecl] = None,
+        histograms: Optional[HistogramDecl] = None,
+        float_counters: Optional[FieldDecl] = None,
+        float_gauges: Optional[FieldDecl] = None,
+        float_last_values: Optional[FieldDecl] = None,
         help: str = "",
         unit: Optional[str] = None,
     ) -> MetricSet: ...
@@ -193,7 +288,10 @@ class Registry:
         counters: Optional[FieldDecl] = None,
         gauges: Optional[FieldDecl] = None,
         last_values: Optional[FieldDecl] = None,
-        histograms: Optional[FieldDecl] = None,
+        histograms: Optional[HistogramDecl] = None,
+        float_counters: Optional[FieldDecl] = None,
+        float_gauges: Optional[FieldDecl] = None,
+        float_last_values: Optional[FieldDecl] = None,
         help: str = "",
         unit: Optional[str] = None,
         cardinality_limit: Optional[int] = None,

@@ -279,6 +279,28 @@ impl HistogramSnapshot {
         }
     }
 
+    /// The same counts, read as measuring `unit` in steps of `10^-decimals` of it (the
+    /// bucket layout is unchanged: the recorded integers stay what they are).
+    ///
+    /// ```
+    /// use tally_snapshot::{HistogramConfig, HistogramSnapshot, Unit};
+    /// let ms = HistogramSnapshot::from_values(HistogramConfig::new(5, 60_000).unwrap(), [12]).unwrap();
+    /// let s = ms.with_unit(Unit::Seconds, 3).unwrap();
+    /// assert_eq!(s.config().sum_to_unit(s.sum()), 0.012);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`HistogramConfig::in_unit`].
+    pub fn with_unit(
+        mut self,
+        unit: crate::Unit,
+        decimals: u8,
+    ) -> Result<Self, crate::HistogramConfigError> {
+        self.config = self.config.in_unit(unit, decimals)?;
+        Ok(self)
+    }
+
     /// The bucket layout.
     pub const fn config(&self) -> HistogramConfig {
         self.config
