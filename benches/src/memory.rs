@@ -39,11 +39,27 @@ fn on_threads(threads: usize, per_thread: impl Fn(usize) + Sync) {
     });
 }
 
-/// The latencies each (series, thread) records: 64 spread over 100 µs .. about 8.5 ms.
+/// The latencies each (series, thread) records: 64 spread over 100 µs .. about 8.5 ms, or,
+/// with [`DECADES_VAR`] set to `d`, 64 spread evenly in log scale over `d` decades from
+/// 100 µs (two decades: 100 µs .. 10 ms; four: 100 µs .. 1 s).
 fn latencies(seed: usize) -> impl Iterator<Item = u64> {
     let mut rng = XorShift::for_thread(seed);
-    (0..64).map(move |_| 100_000 + ((rng.next_u64() >> 8) & 0x7F_FFFF))
+    let decades: Option<f64> = std::env::var(DECADES_VAR).ok().and_then(|d| d.parse().ok());
+    (0..64).map(move |_| {
+        let r = rng.next_u64();
+        match decades {
+            None => 100_000 + ((r >> 8) & 0x7F_FFFF),
+            Some(d) => {
+                let unit = (r >> 11) as f64 / (1u64 << 53) as f64;
+                (100_000.0 * 10f64.powf(d * unit)) as u64
+            }
+        }
+    })
 }
+
+/// The environment variable that spreads the memory measurement's latencies over this many
+/// decades from 100 µs (see [`latencies`]).
+pub const DECADES_VAR: &str = "TALLY_BENCHES_DECADES";
 
 /// Which library [`bytes_per_series_thread`] measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -644,11 +644,36 @@ impl Drop for Shard {
 /// Calls `f(i)` for `i` in `0..n` (`n <= CAPACITY`) as a loop of constant trip count, which
 /// the optimiser unrolls: with `n` known after inlining (an event's updates usually are),
 /// every call has a constant index and the event's buffer lives in registers.
+///
+/// Written out call by call rather than as a loop for the optimiser to unroll: its
+/// unrolling budget depends on how large the inlined `f` is, and an op kind more made it
+/// keep a loop over an array in memory (79 instructions per inference event became 332,
+/// measured; docs/PERFORMANCE.md).
 #[inline(always)]
 pub(crate) fn unrolled(n: usize, mut f: impl FnMut(usize)) {
-    for i in 0..CAPACITY {
-        if i < n {
-            f(i);
-        }
+    const { assert!(CAPACITY == 8, "unrolled() calls f for indices 0..8") };
+    if n > 0 {
+        f(0);
+    }
+    if n > 1 {
+        f(1);
+    }
+    if n > 2 {
+        f(2);
+    }
+    if n > 3 {
+        f(3);
+    }
+    if n > 4 {
+        f(4);
+    }
+    if n > 5 {
+        f(5);
+    }
+    if n > 6 {
+        f(6);
+    }
+    if n > 7 {
+        f(7);
     }
 }

@@ -28,7 +28,8 @@ pub fn count_rejected(reason: Rejected) {
 /// How many values the handles of this process refused, by reason: negative increments of
 /// float counters and negative histogram values, NaN and infinities, and histogram values
 /// at or past 2^63 steps. A refused value is recorded nowhere (never rounded or clamped);
-/// the registry exposes these counts as `tally_rejected_values_total{reason="…"}`.
+/// `tally`'s `Registry::register_rejected_values` exposes these counts as the metric
+/// `tally_rejected_values` (`tally_rejected_values_negative_total`, …).
 ///
 /// ```
 /// tally_core::metric_set! {

@@ -111,7 +111,10 @@
 //! thread that changed the level then writes it into the field, and writes again while the
 //! level has moved on since; each write is stamped and the newest stamp wins, so **once
 //! updates stop, the field equals the level exactly** (the last value stored, or the sum of
-//! the moves). A `set` or a move that would make the level NaN or infinite is dropped and
+//! the moves). The argument: a change of the level made after a thread's check is written
+//! by its own thread, after that check, with a later stamp (stamps come from the process'
+//! monotonic clock). The one gap is a tie: two writes stamped in the same nanosecond are
+//! ordered by value, not by time. A `set` or a move that would make the level NaN or infinite is dropped and
 //! counted (below). `tally-prometheus` exposes the float as written (`cache_fill_ratio
 //! 0.75`, `queue_depth 7.0`).
 //!

@@ -156,17 +156,16 @@ pub(crate) enum Update {
 /// Updates of one event, checked before any is applied. Inline up to 8 fields.
 pub(crate) type Updates = SmallVec<[(FieldId, Update); 8]>;
 
-/// Converts `value` into an update of field `index` of `set`, or says clearly why not (a
-/// value the core refuses is counted as refused, on `set`'s field).
+/// Converts `value` into an update of field `index`, or says clearly why not (a value the
+/// core refuses is counted as refused, in `tally.rejected_values()`).
 #[inline]
 pub(crate) fn update_of(
-    set: &RawSet,
     table: &FieldTable,
     index: usize,
     value: &Bound<'_, PyAny>,
 ) -> PyResult<Update> {
     let desc = &table.descs[index];
-    let field = Field { set, id: table.ids[index], desc };
+    let field = Field { desc };
     match desc.kind {
         FieldKind::Counter => match value.extract::<u64>() {
             Ok(n) => Ok(Update::Counter(n)),
@@ -202,10 +201,11 @@ pub(crate) fn update_of(
         }
         FieldKind::LastValueF64 => {
             let x = float_of(desc, value)?;
-            if x.is_finite() {
+            // As `LastValueF64Ref::try_set`: infinities are levels too; NaN has no value.
+            if !x.is_nan() {
                 Ok(Update::LastF64(x))
             } else {
-                Err(field.refused(value, Rejected::NotFinite, "a finite value"))
+                Err(field.refused(value, Rejected::NotFinite, "a value that is not NaN"))
             }
         }
         _ => Err(PyTypeError::new_err(format!(
@@ -219,8 +219,6 @@ pub(crate) fn update_of(
 
 /// A field of a set, for its error messages and the count of its refused values.
 struct Field<'a> {
-    set: &'a RawSet,
-    id: FieldId,
     desc: &'a FieldDesc,
 }
 
@@ -255,30 +253,11 @@ impl Field<'_> {
         ))
     }
 
-    /// Counts a refusal of `reason` in `tally.rejected_values()`. The core counts the
-    /// values its handles refuse and has no call that counts one refused elsewhere: this
-    /// field's own handle is given a value that it refuses for the same reason (it records
-    /// nothing).
+    /// Counts a refusal of `reason` in `tally.rejected_values()` (the core's count of
+    /// every value the process refused).
     #[cold]
     fn count(&self, reason: Rejected) {
-        let (set, id) = (self.set, self.id);
-        let probe = match reason {
-            Rejected::Negative => -1.0,
-            Rejected::NotFinite => f64::NAN,
-            _ => f64::MAX,
-        };
-        // Only the pairs each handle refuses: a float gauge takes -1.0, a float counter
-        // f64::MAX.
-        let refused = match (self.desc.kind, reason) {
-            (FieldKind::CounterF64, Rejected::Negative | Rejected::NotFinite) => {
-                set.counter_f64(id).try_add(probe)
-            }
-            (FieldKind::GaugeF64, Rejected::NotFinite) => set.gauge_f64(id).try_add(probe),
-            (FieldKind::LastValueF64, Rejected::NotFinite) => set.last_value_f64(id).try_set(probe),
-            (FieldKind::Histogram(_), _) => set.histogram(id).try_record_f64(probe),
-            _ => return,
-        };
-        debug_assert_eq!(refused, Err(reason), "the probe is refused, for the same reason");
+        tally::count_rejected(reason);
     }
 }
 
@@ -540,11 +519,10 @@ pub(crate) fn apply(e: &Event<'_>, updates: &[(FieldId, Update)]) {
     }
 }
 
-/// Parses `{name: value}` keyword arguments into updates of `set`, all checked before any
-/// is applied.
+/// Parses `{name: value}` keyword arguments into updates, all checked before any is
+/// applied.
 #[inline]
 pub(crate) fn updates_of(
-    set: &RawSet,
     table: &FieldTable,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Updates> {
@@ -553,7 +531,7 @@ pub(crate) fn updates_of(
         for (k, v) in kwargs.iter() {
             let key = k.cast::<PyString>()?;
             let i = table.index_of(key)?;
-            updates.push((table.ids[i], update_of(set, table, i, &v)?));
+            updates.push((table.ids[i], update_of(table, i, &v)?));
         }
     }
     Ok(updates)

@@ -124,7 +124,7 @@ impl MetricSet {
     fn record(&self, fields: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
         let core = &*self.core;
         let set = core.backing.raw();
-        let updates: Updates = fields::updates_of(set, &core.table, fields)?;
+        let updates: Updates = fields::updates_of(&core.table, fields)?;
         set.record(|e| fields::apply(e, &updates));
         Ok(())
     }
@@ -271,7 +271,7 @@ impl Recorder {
         let set = self.core.backing.raw();
         let mut updates = Updates::new();
         for (&(id, i), v) in self.fields.iter().zip(values.iter()) {
-            updates.push((id, fields::update_of(set, &self.core.table, i, &v)?));
+            updates.push((id, fields::update_of(&self.core.table, i, &v)?));
         }
         set.record(|e| fields::apply(e, &updates));
         Ok(())

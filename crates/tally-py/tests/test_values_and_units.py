@@ -281,7 +281,7 @@ REFUSED = [
     ("cpu", math.inf, "not_finite", "NaN and infinities cannot be recorded"),
     ("fill", math.nan, "not_finite", "NaN and infinities cannot be recorded"),
     ("fill", -math.inf, "not_finite", "NaN and infinities cannot be recorded"),
-    ("temp", math.inf, "not_finite", "NaN and infinities cannot be recorded"),
+    ("temp", math.nan, "not_finite", "NaN and infinities cannot be recorded"),
     ("latency", -0.001, "negative", "recorded in a histogram"),
     ("latency", -1, "negative", "recorded in a histogram"),
     ("latency", math.nan, "not_finite", "NaN and infinities cannot be recorded"),
@@ -310,6 +310,17 @@ def test_a_refused_value_raises_with_the_reason_and_its_event_is_absent(field, v
     assert tally.rejected_values()[reason] == counted + 1
     s.record(**{**event, field: 0})  # the set is still usable
     assert s.snapshot().requests == 2
+
+
+def test_a_float_last_value_may_be_infinite_and_only_nan_is_refused():
+    s = tally.MetricSet(float_last_values=["estimate"])
+    s.record(estimate=math.inf)
+    assert s.snapshot().estimate == math.inf
+    s.record(estimate=-math.inf)
+    assert s.snapshot().estimate == -math.inf
+    with pytest.raises(ValueError):
+        s.record(estimate=math.nan)
+    assert s.snapshot().estimate == -math.inf
 
 
 def test_an_observation_past_the_range_is_counted_as_overflow_not_refused():

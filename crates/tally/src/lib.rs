@@ -55,6 +55,7 @@ mod family;
 mod inference;
 mod process;
 mod registry;
+mod rejected;
 
 pub use collector::Collector;
 pub use family::{DEFAULT_CARDINALITY_LIMIT, Family, FamilyError, OVERFLOW_LABEL, Removed};
@@ -63,6 +64,7 @@ pub use process::{
     ProcessError, ProcessStats, ProcessStatsEvent, ProcessStatsSnapshot, read_process_stats,
 };
 pub use registry::{__global_initialisations, Registration, Registry, RegistryError, global};
+pub use rejected::{RejectedValueStats, RejectedValueStatsEvent, RejectedValueStatsSnapshot};
 pub use tally_snapshot::{
     InvalidSnapshot, MergeError, MetricSnapshot, RegistrySnapshot, SeriesSnapshot,
     is_valid_label_name, is_valid_metric_name, reserved_labels,

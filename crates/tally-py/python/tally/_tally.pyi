@@ -199,7 +199,8 @@ class MetricSet:
     int: in its unit if declared with ``tally.histogram(...)``/``tally.field(...)``, in
     nanoseconds if declared by a bare name (as before units). A field named ``..._ns`` of
     a seconds histogram takes nanoseconds, int or float. A refused value (negative, NaN,
-    infinite, too large) raises ValueError and nothing of the event is recorded."""
+    infinite except as a float last value, too large) raises ValueError and nothing of the
+    event is recorded."""
 
     def __init__(
         self,
