@@ -59,15 +59,7 @@ impl Scale {
     ///
     /// Negative values, NaN, infinities and values at or past 2^63 steps.
     pub(crate) fn steps(self, v: f64) -> Result<u64, Rejected> {
-        // As `HistogramConfig::steps_of`, with this scale's factor.
-        let y = v * self.factor;
-        if y.to_bits() < HistogramConfig::STEP_LIMIT.to_bits() {
-            Ok((y + 0.5) as u64)
-        } else if v == 0.0 {
-            Ok(0)
-        } else {
-            Err(Rejected::classify(v))
-        }
+        HistogramConfig::steps_of_scaled(v, self.factor)
     }
 }
 

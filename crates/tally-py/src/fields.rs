@@ -381,10 +381,6 @@ fn delta_parts(d: &Bound<'_, PyDelta>) -> (u64, u32, bool) {
     (secs, nanos, micros < 0)
 }
 
-/// Where a recorded number stops being a step count: 2^63 steps (as the core's
-/// `HistogramConfig::steps_of`).
-const STEP_LIMIT: f64 = 9_223_372_036_854_775_808.0;
-
 /// A histogram observation, in the histogram's steps: see [`Input`].
 #[inline]
 fn observation(
@@ -442,9 +438,8 @@ fn observe_float(
     x: f64,
 ) -> PyResult<u64> {
     let steps = match input {
-        // The nearest nanosecond, as `steps_of` rounds.
-        Input::Nanos if (0.0..STEP_LIMIT).contains(&x) => Ok((x + 0.5) as u64),
-        Input::Nanos => Err(Rejected::classify(x)),
+        // Steps given as they are: the nearest one, as `steps_of` rounds.
+        Input::Nanos => HistogramConfig::steps_of_scaled(x, 1.0),
         _ => config.steps_of(x),
     };
     steps.map_err(|reason| field.refused(value, reason, &takes(config, input)))

@@ -120,15 +120,16 @@ impl Delta for i64 {
 /// not older than the earlier one.
 impl Delta for Last {
     fn delta(later: &Self, earlier: &Self) -> Result<Self, DeltaError> {
-        if later.stamp_ns < earlier.stamp_ns {
-            Err(DeltaError::StampWentBackwards {
-                field: String::new(),
-                earlier_ns: earlier.stamp_ns,
-                later_ns: later.stamp_ns,
-            })
-        } else {
-            Ok(*later)
-        }
+        stamps_in_order(later.stamp_ns, earlier.stamp_ns).map(|()| *later)
+    }
+}
+
+/// A last value's delta is its later value, if its stamp did not go backwards.
+fn stamps_in_order(later_ns: u64, earlier_ns: u64) -> Result<(), DeltaError> {
+    if later_ns < earlier_ns {
+        Err(DeltaError::StampWentBackwards { field: String::new(), earlier_ns, later_ns })
+    } else {
+        Ok(())
     }
 }
 
@@ -142,15 +143,7 @@ impl Delta for f64 {
 
 impl Delta for LastF64 {
     fn delta(later: &Self, earlier: &Self) -> Result<Self, DeltaError> {
-        if later.stamp_ns < earlier.stamp_ns {
-            Err(DeltaError::StampWentBackwards {
-                field: String::new(),
-                earlier_ns: earlier.stamp_ns,
-                later_ns: later.stamp_ns,
-            })
-        } else {
-            Ok(*later)
-        }
+        stamps_in_order(later.stamp_ns, earlier.stamp_ns).map(|()| *later)
     }
 }
 

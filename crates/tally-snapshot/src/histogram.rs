@@ -384,7 +384,20 @@ impl HistogramConfig {
     /// [`STEP_LIMIT`](Self::STEP_LIMIT) steps or more.
     #[inline(always)]
     pub fn steps_of(&self, x: f64) -> Result<u64, Rejected> {
-        let y = x * self.steps_per_unit() as f64;
+        Self::steps_of_scaled(x, self.steps_per_unit() as f64)
+    }
+
+    /// The step count of `x × factor`, rounded as [`steps_of`](Self::steps_of) rounds
+    /// (which is this with `factor = 10^decimals`): for values given in another unit than
+    /// the histogram's (milliseconds into a seconds histogram: `factor = 10^6` at
+    /// nanosecond steps; steps themselves: `factor = 1`).
+    ///
+    /// # Errors
+    ///
+    /// As [`steps_of`](Self::steps_of), by what `x` is.
+    #[inline(always)]
+    pub fn steps_of_scaled(x: f64, factor: f64) -> Result<u64, Rejected> {
+        let y = x * factor;
         // The bits of a non-negative f64 order as its values; a negative one (sign bit set)
         // or a NaN has bits above the limit's. One comparison refuses all three.
         if y.to_bits() < Self::STEP_LIMIT.to_bits() {
