@@ -210,6 +210,7 @@ publish_dry_run() {
   local dir="$ROOT/target/publish"
   rm -rf "$dir/package" "$dir"/debug/.fingerprint/tally-* \
     "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/tally-[0-9]* \
+    "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/tallyx-[0-9]* \
     "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/tally-[a-z]*-[0-9]*
   CARGO_TARGET_DIR="$dir" cargo publish --workspace --dry-run --locked --allow-dirty --all-features
 }

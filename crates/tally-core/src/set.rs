@@ -396,8 +396,15 @@ impl RawSet {
                         floats[i].add(f64::from_bits(buf[off]));
                     }
                     FieldKind::LastValue | FieldKind::LastValueF64 => {
+                        // Newest stamp; equal stamps: the larger value, as `Merge` of `Last`
+                        // (`i64` order) and of `LastF64` (`f64::total_cmp` order) decide.
+                        let order = if field.kind == FieldKind::LastValue {
+                            |w: u64| w as i64
+                        } else {
+                            total_order
+                        };
                         let newer =
-                            (buf[off + 1], buf[off] as i64) > (total[off + 1], total[off] as i64);
+                            (buf[off + 1], order(buf[off])) > (total[off + 1], order(total[off]));
                         if newer {
                             total[off] = buf[off];
                             total[off + 1] = buf[off + 1];
@@ -482,6 +489,13 @@ impl RawSet {
         self.table.for_each(|_| n += 1);
         n
     }
+}
+
+/// An `f64`'s bits as an `i64` that orders as `f64::total_cmp` orders the values: the
+/// magnitude bits of a negative value are flipped, so that a larger magnitude sorts lower.
+pub(crate) fn total_order(bits: u64) -> i64 {
+    let key = bits as i64;
+    key ^ (((key >> 63) as u64) >> 1) as i64
 }
 
 /// The vectors a collection works in, kept by each collecting thread and reused from one

@@ -496,3 +496,28 @@ fn a_last_value_is_stamped_when_applied_so_nesting_never_sends_it_back() {
     let later = set.snapshot().latest;
     assert!(later.stamp_ns >= after.stamp_ns, "{after:?} then {later:?}");
 }
+
+#[test]
+fn float_last_values_tie_break_in_collection_as_their_merge_does() {
+    let values = [
+        f64::NEG_INFINITY,
+        -1e300,
+        -2.0,
+        -1.0,
+        -5e-324,
+        -0.0,
+        0.0,
+        5e-324,
+        1.0,
+        2.0,
+        f64::MAX,
+        f64::INFINITY,
+    ];
+    for a in values {
+        for b in values {
+            let by_bits =
+                crate::set::total_order(a.to_bits()).cmp(&crate::set::total_order(b.to_bits()));
+            assert_eq!(by_bits, a.total_cmp(&b), "{a} vs {b}");
+        }
+    }
+}
