@@ -609,13 +609,63 @@ pub struct HistogramRef<'a, S: ?Sized> {
 }
 
 impl<'a, S: Sink + ?Sized> HistogramRef<'a, S> {
-    /// Records one value (values beyond the configured maximum are counted in the
-    /// overflow bucket, and in count, sum, min and max exactly).
+    /// Records `steps`, in the histogram's integer steps: nanoseconds for a seconds
+    /// histogram of the default configuration, whole bytes for
+    /// [`HistogramConfig::BYTES`], `10^-decimals` of the unit in general
+    /// ([`HistogramConfig::decimals`]). Values beyond the configured maximum are counted in
+    /// the overflow bucket, and in count, sum, min and max exactly. To record a value in
+    /// the unit, see [`record_units`](Self::record_units) (whole units) and
+    /// [`record_f64`](Self::record_f64).
     #[inline(always)]
-    pub fn record(&self, value: u64) {
+    pub fn record(&self, steps: u64) {
         // SAFETY: `id` is a histogram of the sink's layout: the contract of `Kind::field`,
         // the only constructor (timers copy it from a handle).
-        unsafe { self.sink.observe_value(self.id, value) }
+        unsafe { self.sink.observe_value(self.id, steps) }
+    }
+
+    /// Records `n` whole units of the histogram's unit (`n` seconds, `n` bytes, `n` of a
+    /// plain number): `n × 10^decimals` steps, exactly. 2^63 steps or more are refused
+    /// and counted ([`Rejected::TooLarge`]), as for [`record_f64`](Self::record_f64).
+    ///
+    /// ```
+    /// use tally_core::{HistogramConfig, Unit};
+    /// // Tokens per request, 1 to 10^6 within 2^-5: steps of 0.01 token.
+    /// let tokens = HistogramConfig::for_range(Unit::None, 1.0, 1e6, 5).unwrap();
+    /// let set = tally_core::RawSet::new(
+    ///     tally_core::Layout::new(vec![tally_core::FieldDesc::new(
+    ///         "tokens",
+    ///         tally_core::FieldKind::Histogram(tokens),
+    ///         "",
+    ///     )])
+    ///     .unwrap(),
+    /// );
+    /// let id = set.field("tokens").unwrap();
+    /// set.histogram(id).record_units(512);
+    /// let Some(tally_core::Value::Histogram(h)) = set.snapshot().get("tokens").cloned() else {
+    ///     panic!()
+    /// };
+    /// assert_eq!(tokens.sum_to_unit(h.sum()), 512.0);
+    /// ```
+    #[inline(always)]
+    pub fn record_units(&self, n: u64) {
+        let _ = self.try_record_units(n);
+    }
+
+    /// Like [`record_units`](Self::record_units), saying why a refused `n` was refused
+    /// (also counted).
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected::TooLarge`] when `n × 10^decimals` is 2^63 or more.
+    #[inline(always)]
+    pub fn try_record_units(&self, n: u64) -> Result<(), Rejected> {
+        match n.checked_mul(self.config().steps_per_unit()) {
+            Some(steps) if steps < 1 << 63 => {
+                self.record(steps);
+                Ok(())
+            }
+            _ => Err(crate::rejected::count(Rejected::TooLarge)),
+        }
     }
 
     /// Records `x`, in the histogram's unit (seconds for the default configuration: `0.012`

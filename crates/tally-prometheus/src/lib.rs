@@ -59,29 +59,33 @@
 //!
 //! **Kinds.** Counters (`u64`) and gauges (`i64`, both `Gauge` and `LastValue`; a
 //! `LastValue` never set reads 0) are printed as exact decimal integers, never through
-//! `f64`, so counts above 2⁵³ survive to the parser. Histograms are classic histograms:
+//! `f64`, so counts above 2⁵³ survive to the parser. Float counters and gauges
+//! (`CounterF64`, `GaugeF64`, `LastValueF64`) are printed in Rust's shortest round-trip form
+//! (`0.75`, `1e-7`, `+Inf` for an infinite last value), which every parser reads back as the
+//! same `f64`. Histograms are classic histograms:
 //! `_bucket{le="…"}` lines from
 //! [`HistogramSnapshot::cumulative_counts_into`](tally_snapshot::HistogramSnapshot::cumulative_counts_into)
 //! (the counts of `to_cumulative`)
-//! with the bounds of [`EncodeOptions`] (default [`DEFAULT_LATENCY_BUCKETS_NS`], 1 µs to
-//! 10 s, in the histogram's recorded unit; set bounds per field for histograms of other
-//! units with [`EncodeOptions::buckets_for`]), a final `le="+Inf"` bucket equal to
-//! `_count`, then `_sum` and `_count`. A bucket
+//! with the bounds of [`EncodeOptions`] (by default its unit's, [`default_bounds`]: 1 µs
+//! to 10 s for seconds, decades of 1, 2.5 and 5 over the configured range otherwise; set
+//! bounds per field with [`EncodeOptions::buckets_for`]), a final `le="+Inf"` bucket equal
+//! to `_count`, then `_sum` and `_count`. A bucket
 //! count never includes a value above its `le`; see `to_cumulative` for how far below the
 //! exact count it can be. `min`, `max` and native histograms are not exposed (the text
 //! formats have no native histograms).
 //!
-//! **Nanoseconds.** A histogram field named `…_ns` is exposed in seconds by default, as
-//! Prometheus expects base units: named `…_seconds`, its `le` bounds and `_sum` divided by
-//! 10⁹ (`_sum` is then a float; counts stay exact), with `# UNIT … seconds` in
-//! OpenMetrics ([`EncodeOptions::ns_as_seconds`] turns this off). Counters and gauges keep
-//! their names and integer values.
-//!
-//! **Units.** OpenMetrics requires a family with a `# UNIT` line to be named `…_<unit>`.
-//! The unit given at registration applies to a whole metric set, whose fields rarely all
-//! share it, so it is declared only on the families whose name ends in `_<unit>` (a
-//! registration with unit `bytes` declares it on `…_size_bytes` and not on
-//! `…_requests`); names are never changed to fit a unit. The text format has no units.
+//! **Units** are the fields' own, declared with them (`FieldDesc::unit`; a histogram's is
+//! its `HistogramConfig`'s), never guessed from names. A family with a unit is named
+//! `…_<unit>` (appended unless the name already ends with it: `gpu_busy` in `Ratio` →
+//! `…_gpu_busy_ratio`, `size_bytes` stays) and has `# UNIT` in OpenMetrics, as the format
+//! requires. A histogram recorded in fractional steps of its unit (a seconds histogram in
+//! nanoseconds) is exposed in its unit by default: its `le` bounds and `_sum` divided by
+//! `10^decimals` (`_sum` is then a float; counts stay exact), and a field named `…_ns` in
+//! nanosecond steps is exposed as `…_seconds` ([`EncodeOptions::in_unit`] turns this off:
+//! raw steps, no unit). A field without a unit may still get the unit given at
+//! registration, which applies to a whole metric set: it is declared only on the families
+//! whose name ends in `_<unit>` (a registration with unit `bytes` declares it on
+//! `…_size_bytes` and not on `…_requests`). The text format has no units.
 //!
 //! **Help.** A family's `# HELP` is its field's help (its doc comment, for sets declared
 //! with `metric_set!`), or the metric's registered help if the field has none; no `# HELP`

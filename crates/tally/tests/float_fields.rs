@@ -212,10 +212,12 @@ fn a_histogram_records_f64s_and_durations_in_its_own_steps() {
         e.ms().record_f64(0.0125); // 12.5 ms → 13 steps (halves up)
         e.fill().record_f64(0.75);
         e.fill().record_f64(0.00001);
+        e.ms().record_units(2); // 2 s: 2,000 steps of a millisecond
+        assert_eq!(e.fill().try_record_units(1 << 50), Err(Rejected::TooLarge));
     });
     let snap = s.snapshot();
-    assert_eq!(snap.ms.sum(), 25);
-    assert_eq!(MS.sum_to_unit(snap.ms.sum()), 0.025);
+    assert_eq!(snap.ms.sum(), 2_025);
+    assert_eq!(MS.sum_to_unit(snap.ms.sum()), 2.025);
     assert_eq!(snap.fill.sum(), 75_001);
     assert_eq!(FILL.to_unit(snap.fill.max().unwrap()), 0.75);
     assert_eq!(FILL.to_unit(snap.fill.min().unwrap()), 0.00001);
