@@ -1,6 +1,13 @@
 //! Values the handles refused, counted per process.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+// Not the `sync` shim's: a static needs a `const` constructor, which loom's atomics lack,
+// and these counts are statistics outside the shard protocol (nothing to model). On
+// targets without native 64-bit atomics, portable-atomic's, as the shim does.
+#[cfg(not(target_has_atomic = "64"))]
+use portable_atomic::AtomicU64;
+#[cfg(target_has_atomic = "64")]
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
 
 use tally_snapshot::Rejected;
 
