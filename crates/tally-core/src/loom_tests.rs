@@ -198,6 +198,57 @@ fn loom_snapshots_are_coherent_and_never_go_backwards() {
     });
 }
 
+crate::metric_set! {
+    /// A counter, and float fields that every event moves with it.
+    struct Floats {
+        /// Events.
+        n: Counter,
+        /// A quarter per event.
+        f: CounterF64,
+        /// A half per event.
+        g: GaugeF64,
+    }
+}
+
+/// Float fields through the latch (`FloatAdd`: copy 0 adds, copy 1 stores the same bits):
+/// one writer making two events, each moving a counter and two float fields, a reader
+/// taking two snapshots. Each is whole (`f == n / 4`, `g == n / 2`), none goes backwards.
+#[test]
+fn loom_float_fields_are_whole_and_never_go_backwards() {
+    loom::model(|| {
+        let set = Arc::new(Floats::new());
+        let writer = {
+            let set = set.clone();
+            thread::spawn(move || {
+                for _ in 0..2 {
+                    set.record(|e| {
+                        e.n().inc();
+                        e.f().add(0.25);
+                        e.g().add(0.5);
+                    });
+                }
+            })
+        };
+        let reader = {
+            let set = set.clone();
+            thread::spawn(move || {
+                let mut last = 0.0;
+                for _ in 0..2 {
+                    let s = set.snapshot();
+                    assert_eq!(s.f, s.n as f64 * 0.25, "torn snapshot: {s:?}");
+                    assert_eq!(s.g, s.n as f64 * 0.5, "torn snapshot: {s:?}");
+                    assert!(s.n <= 2 && s.f >= last, "from the future or backwards: {s:?}");
+                    last = s.f;
+                }
+            })
+        };
+        writer.join().unwrap();
+        reader.join().unwrap();
+        let s = set.snapshot();
+        assert_eq!((s.n, s.f, s.g), (2, 0.5, 1.0));
+    });
+}
+
 /// The brief's full shape: two reader threads taking two snapshots each. It proves nothing
 /// the one-reader model does not (readers only load), and takes hours at bound 2:
 /// `LOOM_MAX_PREEMPTIONS=1 cargo test … --release --lib loom_two -- --ignored`.
