@@ -10,7 +10,7 @@ use tally_snapshot::HistogramConfig;
 
 use crate::latch::Shard;
 use crate::layout::{Layout, PAGE_BUCKETS};
-use crate::op::{Op, What};
+use crate::op::{NO_BUCKET, Op, What};
 
 /// An event being recorded: every update made through it lands in snapshots together, or
 /// (if the closure panics) not at all. The updates are buffered in the event while the
@@ -243,13 +243,14 @@ fn push_spill(mut spill: Vec<Op>, op: Op) -> Vec<Op> {
 }
 
 /// The bucket of `value` in a histogram of `config` whose pages start at `page_base`, as
-/// [`Op::observe`] takes it: `page × PAGE_BUCKETS + bucket + 1`, or 0 for the overflow.
+/// [`Op::observe`] takes it: `page × PAGE_BUCKETS + bucket`, or [`NO_BUCKET`] for the
+/// overflow.
 /// Arithmetic only: the page is looked up (and allocated on first use) when the event is
 /// applied, just before its section opens.
 #[inline(always)]
-pub(crate) fn bucket_of(page_base: usize, config: HistogramConfig, value: u64) -> usize {
+pub(crate) fn bucket_of(page_base: usize, config: HistogramConfig, value: u64) -> u64 {
     match config.index(value) {
-        Some(i) => page_base * PAGE_BUCKETS + i + 1,
-        None => 0,
+        Some(i) => (page_base * PAGE_BUCKETS + i) as u64,
+        None => NO_BUCKET,
     }
 }

@@ -36,8 +36,8 @@ use crossbeam_utils::CachePadded;
 
 use crate::event::CAPACITY;
 use crate::layout::PAGE_BUCKETS;
-use crate::op::{Done, Op, What};
-use crate::sync::{AtomicPtr, AtomicU64, Ordering};
+use crate::op::{Done, NO_BUCKET, Op, What};
+use crate::sync::{AtomicPtr, AtomicU16, AtomicU64, Ordering};
 
 /// Ordering of the writer's data stores: the fences carry the synchronisation, except
 /// under ThreadSanitizer, where each store does (see the module docs).
@@ -107,33 +107,135 @@ const RECHECK_EVERY: usize = if cfg!(loom) { 1 } else { 64 };
 pub(crate) static SERVED_BY_HELP: std::sync::atomic::AtomicUsize =
     std::sync::atomic::AtomicUsize::new(0);
 
-/// A histogram bucket page: copy 0 of 64 buckets, then copy 1. Allocated by the shard's
-/// owner the first time a value lands in it (before the event's section opens), never
-/// freed before the shard.
-type Page = CachePadded<[AtomicU64; 2 * PAGE_BUCKETS]>;
+/// Pages carried (the core's tests check the path is taken).
+#[cfg(all(test, not(loom)))]
+pub(crate) static CARRIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A histogram bucket page: copy 0 of `PAGE_BUCKETS` narrow counts (16-bit lanes), then
+/// copy 1: 128 bytes. Allocated by the shard's owner the first time a value lands in it
+/// (before the event's section opens), never freed before the shard.
+///
+/// # Narrow buckets
+///
+/// A bucket's count in a shard is its lane plus its word in the page's [`Wide`] part (0
+/// while there is none). A lane never overflows: before an event's section opens, the
+/// writer checks each sample's lane against the event's size (`resolve`: the event may put
+/// all its samples in that lane), and if the lane has less room than that, first
+/// **carries** the page: in a latch section of its own, every lane of the page is added to
+/// its wide word and set to 0, in copy 0 and then in copy 1. (A giant event's spilled
+/// samples go to wide words, see [`GIANT_EVENT`].) A carry changes no bucket's count (lane + wide), so a reader sees the
+/// same counts whichever side of it its read falls on; a reader that reads lanes and wide
+/// words across a carry sees the sequence move and retries, as for any section.
+/// docs/DESIGN.md, "Narrow buckets".
+pub(crate) type Page = CachePadded<[AtomicU16; 2 * PAGE_BUCKETS]>;
+
+/// Where a shard's page pointers point until their page is allocated: a page whose lanes
+/// all hold `u16::MAX` and are never written, so that the writer's room check (`resolve`)
+/// finds no room in it and takes the cold path, which allocates the page (one test on the
+/// write path for both). Readers skip it (`allocated`).
+///
+/// (Under loom, whose atomics exist only inside a model's execution, each shard has its
+/// own, `Shard::full`.)
+#[cfg(not(loom))]
+static FULL: Page = CachePadded::new([const { AtomicU16::new(u16::MAX) }; 2 * PAGE_BUCKETS]);
+
+/// The value of a lane of this shard, read by its writer (the only thread that writes it),
+/// without an atomic load: only reads (the readers') race with it, so it is not a data
+/// race, and the compiler can fold it into the comparison that uses it.
+///
+/// # Safety
+///
+/// `lane` points to a live lane, and the caller is the only thread that writes it.
+#[inline(always)]
+unsafe fn own_lane(lane: *const AtomicU16) -> u16 {
+    #[cfg(not(loom))]
+    {
+        // SAFETY: the caller's promise: no write races with this read.
+        unsafe { (*lane).as_ptr().read() }
+    }
+    #[cfg(loom)]
+    {
+        // SAFETY: as above (loom checks that no write races with it).
+        unsafe { (*lane).unsync_load() }
+    }
+}
+
+/// The wide part of a page, allocated with its first carry: copy 0 of `PAGE_BUCKETS`
+/// 64-bit counts, then copy 1 (512 bytes).
+type Wide = CachePadded<[AtomicU64; 2 * PAGE_BUCKETS]>;
+
+/// One pointer per page to its wide part (null until the page's first carry); the table
+/// itself is allocated with the shard's first carry, so that a shard that never carries
+/// pays one null pointer for it.
+#[derive(Debug)]
+struct WideTable {
+    pages: Box<[AtomicPtr<Wide>]>,
+}
+
+/// What a lane holds at most before its page is carried: `u16::MAX`; 1 under loom, so that
+/// a model's second sample in a bucket carries its page, and 3 under Miri, so that its
+/// tests carry every few samples rather than every 65,536.
+const LANE_MAX: usize = if cfg!(loom) {
+    1
+} else if cfg!(miri) {
+    3
+} else {
+    u16::MAX as usize
+};
+
+/// An event with more updates than this records its spilled samples straight into wide
+/// words, and its lanes need room for its inline samples only: a carried lane (0) has room
+/// for this many samples.
+const GIANT_EVENT: usize = 1 << 15;
 
 /// One thread's shard: `2 + 2 × width` words in cache-padded lines, owned by one allocation
 /// so that no other shard shares its lines, a table of lazily allocated histogram bucket
-/// pages, and the buffer the writer publishes a copy into when a reader asks for help
-/// (allocated by the first reader that asks).
+/// pages and of their wide parts, and the buffer the writer publishes a copy into when a
+/// reader asks for help (allocated by the first reader that asks).
 #[derive(Debug)]
 pub(crate) struct Shard {
     lines: Box<[Line]>,
     width: usize,
     pages: Box<[AtomicPtr<Page>]>,
+    wide: AtomicPtr<WideTable>,
+    /// This shard's `FULL` page (under loom only: see [`FULL`]).
+    #[cfg(loom)]
+    full: Box<Page>,
     published: AtomicPtr<Published>,
 }
 
 /// A copy of a shard that its writer published at a reader's request, under its own
 /// sequence (the latch's protocol with one copy: the writer writes it only when asked, so
 /// a reader that finds it stable reads it whole).
+///
+/// Its pages are allocated as the shard's are (by the writer, when it publishes a page
+/// for the first time), so that a shard with a few pages in use does not hold a buffer for
+/// all of them: `width` words, a pointer per possible page, and 256 bytes per page in use.
 #[derive(Debug)]
 struct Published {
     /// Odd while the writer writes the copy; `+2` per publication.
     seq: AtomicU64,
-    /// `width` words, then one word per page (1 if the page was allocated when published),
-    /// then `PAGE_BUCKETS` words per page (its buckets, zero if it was not).
+    /// The shard's `width` words.
     words: Box<[AtomicU64]>,
+    /// Per page, null until the page is first published, then its bucket counts (lane +
+    /// wide word). A page once allocated stays so: a reader reads every non-null one.
+    pages: Box<[AtomicPtr<PubPage>]>,
+}
+
+/// A published page: its `PAGE_BUCKETS` bucket counts.
+type PubPage = [AtomicU64; PAGE_BUCKETS];
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        for cell in self.pages.iter() {
+            let page = cell.load(Ordering::Relaxed);
+            if !page.is_null() {
+                // SAFETY: `&mut self`: no other reference exists; published pages come
+                // from `Box::into_raw` in `Shard::publish` and are freed only here.
+                drop(unsafe { Box::from_raw(page) });
+            }
+        }
+    }
 }
 
 /// The words of one copy of a shard, as a base the hot path computes once per section (a
@@ -177,14 +279,22 @@ impl Shard {
     pub(crate) fn new(width: usize, pages: usize) -> Self {
         let words = DATA + 2 * width;
         let lines = words.div_ceil(LINE_WORDS);
-        Shard {
+        let shard = Shard {
             lines: (0..lines)
                 .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
                 .collect(),
             width,
             pages: (0..pages).map(|_| AtomicPtr::new(ptr::null_mut())).collect(),
+            wide: AtomicPtr::new(ptr::null_mut()),
+            #[cfg(loom)]
+            full: Box::new(CachePadded::new(std::array::from_fn(|_| AtomicU16::new(u16::MAX)))),
             published: AtomicPtr::new(ptr::null_mut()),
+        };
+        for cell in shard.pages.iter() {
+            // Relaxed: the shard is not shared yet (it is published with Release, table.rs).
+            cell.store(shard.full(), Ordering::Relaxed);
         }
+        shard
     }
 
     /// Word `i` of the shard.
@@ -235,6 +345,27 @@ impl Shard {
         }
     }
 
+    /// Where this shard's unallocated page pointers point ([`FULL`]). Never written through
+    /// (lanes are written only in allocated pages: `resolve` gives the cold path every
+    /// sample whose page is `FULL`).
+    #[inline(always)]
+    fn full(&self) -> *mut Page {
+        #[cfg(not(loom))]
+        {
+            ptr::from_ref::<Page>(&FULL).cast_mut()
+        }
+        #[cfg(loom)]
+        {
+            ptr::from_ref::<Page>(&self.full).cast_mut()
+        }
+    }
+
+    /// Whether a page pointer of this shard is an allocated page (not [`FULL`]).
+    #[inline(always)]
+    fn allocated(&self, page: *mut Page) -> bool {
+        page != self.full()
+    }
+
     /// The shard's width: words per copy.
     #[inline(always)]
     pub(crate) fn width(&self) -> usize {
@@ -268,13 +399,24 @@ impl Shard {
         // then their buckets looked up, and pages allocated, before the section opens.
         let mut local = [Op::NONE; CAPACITY];
         unrolled(n, |i| local[i] = ops(i));
+        // How many samples this event may add to one lane (all of them, at most): a lane
+        // with less room than that is carried first (see `Page`). A giant event's spilled
+        // samples go to wide words instead, so its lanes need room for the inline ones only.
+        let giant = n + more.len() > GIANT_EVENT;
+        let room = if giant { n } else { n + more.len() };
         unrolled(n, |i| {
             // SAFETY: every op was built for this shard (the caller's promise).
-            unsafe { self.resolve(&mut local[i]) }
+            unsafe { self.resolve(&mut local[i], room) }
         });
         more.iter_mut().for_each(|op| {
             // SAFETY: as above.
-            unsafe { self.resolve(op) }
+            unsafe {
+                if giant {
+                    self.resolve_wide(op);
+                } else {
+                    self.resolve(op, room);
+                }
+            }
         });
         let ops = |i: usize| local[i];
         let seq = self.word(SEQ);
@@ -350,86 +492,245 @@ impl Shard {
             // SAFETY: `i < width`; relaxed loads of our own stores.
             w.store(unsafe { c0.at(i) }.load(Ordering::Relaxed), DATA_STORE);
         }
-        let pages = self.pages.len();
         for (k, cell) in self.pages.iter().enumerate() {
-            // Relaxed: only the owner stores page pointers (see `bucket`).
+            // Relaxed: only the owner stores page pointers (see `resolve`).
             let page = cell.load(Ordering::Relaxed);
-            words[width + k].store(u64::from(!page.is_null()), DATA_STORE);
-            if page.is_null() {
+            if !self.allocated(page) {
                 continue;
             }
-            // SAFETY: as in `bucket`.
+            // SAFETY: as in `resolve` (an allocated page).
             let page = unsafe { &*page };
-            let dst = &words[width + pages + k * PAGE_BUCKETS..][..PAGE_BUCKETS];
+            // Relaxed: only this thread stores published page pointers.
+            let mut dst = published.pages[k].load(Ordering::Relaxed);
+            if dst.is_null() {
+                // Allocated while the sequence is odd: a reader that finds it before this
+                // publication is complete retries. Release: readers that load it with
+                // Acquire see it initialised.
+                dst = Box::into_raw(Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
+                published.pages[k].store(dst, Ordering::Release);
+            }
+            // SAFETY: from `Box::into_raw` above, freed only when `published` is dropped,
+            // with the shard (`&mut self`).
+            let dst = unsafe { &*dst };
             for (d, b) in dst.iter().zip(&page[..PAGE_BUCKETS]) {
-                d.store(b.load(Ordering::Relaxed), DATA_STORE);
+                d.store(u64::from(b.load(Ordering::Relaxed)), DATA_STORE);
+            }
+            // Relaxed: only the owner stores wide pointers (see `wide_page`).
+            // SAFETY: as in `wide_page`.
+            if let Some(wide) = unsafe { self.wide_of(k, Ordering::Relaxed) } {
+                for (d, w) in dst.iter().zip(&wide[..PAGE_BUCKETS]) {
+                    let total = d.load(Ordering::Relaxed).wrapping_add(w.load(Ordering::Relaxed));
+                    d.store(total, DATA_STORE);
+                }
             }
         }
         // Release: a reader that acquires ps+2 reads the whole copy stored before it.
         published.seq.store(ps + 2, Ordering::Release);
     }
 
-    /// What an op needs just before the section: a sample's bucket word (see
-    /// [`Op::observe`]), a last value's stamp (see [`Op::last`]).
+    /// What an op needs just before the section: a sample's lane (see [`Op::observe`]),
+    /// with room for `room` more samples (its page is carried first if it has not), a last
+    /// value's stamp (see [`Op::last`]).
     ///
     /// # Safety
     ///
     /// `op` was built for this shard (the contract of [`Op`]): a sample's bucket is
-    /// `page × PAGE_BUCKETS + b + 1` for a bucket `b` of a page of a histogram field of the
-    /// shard's layout, or 0.
+    /// `page × PAGE_BUCKETS + b` for a bucket `b` of a page of a histogram field of the
+    /// shard's layout, or `NO_BUCKET`. The caller is the shard's writer.
     #[inline(always)]
-    unsafe fn resolve(&self, op: &mut Op) {
-        if op.what == What::Observe && op.second != 0 {
-            let i = op.second as usize - 1;
-            // SAFETY: the caller's promise: page `i / PAGE_BUCKETS` is one of this shard's.
-            op.bucket = unsafe { self.bucket(i / PAGE_BUCKETS, i % PAGE_BUCKETS) };
+    unsafe fn resolve(&self, op: &mut Op, room: usize) {
+        if op.what == What::Observe && op.second != NO_BUCKET {
+            let i = op.second as usize;
+            let (p, b) = (i / PAGE_BUCKETS, i % PAGE_BUCKETS);
+            debug_assert!(p < self.pages.len(), "page {p} past a shard of {}", self.pages.len());
+            // SAFETY: `p < pages.len()` (the caller's promise).
+            let cell = unsafe { self.pages.get_unchecked(p) };
+            // Relaxed: only the owner stores page pointers, and a previous owner's store is
+            // ordered before ours by the slot hand-over (slot.rs).
+            let page = cell.load(Ordering::Relaxed);
+            // SAFETY: page pointers are `FULL` or come from `new_page`, given back only in
+            // `Drop` (`&mut self`); `b < PAGE_BUCKETS`. Derived from the
+            // whole array: it may reach the lane's copy-1 half too.
+            let mut lane = unsafe { (*page).as_ptr().add(b) };
+            // Copy 0's lane (both copies are equal outside a section). `FULL`'s lanes have
+            // no room: an unallocated page takes this branch too.
+            // SAFETY: a live lane; the caller is the shard's writer (`FULL` is never
+            // written).
+            if usize::from(unsafe { own_lane(lane) }) + room > LANE_MAX {
+                // SAFETY: as above. (Given `i` rather than `p` and `b`, so that the write
+                // path need not keep them.)
+                lane = unsafe { self.make_room(i) }.as_ptr();
+            }
+            op.bucket = lane.cast();
         }
         if op.what == What::Last {
             op.second = crate::clock::stamp_ns();
         }
     }
 
-    /// The copy-0 word of bucket `b` of page `p`, allocating the page on first use. Owner
-    /// only, outside sections.
+    /// [`resolve`](Self::resolve) for a giant event's spilled ops: a sample goes to its
+    /// bucket's wide word (allocated if need be), whatever its lane holds.
     ///
     /// # Safety
     ///
-    /// `p` is a page of this shard (`p < pages`) and `b < PAGE_BUCKETS`: true of the pages
-    /// and buckets of a histogram field of the shard's layout (the shard was made with the
-    /// layout's page count), so the hot path skips the bounds check.
-    #[inline(always)]
-    pub(crate) unsafe fn bucket(&self, p: usize, b: usize) -> *const AtomicU64 {
-        debug_assert!(b < PAGE_BUCKETS, "bucket {b} past a page");
-        debug_assert!(p < self.pages.len(), "page {p} past a shard of {}", self.pages.len());
-        // SAFETY: `p < pages.len()` (the caller's promise).
-        let cell = unsafe { self.pages.get_unchecked(p) };
-        // Relaxed: only the owner stores page pointers, and a previous owner's store is
-        // ordered before ours by the slot hand-over (slot.rs).
-        let mut page = cell.load(Ordering::Relaxed);
-        if page.is_null() {
+    /// As [`resolve`](Self::resolve).
+    #[cold]
+    unsafe fn resolve_wide(&self, op: &mut Op) {
+        if op.what == What::Observe && op.second != NO_BUCKET {
+            let i = op.second as usize;
+            let (p, b) = (i / PAGE_BUCKETS, i % PAGE_BUCKETS);
+            assert!(p < self.pages.len(), "page {p} past a shard of {}", self.pages.len());
+            // The page too, so that readers, which find wide parts through pages, see it.
+            // Relaxed: as in `resolve`.
+            if !self.allocated(self.pages[p].load(Ordering::Relaxed)) {
+                self.new_page(p);
+            }
+            // Derived from the whole array: it may reach the copy-1 word too.
+            op.bucket = self.wide_page(p).as_ptr().wrapping_add(b).cast();
+            op.what = What::ObserveWide;
+        } else {
+            // SAFETY: the caller's promise (no sample: room does not matter).
+            unsafe { self.resolve(op, 0) };
+        }
+    }
+
+    /// Makes room in the lane of bucket `i` (`page × PAGE_BUCKETS + b`) for an event's
+    /// samples: allocates the page if it is still `FULL`, or else carries it. Returns the
+    /// lane. Owner only, outside sections.
+    ///
+    /// # Safety
+    ///
+    /// `i / PAGE_BUCKETS < pages`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn make_room(&self, i: usize) -> ptr::NonNull<AtomicU16> {
+        let (p, b) = (i / PAGE_BUCKETS, i % PAGE_BUCKETS);
+        // Relaxed: as in `resolve`.
+        let mut page = self.pages[p].load(Ordering::Relaxed);
+        if self.allocated(page) {
+            self.carry(p);
+        } else {
             page = self.new_page(p);
         }
-        // SAFETY: non-null page pointers come from `Box::into_raw` in `new_page` and are
-        // freed only in `Drop`, which needs `&mut self`. The pointer is derived from the
-        // whole array (so it may reach the bucket's copy-1 word too), and `b < PAGE_BUCKETS`
-        // (the caller's promise).
-        unsafe { (*page).as_ptr().add(b) }
+        // SAFETY: an allocated page (see `resolve`), `b < PAGE_BUCKETS`; derived from the
+        // whole array. (Non-null, as the write path's overflow test must know.)
+        unsafe { ptr::NonNull::new_unchecked((*page).as_ptr().add(b).cast_mut()) }
     }
 
     #[cold]
     #[inline(never)]
     fn new_page(&self, p: usize) -> *mut Page {
+        // From the pool (pool.rs), which gives room for a page, aligned.
+        #[cfg(not(loom))]
+        let page = {
+            let page = crate::pool::take().cast::<Page>();
+            // SAFETY: `page` is valid for writes of a `Page` and aligned for it, and ours.
+            unsafe {
+                page.write(CachePadded::new([const { AtomicU16::new(0) }; 2 * PAGE_BUCKETS]))
+            };
+            page
+        };
+        #[cfg(loom)]
         let page =
-            Box::into_raw(Box::new(CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0)))));
-        // Release: readers that load this pointer with Acquire see the zeroed buckets.
+            Box::into_raw(Box::new(CachePadded::new(std::array::from_fn(|_| AtomicU16::new(0)))));
+        // Release: readers that load this pointer with Acquire see the zeroed lanes.
         self.pages[p].store(page, Ordering::Release);
         page
+    }
+
+    /// Page `p`'s wide part, allocating it (and the table) on first use. Owner only,
+    /// outside sections. Panics if `p` is not a page of the shard.
+    fn wide_page(&self, p: usize) -> &Wide {
+        // Relaxed: only the owner stores the table pointer (a previous owner's store is
+        // ordered before ours by the slot hand-over, slot.rs).
+        let mut table = self.wide.load(Ordering::Relaxed);
+        if table.is_null() {
+            let pages = (0..self.pages.len()).map(|_| AtomicPtr::new(ptr::null_mut())).collect();
+            table = Box::into_raw(Box::new(WideTable { pages }));
+            // Release: readers that load the table with Acquire see its null pointers.
+            self.wide.store(table, Ordering::Release);
+        }
+        // SAFETY: non-null table pointers come from `Box::into_raw` above and are freed
+        // only in `Drop`, which needs `&mut self`.
+        let cell = &unsafe { &*table }.pages[p];
+        // Relaxed: as the table's.
+        let mut wide = cell.load(Ordering::Relaxed);
+        if wide.is_null() {
+            wide = Box::into_raw(Box::new(CachePadded::new(std::array::from_fn(|_| {
+                AtomicU64::new(0)
+            }))));
+            // Release: readers that load this pointer with Acquire see the zeroed words.
+            cell.store(wide, Ordering::Release);
+        }
+        // SAFETY: as the table's: from `Box::into_raw` above, freed only in `Drop`.
+        unsafe { &*wide }
+    }
+
+    /// Page `p`'s wide part if it has one, its pointers loaded with `order` (Acquire for
+    /// readers, pairing with the Release stores in `wide_page`; Relaxed for the owner).
+    ///
+    /// # Safety
+    ///
+    /// None beyond `p < pages` (checked): marked `unsafe` only so that callers say which
+    /// ordering they rely on. The returned reference lives as long as the shard.
+    unsafe fn wide_of(&self, p: usize, order: Ordering) -> Option<&Wide> {
+        let table = self.wide.load(order);
+        if table.is_null() {
+            return None;
+        }
+        // SAFETY: as in `wide_page`.
+        let wide = unsafe { &*table }.pages[p].load(order);
+        // SAFETY: as in `wide_page`.
+        (!wide.is_null()).then(|| unsafe { &*wide })
+    }
+
+    /// Carries page `p` (see [`Page`]): in a latch section of its own, adds every lane to
+    /// its wide word and sets it to 0, copy 0 first, then copy 1. Owner only, outside
+    /// sections; cold (once per about 65,000 samples in a bucket, at most).
+    #[cold]
+    #[inline(never)]
+    fn carry(&self, p: usize) {
+        let wide = self.wide_page(p);
+        // Relaxed: the owner's own store (`lane` allocated the page before calling us).
+        let page = self.pages[p].load(Ordering::Relaxed);
+        debug_assert!(self.allocated(page));
+        // SAFETY: as in `resolve`.
+        let page = unsafe { &*page };
+        let seq = self.word(SEQ);
+        // The latch's section, as in `commit` (the orderings are argued there).
+        debug_assert!(seq.load(Ordering::Relaxed) & 1 == 0, "a section is already open");
+        seq.store(seq.load(Ordering::Relaxed) + 1, Ordering::Release);
+        writer_fence();
+        for c in [0, 1] {
+            for (lane, w) in page[c * PAGE_BUCKETS..][..PAGE_BUCKETS]
+                .iter()
+                .zip(&wide[c * PAGE_BUCKETS..][..PAGE_BUCKETS])
+            {
+                // SAFETY: a live lane, and this thread its only writer.
+                let n = unsafe { own_lane(lane) };
+                if n != 0 {
+                    // Relaxed load: our own store.
+                    w.store(w.load(Ordering::Relaxed) + u64::from(n), DATA_STORE);
+                    lane.store(0, DATA_STORE);
+                }
+            }
+            if c == 0 {
+                seq.store(seq.load(Ordering::Relaxed) + 1, Ordering::Release);
+                writer_fence();
+            }
+        }
+        #[cfg(all(test, not(loom)))]
+        CARRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.word(HELP).load(Ordering::Relaxed) != 0 {
+            self.publish(self.width);
+        }
     }
 
     // ---- reader half (any thread) ----
 
     /// Reads one complete copy into `out` (`width` words) and, for every allocated bucket
-    /// page, its index into `page_ids` and its 64 buckets into `page_words`.
+    /// page, its index into `page_ids` and its `PAGE_BUCKETS` bucket counts into
+    /// `page_words`.
     ///
     /// Never waits for the writer, and finishes in a bounded number of attempts against a
     /// writer recording flat out: after [`LIVE_ATTEMPTS`] failed live reads (each failed
@@ -496,10 +797,10 @@ impl Shard {
     fn published_buffer(&self) -> &Published {
         let mut p = self.published.load(Ordering::Acquire);
         if p.is_null() {
-            let words = self.width + self.pages.len() * (1 + PAGE_BUCKETS);
             let fresh = Box::into_raw(Box::new(Published {
                 seq: AtomicU64::new(0),
-                words: (0..words).map(|_| AtomicU64::new(0)).collect(),
+                words: (0..self.width).map(|_| AtomicU64::new(0)).collect(),
+                pages: (0..self.pages.len()).map(|_| AtomicPtr::new(ptr::null_mut())).collect(),
             }));
             // Pairs with the Acquire loads of `publish` and of other readers (see
             // `install_once`): the buffer's words are initialised.
@@ -528,15 +829,16 @@ impl Shard {
         }
         page_ids.clear();
         page_words.clear();
-        let (width, pages) = (self.width, self.pages.len());
-        let words = &published.words;
-        for (o, w) in out.iter_mut().zip(&words[..width]) {
+        for (o, w) in out.iter_mut().zip(&published.words[..]) {
             *o = w.load(DATA_LOAD);
         }
-        for k in 0..pages {
-            if words[width + k].load(DATA_LOAD) != 0 {
+        for (k, cell) in published.pages.iter().enumerate() {
+            // Acquire: pairs with the Release store in `publish` (an initialised page).
+            let src = cell.load(Ordering::Acquire);
+            if !src.is_null() {
                 page_ids.push(k);
-                let src = &words[width + pages + k * PAGE_BUCKETS..][..PAGE_BUCKETS];
+                // SAFETY: as in `publish`.
+                let src = unsafe { &*src };
                 page_words.extend(src.iter().map(|w| w.load(DATA_LOAD)));
             }
         }
@@ -578,27 +880,44 @@ impl Shard {
         for cell in self.pages.iter() {
             // Acquire: as below.
             let page = cell.load(Ordering::Acquire);
-            if !page.is_null() {
+            if self.allocated(page) {
                 // SAFETY: as below.
                 let page = unsafe { &*page };
                 let copy = &page[c * PAGE_BUCKETS..(c + 1) * PAGE_BUCKETS];
-                for line in copy.iter().step_by(64 / size_of::<AtomicU64>()) {
+                for line in copy.iter().step_by(64 / size_of::<AtomicU16>()) {
                     std::hint::black_box(line.load(Ordering::Relaxed));
                 }
             }
         }
         for (p, cell) in self.pages.iter().enumerate() {
-            // Acquire: pairs with the Release store in `new_page` (zeroed buckets).
+            // Acquire: pairs with the Release store in `new_page` (zeroed lanes).
             let page = cell.load(Ordering::Acquire);
-            if page.is_null() {
+            if !self.allocated(page) {
                 continue;
             }
-            // SAFETY: as in `bucket`.
+            // SAFETY: as in `resolve` (an allocated page).
             let page = unsafe { &*page };
             page_ids.push(p);
+            let start = page_words.len();
             page_words.extend(
-                page[c * PAGE_BUCKETS..(c + 1) * PAGE_BUCKETS].iter().map(|w| w.load(DATA_LOAD)),
+                page[c * PAGE_BUCKETS..(c + 1) * PAGE_BUCKETS]
+                    .iter()
+                    .map(|l| u64::from(l.load(DATA_LOAD))),
             );
+            // A bucket's count is its lane plus its wide word. Acquire: pairs with the
+            // Release stores in `wide_page` (zeroed words); a wide part allocated before
+            // a carry that ended before `s1` is seen (the carry's sequence stores follow
+            // it), and one the read misses held zeros for it (docs/DESIGN.md, "Narrow
+            // buckets").
+            // SAFETY: `p < pages`.
+            if let Some(wide) = unsafe { self.wide_of(p, Ordering::Acquire) } {
+                for (d, w) in page_words[start..]
+                    .iter_mut()
+                    .zip(&wide[c * PAGE_BUCKETS..(c + 1) * PAGE_BUCKETS])
+                {
+                    *d = d.wrapping_add(w.load(DATA_LOAD));
+                }
+            }
         }
         reader_fence();
         // Relaxed: ordered after the data loads by the Acquire fence (or, under
@@ -608,17 +927,41 @@ impl Shard {
     }
 }
 
+/// Whether every lane of [`FULL`] still holds `u16::MAX` (a test's check that nothing
+/// writes it).
+#[cfg(all(test, not(loom)))]
+pub(crate) fn full_is_untouched() -> bool {
+    FULL.iter().all(|l| l.load(Ordering::Relaxed) == u16::MAX)
+}
+
 #[cfg(test)]
 impl Shard {
     /// Both copies, as the owner sees them: a test's check of invariant (I) (outside a
     /// section, the copies are equal), run once the shard's writers are done and ordered
-    /// before the caller.
+    /// before the caller. Each is the copy's words, then for every allocated page its lanes
+    /// and (if it has one) its wide part's words.
     pub(crate) fn copies(&self) -> (Vec<u64>, Vec<u64>) {
         let copy = |c: usize| {
-            (0..self.width)
-                .map(move |i| self.word(DATA + c * self.width + i).load(Ordering::Relaxed))
+            let mut out: Vec<u64> = (0..self.width)
+                .map(|i| self.word(DATA + c * self.width + i).load(Ordering::Relaxed))
+                .collect();
+            for (p, cell) in self.pages.iter().enumerate() {
+                let page = cell.load(Ordering::Relaxed);
+                if self.allocated(page) {
+                    // SAFETY: as in `resolve` (an allocated page).
+                    let page = unsafe { &*page };
+                    let lanes = &page[c * PAGE_BUCKETS..][..PAGE_BUCKETS];
+                    out.extend(lanes.iter().map(|l| u64::from(l.load(Ordering::Relaxed))));
+                    // SAFETY: `p < pages`.
+                    if let Some(wide) = unsafe { self.wide_of(p, Ordering::Relaxed) } {
+                        let words = &wide[c * PAGE_BUCKETS..][..PAGE_BUCKETS];
+                        out.extend(words.iter().map(|w| w.load(Ordering::Relaxed)));
+                    }
+                }
+            }
+            out
         };
-        (copy(0).collect(), copy(1).collect())
+        (copy(0), copy(1))
     }
 }
 
@@ -632,10 +975,29 @@ impl Drop for Shard {
         }
         for cell in self.pages.iter() {
             let page = cell.load(Ordering::Relaxed);
-            if !page.is_null() {
-                // SAFETY: `&mut self`: no other reference exists; the page came from
-                // `Box::into_raw` in `new_page` and is freed only here.
+            if self.allocated(page) {
+                // SAFETY: `&mut self`: no other reference exists; the page came from the
+                // pool in `new_page` and goes back only here (a `Page` has no drop glue).
+                #[cfg(not(loom))]
+                unsafe {
+                    crate::pool::give_back(page.cast())
+                };
+                // SAFETY: as above; under loom, from `Box::into_raw`.
+                #[cfg(loom)]
                 drop(unsafe { Box::from_raw(page) });
+            }
+        }
+        let table = self.wide.load(Ordering::Relaxed);
+        if !table.is_null() {
+            // SAFETY: `&mut self`: no other reference exists; the table and its pages came
+            // from `Box::into_raw` in `wide_page` and are freed only here.
+            let table = unsafe { Box::from_raw(table) };
+            for cell in table.pages.iter() {
+                let wide = cell.load(Ordering::Relaxed);
+                if !wide.is_null() {
+                    // SAFETY: as the table's.
+                    drop(unsafe { Box::from_raw(wide) });
+                }
             }
         }
     }

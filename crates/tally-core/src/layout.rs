@@ -49,8 +49,10 @@ pub(crate) const fn same_class(handle: FieldKind, declared: FieldKind) -> bool {
 /// Shard words of a histogram field's scalar part.
 pub(crate) const HISTOGRAM_WORDS: usize = 6;
 
-/// Buckets per histogram page: a page holds both copies, 2 × 64 × 8 = 1 KiB.
-pub(crate) const PAGE_BUCKETS: usize = 64;
+/// Buckets per histogram page: a page holds both copies of 32 narrow (16-bit) counts,
+/// 2 × 32 × 2 = 128 bytes, one cache-line pair; counts past what a lane holds are carried
+/// into a wide page allocated for the page when first needed (latch.rs, "Narrow buckets").
+pub(crate) const PAGE_BUCKETS: usize = 32;
 
 /// Bucket pages a field of `kind` may allocate in each shard (0 for non-histograms).
 pub const fn pages_of(kind: FieldKind) -> usize {

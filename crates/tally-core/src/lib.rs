@@ -63,6 +63,8 @@ mod latch;
 mod layout;
 mod macros;
 mod op;
+#[cfg(not(loom))]
+mod pool;
 mod rejected;
 mod set;
 mod slot;

@@ -466,3 +466,53 @@ fn loom_histogram_pages_are_coherent_with_their_event() {
         assert_eq!((s.calls, s.lat.count(), s.lat.sum()), (1, 1, 3));
     });
 }
+
+/// Narrow buckets carried (latch.rs, `Page`). Under loom a lane carries once it holds 1:
+/// the writer's second sample in a bucket first carries the page (allocating its wide
+/// part, then a section of its own that moves the lane into the wide word, copy 0 then
+/// copy 1), then applies its event. Every snapshot, on either side of the carry or across
+/// it, has buckets (lane + wide word) that add up to the count, and is not behind the
+/// first event.
+///
+/// The first event runs before the reader starts (it only allocates the page); the carry
+/// and the second event race with the reader's snapshot (one: two take over 6 minutes at
+/// bound 2).
+#[test]
+fn loom_a_carry_is_invisible_to_readers() {
+    let mut model = loom::model::Builder::new();
+    // Lanes and wide words are loaded one by one (see the model above).
+    model.max_branches = 40_000;
+    model.check(|| {
+        let _ = thread_slots_created();
+        let set = Arc::new(Timed::new());
+        let event = |set: &Timed| {
+            set.record(|e| {
+                e.calls().inc();
+                e.lat().record(3);
+            })
+        };
+        // The writer is a thread of the model (a thread slot is released when it ends);
+        // it starts the reader once its first event is in.
+        let writer = {
+            let set = set.clone();
+            thread::spawn(move || {
+                event(&set);
+                let reader = {
+                    let set = set.clone();
+                    thread::spawn(move || {
+                        let s = set.snapshot();
+                        let in_buckets: u64 = s.lat.sparse_buckets().iter().map(|&(_, n)| n).sum();
+                        assert_eq!(s.lat.count(), s.calls, "torn: {s:?}");
+                        assert_eq!(in_buckets, s.calls, "torn buckets: {s:?}");
+                        assert!(s.calls >= 1, "went backwards");
+                    })
+                };
+                event(&set);
+                reader.join().unwrap();
+            })
+        };
+        writer.join().unwrap();
+        let s = set.snapshot();
+        assert_eq!((s.calls, s.lat.count(), s.lat.sparse_buckets()), (2, 2, &[(3, 2)][..]));
+    });
+}

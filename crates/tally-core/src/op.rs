@@ -7,7 +7,7 @@
 
 use crate::latch::{DATA_STORE, Words};
 use crate::layout::PAGE_BUCKETS;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU16, AtomicU64, Ordering};
 
 /// One update of a shard. Every `word` is a word of the layout of the set whose shard the
 /// op is applied to, and every non-null `bucket` a copy-0 bucket of a page of that very
@@ -25,10 +25,11 @@ pub(crate) struct Op {
     pub(crate) value: u64,
     /// A last value's stamp (filled in just before the section opens).
     pub(crate) second: u64,
-    /// A sample's bucket: the copy-0 word in its page (copy 1 is `PAGE_BUCKETS` words
-    /// further), or null for a sample past the configured maximum (the overflow word).
-    /// Null until [`Shard::commit`](crate::latch::Shard) resolves it from `second`.
-    pub(crate) bucket: *const AtomicU64,
+    /// A sample's bucket: the copy-0 lane (`AtomicU16`) in its page, or for
+    /// [`What::ObserveWide`] the copy-0 wide word (`AtomicU64`); copy 1 is `PAGE_BUCKETS`
+    /// lanes or words further. Null for a sample past the configured maximum (the overflow
+    /// word), and until [`Shard::commit`](crate::latch::Shard) resolves it from `second`.
+    pub(crate) bucket: *const (),
 }
 
 /// What an [`Op`] does.
@@ -44,27 +45,30 @@ pub(crate) enum What {
     /// before the section opens (so that one thread's stamps follow the order its events
     /// are applied in, nested records included).
     Last,
-    /// Records the sample `value` into the histogram whose words start at `word`.
+    /// Records the sample `value` into the histogram whose words start at `word`, counting
+    /// it in its bucket's lane.
     Observe,
+    /// [`Observe`](What::Observe), counting the sample in its bucket's wide word: what a
+    /// giant event's spilled samples become when resolved (latch.rs, `GIANT_EVENT`).
+    ObserveWide,
     /// Adds the `f64` whose bits are `value` to the `f64` whose bits are in `word` (float
     /// counters and gauges; the handle refused what they may not take).
     FloatAdd,
 }
 
 /// What [`Op::apply`] did to copy 0 that [`Op::finish`] repeats on copy 1 by storing: a
-/// counter's new value, or a sample's new low sum word, minimum, maximum and whether the
-/// sum carried into its high word.
+/// counter's new value, or a sample's new sum (low and high words), minimum and maximum.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Done {
     value: u64,
+    hi: u64,
     min_inv: u64,
     max: u64,
-    carry: bool,
 }
 
 impl Done {
     /// Nothing done yet.
-    pub(crate) const NOTHING: Done = Done { value: 0, min_inv: 0, max: 0, carry: false };
+    pub(crate) const NOTHING: Done = Done { value: 0, hi: 0, min_inv: 0, max: 0 };
 }
 
 /// Where a counter's shard word saturates: `add(n)` never takes it past 2^63, and `inc`
@@ -74,6 +78,9 @@ impl Done {
 /// (saturated), so a counter never wraps and never goes backwards. `docs/DESIGN.md`,
 /// "Counters saturate".
 pub(crate) const COUNTER_CAP: u64 = 1 << 63;
+
+/// A sample's bucket past the configured maximum: it is counted in the overflow word.
+pub(crate) const NO_BUCKET: u64 = u64::MAX;
 
 /// Histogram scalar words, from a histogram field's first word (`layout::words_of`).
 const COUNT: usize = 0;
@@ -116,11 +123,11 @@ impl Op {
     }
 
     /// Records `value` into the histogram at `word`, into the bucket `bucket` of the
-    /// shard's pages (`page × PAGE_BUCKETS + b + 1`; 0 for the overflow), resolved to its
-    /// word just before the section opens.
+    /// shard's pages (`page × PAGE_BUCKETS + b`; [`NO_BUCKET`] for the overflow), resolved
+    /// to its lane just before the section opens.
     #[inline(always)]
-    pub(crate) const fn observe(word: usize, value: u64, bucket: usize) -> Op {
-        Op { what: What::Observe, word, value, second: bucket as u64, bucket: std::ptr::null() }
+    pub(crate) const fn observe(word: usize, value: u64, bucket: u64) -> Op {
+        Op { what: What::Observe, word, value, second: bucket, bucket: std::ptr::null() }
     }
 
     /// Adds `delta` to the `f64` in word `word`.
@@ -178,15 +185,16 @@ impl Op {
                     words.at(word + 1).store(self.second, DATA_STORE);
                     Done::NOTHING
                 }
-                What::Observe => {
+                What::Observe | What::ObserveWide => {
                     add(words.at(word + COUNT), 1);
                     // The sum is a u128 in two words: exact for any number of u64 samples.
                     let lo = words.at(word + SUM_LO);
                     let (sum_lo, carry) = lo.load(Ordering::Relaxed).overflowing_add(value);
                     lo.store(sum_lo, DATA_STORE);
-                    if carry {
-                        add(words.at(word + SUM_HI), 1);
-                    }
+                    // Stored with or without a carry, so that copy 1 takes it by storing.
+                    let hi = words.at(word + SUM_HI);
+                    let sum_hi = hi.load(Ordering::Relaxed).wrapping_add(u64::from(carry));
+                    hi.store(sum_hi, DATA_STORE);
                     // Stored whether or not they changed: a store is cheaper than a branch,
                     // and copy 1 then takes the same values by storing too.
                     let min = words.at(word + MIN_INV);
@@ -195,8 +203,8 @@ impl Op {
                     let max = words.at(word + MAX);
                     let max_value = max.load(Ordering::Relaxed).max(value);
                     max.store(max_value, DATA_STORE);
-                    bump(words, word, self.bucket, copy);
-                    Done { value: sum_lo, min_inv, max: max_value, carry }
+                    bump(words, word, self.bucket, self.what, copy);
+                    Done { value: sum_lo, hi: sum_hi, min_inv, max: max_value }
                 }
             }
         }
@@ -219,37 +227,47 @@ impl Op {
                 What::Inc | What::Level | What::Last => {
                     self.apply(words, 1);
                 }
-                What::Observe => {
+                What::Observe | What::ObserveWide => {
                     add(words.at(word + COUNT), 1);
                     words.at(word + SUM_LO).store(done.value, DATA_STORE);
-                    if done.carry {
-                        add(words.at(word + SUM_HI), 1);
-                    }
+                    words.at(word + SUM_HI).store(done.hi, DATA_STORE);
                     words.at(word + MIN_INV).store(done.min_inv, DATA_STORE);
                     words.at(word + MAX).store(done.max, DATA_STORE);
-                    bump(words, word, self.bucket, 1);
+                    bump(words, word, self.bucket, self.what, 1);
                 }
             }
         }
     }
 }
 
-/// Adds 1 to the sample's bucket in `copy` (or to the overflow word, for a null bucket).
+/// Adds 1 to the sample's bucket in `copy` (or to the overflow word, for a null bucket):
+/// to its lane, or for [`What::ObserveWide`] to its wide word.
 ///
 /// # Safety
 ///
 /// As [`Op::apply`]: `word` is a histogram's first word and `bucket` a bucket of the shard
-/// `words` is copy `copy` of.
+/// `words` is copy `copy` of, a lane or a wide word as `what` says; a lane has room for the
+/// sample (the writer carried its page if not: latch.rs, `Page`).
 #[inline(always)]
-unsafe fn bump(words: Words<'_>, word: usize, bucket: *const AtomicU64, copy: usize) {
+unsafe fn bump(words: Words<'_>, word: usize, bucket: *const (), what: What, copy: usize) {
     if bucket.is_null() {
         // SAFETY: the caller's promise: a histogram's words.
         add(unsafe { words.at(word + OVERFLOW) }, 1);
+    } else if what == What::ObserveWide {
+        // SAFETY: `bucket` is the copy-0 wide word of a bucket of this shard (the caller's
+        // promise); its copy-1 word is `PAGE_BUCKETS` further in the same wide part (the
+        // pointer was derived from the whole part), which lives as long as its shard.
+        add(unsafe { &*bucket.cast::<AtomicU64>().add(copy * PAGE_BUCKETS) }, 1);
     } else {
-        // SAFETY: `bucket` is the copy-0 word of a bucket of a page of this shard (the
-        // caller's promise); its copy-1 word is `PAGE_BUCKETS` further in the same page
+        // SAFETY: `bucket` is the copy-0 lane of a bucket of a page of this shard (the
+        // caller's promise); its copy-1 lane is `PAGE_BUCKETS` further in the same page
         // (the pointer was derived from the whole page), and pages live as long as their
         // shard.
-        add(unsafe { &*bucket.add(copy * PAGE_BUCKETS) }, 1);
+        let lane = unsafe { &*bucket.cast::<AtomicU16>().add(copy * PAGE_BUCKETS) };
+        // Relaxed load: only this thread (the shard's writer) stores the lane. It has room
+        // (the caller's promise): the add does not wrap.
+        let n = lane.load(Ordering::Relaxed);
+        debug_assert!(n < u16::MAX, "a lane without room");
+        lane.store(n.wrapping_add(1), DATA_STORE);
     }
 }

@@ -10,12 +10,14 @@
 //!   `docs/DESIGN.md`, "The ThreadSanitizer variant").
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, fence};
+pub(crate) use loom::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU16, AtomicU64, AtomicUsize, fence,
+};
 #[cfg(loom)]
 pub(crate) use loom::{hint::spin_loop, lazy_static, thread_local};
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU16, AtomicUsize};
 // The `tally_tsan` latch has no fences.
 #[cfg(all(not(loom), not(tally_tsan)))]
 pub(crate) use std::sync::atomic::fence;

@@ -521,3 +521,130 @@ fn float_last_values_tie_break_in_collection_as_their_merge_does() {
         }
     }
 }
+
+crate::metric_set! {
+    /// A counter and a nanosecond histogram moved together (32 buckets a page).
+    struct Lat {
+        /// Calls.
+        calls: Counter,
+        /// One value per call.
+        lat: Histogram(HistogramConfig::DEFAULT),
+    }
+}
+
+/// Narrow buckets (latch.rs, `Page`): a bucket's count in a shard is a 16-bit lane plus a
+/// wide word its page gets at its first carry. Past what a lane holds, counts stay exact:
+/// the lane is carried into the wide word (in a section of its own) before an event could
+/// overflow it, in both copies alike.
+#[test]
+fn bucket_counts_stay_exact_past_what_a_lane_holds() {
+    use crate::latch::CARRIES;
+    let set = Lat::new();
+    // Three carries natively; under Miri, where lanes carry at 3 (latch.rs, `LANE_MAX`),
+    // a few hundred samples carry many times.
+    let n: u64 = if cfg!(miri) { 2_003 } else { 3 * 65_536 + 5 };
+    let carries = CARRIES.load(Ordering::Relaxed);
+    for i in 0..n {
+        set.record(|e| {
+            e.calls().inc();
+            // Two buckets of one page: one hot, one every 1,000th call.
+            e.lat().record(if i % 1000 == 0 { 1_000 } else { 1_010 });
+        });
+    }
+    assert!(CARRIES.load(Ordering::Relaxed) > carries, "no carry happened");
+    let s = set.snapshot();
+    let rare = n.div_ceil(1000);
+    let buckets = s.lat.sparse_buckets();
+    assert_eq!(buckets.len(), 2, "{buckets:?}");
+    assert_eq!(buckets.iter().map(|&(_, c)| c).collect::<Vec<_>>(), [rare, n - rare]);
+    assert_eq!((s.calls, s.lat.count(), s.lat.overflow()), (n, n, 0));
+    assert_eq!(s.lat.sum(), u128::from(rare) * 1_000 + u128::from(n - rare) * 1_010);
+    // Invariant (I) of the latch, pages included: both copies equal outside a section.
+    for (c0, c1) in set.raw().shard_copies() {
+        assert_eq!(c0, c1);
+    }
+}
+
+/// A carry is one more latch section: readers racing with a writer that carries see every
+/// bucket count (lane + wide word) whole, adding up to the event count, never going back.
+#[test]
+fn a_carry_is_invisible_to_concurrent_readers() {
+    let set = Arc::new(Lat::new());
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (set, done) = (set.clone(), done.clone());
+        thread::spawn(move || {
+            let mut last = 0;
+            while !done.load(Ordering::Acquire) {
+                let s = set.snapshot();
+                let in_buckets: u64 = s.lat.sparse_buckets().iter().map(|&(_, n)| n).sum();
+                assert_eq!(s.lat.count(), s.calls, "torn: {s:?}");
+                assert_eq!(in_buckets, s.calls, "torn buckets: {s:?}");
+                assert!(s.calls >= last, "went backwards");
+                last = s.calls;
+            }
+        })
+    };
+    // Under Miri lanes carry at 3 (latch.rs, `LANE_MAX`).
+    let n = if cfg!(miri) { 200 } else { 2 * 65_536 + 17 };
+    for i in 0..n {
+        set.record(|e| {
+            e.calls().inc();
+            e.lat().record(500 + i % 3);
+        });
+    }
+    done.store(true, Ordering::Release);
+    reader.join().unwrap();
+    let s = set.snapshot();
+    assert_eq!((s.calls, s.lat.count()), (n, n));
+    assert_eq!(s.lat.sparse_buckets().iter().map(|&(_, c)| c).sum::<u64>(), n);
+}
+
+/// An event wider than what a lane has room for (more than 32,768 updates, all of them
+/// samples of one bucket): its spilled samples are counted in wide words, and every one is
+/// counted once.
+#[test]
+#[cfg_attr(miri, ignore = "a 40,000-update event: run natively")]
+fn a_giant_event_counts_every_sample_once() {
+    let set = Lat::new();
+    // A lane near what it holds first, so that a narrow count could not take the event.
+    for _ in 0..60_000 {
+        set.record(|e| e.lat().record(700));
+    }
+    for _ in 0..2 {
+        set.record(|e| {
+            e.calls().inc();
+            for _ in 0..40_000 {
+                e.lat().record(700);
+            }
+        });
+    }
+    let s = set.snapshot();
+    assert_eq!((s.calls, s.lat.count()), (2, 140_000));
+    assert_eq!(s.lat.sparse_buckets().len(), 1);
+    assert_eq!(s.lat.sparse_buckets()[0].1, 140_000);
+    for (c0, c1) in set.raw().shard_copies() {
+        assert_eq!(c0, c1);
+    }
+}
+
+/// Pages come from a pool and go back to it when their set is dropped (pool.rs): a page
+/// taken again starts at zero, and the page every unallocated slot points to is never
+/// written.
+#[test]
+fn recycled_pages_start_at_zero() {
+    for round in 0..3u64 {
+        let set = Lat::new();
+        for v in (0..36).map(|k| 1u64 << k) {
+            set.record(|e| {
+                e.calls().inc();
+                e.lat().record(v + round);
+            });
+        }
+        let s = set.snapshot();
+        assert_eq!(s.lat.count(), 36);
+        assert_eq!(s.lat.sparse_buckets().iter().map(|&(_, c)| c).sum::<u64>(), 36);
+        assert!(s.lat.sparse_buckets().iter().all(|&(_, c)| c == 1), "{s:?}");
+    }
+    assert!(crate::latch::full_is_untouched());
+}

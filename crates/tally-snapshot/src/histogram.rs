@@ -480,13 +480,14 @@ impl HistogramConfig {
     /// The index formula without the range check (valid for every `u64`).
     #[inline(always)]
     const fn raw_index(k: u8, v: u64) -> usize {
-        let k = k as u32;
-        // h = floor(log2(max(v, 2^k))) >= k; `v | 2^k` is never 0.
-        let h = 63 - (v | (1u64 << k)).leading_zeros();
+        let k = k as usize;
+        // h = floor(log2(max(v, 2^k))) >= k; `v | 2^k` is never 0. In `usize` throughout
+        // (no `u32` to widen on the write path).
+        let h = 63 - (v | (1u64 << k)).leading_zeros() as usize;
         let shift = h - k;
         // (v >> shift) is in [2^k, 2^(k+1)) above 2^k, and v itself below: both fit any
         // usize, as does (shift << k) <= 54 << 10.
-        ((shift as usize) << k) + (v >> shift) as usize
+        (shift << k) + (v >> shift) as usize
     }
 
     /// The largest index the formula gives for any `u64` (that of `u64::MAX`).
