@@ -30,9 +30,20 @@
 //! Under `--cfg tally_tsan` the fences are replaced by Release data stores and Acquire data
 //! loads (same argument, edge per access), because ThreadSanitizer does not model fences.
 
+mod help;
+mod pages;
+
 use std::ptr;
 
 use crossbeam_utils::CachePadded;
+
+#[cfg(all(test, not(loom)))]
+pub(crate) use help::SERVED_BY_HELP;
+use help::{LIVE_ATTEMPTS, Published};
+pub(crate) use pages::Page;
+#[cfg(all(test, not(loom)))]
+pub(crate) use pages::{CARRIES, full_is_untouched};
+use pages::{GIANT_EVENT, LANE_MAX, WideTable, own_lane};
 
 use crate::event::CAPACITY;
 use crate::layout::PAGE_BUCKETS;
@@ -89,105 +100,6 @@ const HELP: usize = 1;
 /// First word of copy 0 (copy 1 follows it, `width` words further).
 const DATA: usize = 2;
 
-/// Live reads a reader tries before it asks the writer for help. A read fails only when
-/// the writer finished a flip during it, so failing this many in a row means the writer is
-/// recording flat out, and will see the request at the end of its current event.
-///
-/// The core's own unit tests ask at once, so that every threaded test (under Miri and
-/// ThreadSanitizer too) runs the help path on every read; the `tally` crate's stress tests
-/// and the loom models run the real value (the help model asks at once by itself).
-const LIVE_ATTEMPTS: usize = if cfg!(all(test, not(loom))) { 0 } else { 1 };
-
-/// While waiting for a publication, the reader re-asks and tries a live read once every
-/// this many polls of the published sequence (1 under loom, whose spin loop yields).
-const RECHECK_EVERY: usize = if cfg!(loom) { 1 } else { 64 };
-
-/// Reads served by a writer's publication (the core's tests check the path is taken).
-#[cfg(all(test, not(loom)))]
-pub(crate) static SERVED_BY_HELP: std::sync::atomic::AtomicUsize =
-    std::sync::atomic::AtomicUsize::new(0);
-
-/// Pages carried (the core's tests check the path is taken).
-#[cfg(all(test, not(loom)))]
-pub(crate) static CARRIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// A histogram bucket page: copy 0 of `PAGE_BUCKETS` narrow counts (16-bit lanes), then
-/// copy 1: 128 bytes. Allocated by the shard's owner the first time a value lands in it
-/// (before the event's section opens), never freed before the shard.
-///
-/// # Narrow buckets
-///
-/// A bucket's count in a shard is its lane plus its word in the page's [`Wide`] part (0
-/// while there is none). A lane never overflows: before an event's section opens, the
-/// writer checks each sample's lane against the event's size (`resolve`: the event may put
-/// all its samples in that lane), and if the lane has less room than that, first
-/// **carries** the page: in a latch section of its own, every lane of the page is added to
-/// its wide word and set to 0, in copy 0 and then in copy 1. (A giant event's spilled
-/// samples go to wide words, see [`GIANT_EVENT`].) A carry changes no bucket's count (lane + wide), so a reader sees the
-/// same counts whichever side of it its read falls on; a reader that reads lanes and wide
-/// words across a carry sees the sequence move and retries, as for any section.
-/// docs/DESIGN.md, "Narrow buckets".
-pub(crate) type Page = CachePadded<[AtomicU16; 2 * PAGE_BUCKETS]>;
-
-/// Where a shard's page pointers point until their page is allocated: a page whose lanes
-/// all hold `u16::MAX` and are never written, so that the writer's room check (`resolve`)
-/// finds no room in it and takes the cold path, which allocates the page (one test on the
-/// write path for both). Readers skip it (`allocated`).
-///
-/// (Under loom, whose atomics exist only inside a model's execution, each shard has its
-/// own, `Shard::full`.)
-#[cfg(not(loom))]
-static FULL: Page = CachePadded::new([const { AtomicU16::new(u16::MAX) }; 2 * PAGE_BUCKETS]);
-
-/// The value of a lane of this shard, read by its writer (the only thread that writes it),
-/// without an atomic load: only reads (the readers') race with it, so it is not a data
-/// race, and the compiler can fold it into the comparison that uses it.
-///
-/// # Safety
-///
-/// `lane` points to a live lane, and the caller is the only thread that writes it.
-#[inline(always)]
-unsafe fn own_lane(lane: *const AtomicU16) -> u16 {
-    #[cfg(not(loom))]
-    {
-        // SAFETY: the caller's promise: no write races with this read.
-        unsafe { (*lane).as_ptr().read() }
-    }
-    #[cfg(loom)]
-    {
-        // SAFETY: as above (loom checks that no write races with it).
-        unsafe { (*lane).unsync_load() }
-    }
-}
-
-/// The wide part of a page, allocated with its first carry: copy 0 of `PAGE_BUCKETS`
-/// 64-bit counts, then copy 1 (512 bytes).
-type Wide = CachePadded<[AtomicU64; 2 * PAGE_BUCKETS]>;
-
-/// One pointer per page to its wide part (null until the page's first carry); the table
-/// itself is allocated with the shard's first carry, so that a shard that never carries
-/// pays one null pointer for it.
-#[derive(Debug)]
-struct WideTable {
-    pages: Box<[AtomicPtr<Wide>]>,
-}
-
-/// What a lane holds at most before its page is carried: `u16::MAX`; 1 under loom, so that
-/// a model's second sample in a bucket carries its page, and 3 under Miri, so that its
-/// tests carry every few samples rather than every 65,536.
-const LANE_MAX: usize = if cfg!(loom) {
-    1
-} else if cfg!(miri) {
-    3
-} else {
-    u16::MAX as usize
-};
-
-/// An event with more updates than this records its spilled samples straight into wide
-/// words, and its lanes need room for its inline samples only: a carried lane (0) has room
-/// for this many samples.
-const GIANT_EVENT: usize = 1 << 15;
-
 /// One thread's shard: `2 + 2 × width` words in cache-padded lines, owned by one allocation
 /// so that no other shard shares its lines, a table of lazily allocated histogram bucket
 /// pages and of their wide parts, and the buffer the writer publishes a copy into when a
@@ -202,40 +114,6 @@ pub(crate) struct Shard {
     #[cfg(loom)]
     full: Box<Page>,
     published: AtomicPtr<Published>,
-}
-
-/// A copy of a shard that its writer published at a reader's request, under its own
-/// sequence (the latch's protocol with one copy: the writer writes it only when asked, so
-/// a reader that finds it stable reads it whole).
-///
-/// Its pages are allocated as the shard's are (by the writer, when it publishes a page
-/// for the first time), so that a shard with a few pages in use does not hold a buffer for
-/// all of them: `width` words, a pointer per possible page, and 256 bytes per page in use.
-#[derive(Debug)]
-struct Published {
-    /// Odd while the writer writes the copy; `+2` per publication.
-    seq: AtomicU64,
-    /// The shard's `width` words.
-    words: Box<[AtomicU64]>,
-    /// Per page, null until the page is first published, then its bucket counts (lane +
-    /// wide word). A page once allocated stays so: a reader reads every non-null one.
-    pages: Box<[AtomicPtr<PubPage>]>,
-}
-
-/// A published page: its `PAGE_BUCKETS` bucket counts.
-type PubPage = [AtomicU64; PAGE_BUCKETS];
-
-impl Drop for Published {
-    fn drop(&mut self) {
-        for cell in self.pages.iter() {
-            let page = cell.load(Ordering::Relaxed);
-            if !page.is_null() {
-                // SAFETY: `&mut self`: no other reference exists; published pages come
-                // from `Box::into_raw` in `Shard::publish` and are freed only here.
-                drop(unsafe { Box::from_raw(page) });
-            }
-        }
-    }
 }
 
 /// The words of one copy of a shard, as a base the hot path computes once per section (a
@@ -345,27 +223,6 @@ impl Shard {
         }
     }
 
-    /// Where this shard's unallocated page pointers point ([`FULL`]). Never written through
-    /// (lanes are written only in allocated pages: `resolve` gives the cold path every
-    /// sample whose page is `FULL`).
-    #[inline(always)]
-    fn full(&self) -> *mut Page {
-        #[cfg(not(loom))]
-        {
-            ptr::from_ref::<Page>(&FULL).cast_mut()
-        }
-        #[cfg(loom)]
-        {
-            ptr::from_ref::<Page>(&self.full).cast_mut()
-        }
-    }
-
-    /// Whether a page pointer of this shard is an allocated page (not [`FULL`]).
-    #[inline(always)]
-    fn allocated(&self, page: *mut Page) -> bool {
-        page != self.full()
-    }
-
     /// The shard's width: words per copy.
     #[inline(always)]
     pub(crate) fn width(&self) -> usize {
@@ -461,73 +318,6 @@ impl Shard {
         }
     }
 
-    /// Serves a reader's request for help: copies copy 0 (equal to copy 1 outside a
-    /// section) and the allocated pages into the published buffer, under its sequence.
-    /// Owner only, outside sections; cold (once per request, not per event).
-    #[cold]
-    #[inline(never)]
-    fn publish(&self, width: usize) {
-        // Acquire: pairs with the AcqRel compare-exchange in `published_buffer` that
-        // installed the buffer, so its words are initialised here.
-        let published = self.published.load(Ordering::Acquire);
-        if published.is_null() {
-            // The request is visible before the buffer: the next event serves it.
-            return;
-        }
-        // SAFETY: a non-null `published` comes from `Box::into_raw` in `published_buffer`
-        // and is freed only in `Drop`, which needs `&mut self`.
-        let published = unsafe { &*published };
-        // Cleared before the copy is taken, so a request made after this point is served
-        // by a later publication (see `read` for what a reader accepts).
-        self.word(HELP).store(0, Ordering::Relaxed);
-        let words = &published.words;
-        // Relaxed: only this thread stores the published sequence.
-        let ps = published.seq.load(Ordering::Relaxed);
-        // Release + fence: as the latch's first flip (module docs); readers of the
-        // published copy retry while it is odd or moved.
-        published.seq.store(ps + 1, Ordering::Release);
-        writer_fence();
-        let c0 = self.copy(0, width);
-        for (i, w) in words[..width].iter().enumerate() {
-            // SAFETY: `i < width`; relaxed loads of our own stores.
-            w.store(unsafe { c0.at(i) }.load(Ordering::Relaxed), DATA_STORE);
-        }
-        for (k, cell) in self.pages.iter().enumerate() {
-            // Relaxed: only the owner stores page pointers (see `resolve`).
-            let page = cell.load(Ordering::Relaxed);
-            if !self.allocated(page) {
-                continue;
-            }
-            // SAFETY: as in `resolve` (an allocated page).
-            let page = unsafe { &*page };
-            // Relaxed: only this thread stores published page pointers.
-            let mut dst = published.pages[k].load(Ordering::Relaxed);
-            if dst.is_null() {
-                // Allocated while the sequence is odd: a reader that finds it before this
-                // publication is complete retries. Release: readers that load it with
-                // Acquire see it initialised.
-                dst = Box::into_raw(Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
-                published.pages[k].store(dst, Ordering::Release);
-            }
-            // SAFETY: from `Box::into_raw` above, freed only when `published` is dropped,
-            // with the shard (`&mut self`).
-            let dst = unsafe { &*dst };
-            for (d, b) in dst.iter().zip(&page[..PAGE_BUCKETS]) {
-                d.store(u64::from(b.load(Ordering::Relaxed)), DATA_STORE);
-            }
-            // Relaxed: only the owner stores wide pointers (see `wide_page`).
-            // SAFETY: as in `wide_page`.
-            if let Some(wide) = unsafe { self.wide_of(k, Ordering::Relaxed) } {
-                for (d, w) in dst.iter().zip(&wide[..PAGE_BUCKETS]) {
-                    let total = d.load(Ordering::Relaxed).wrapping_add(w.load(Ordering::Relaxed));
-                    d.store(total, DATA_STORE);
-                }
-            }
-        }
-        // Release: a reader that acquires ps+2 reads the whole copy stored before it.
-        published.seq.store(ps + 2, Ordering::Release);
-    }
-
     /// What an op needs just before the section: a sample's lane (see [`Op::observe`]),
     /// with room for `room` more samples (its page is carried first if it has not), a last
     /// value's stamp (see [`Op::last`]).
@@ -568,164 +358,6 @@ impl Shard {
         }
     }
 
-    /// [`resolve`](Self::resolve) for a giant event's spilled ops: a sample goes to its
-    /// bucket's wide word (allocated if need be), whatever its lane holds.
-    ///
-    /// # Safety
-    ///
-    /// As [`resolve`](Self::resolve).
-    #[cold]
-    unsafe fn resolve_wide(&self, op: &mut Op) {
-        if op.what == What::Observe && op.second != NO_BUCKET {
-            let i = op.second as usize;
-            let (p, b) = (i / PAGE_BUCKETS, i % PAGE_BUCKETS);
-            assert!(p < self.pages.len(), "page {p} past a shard of {}", self.pages.len());
-            // The page too, so that readers, which find wide parts through pages, see it.
-            // Relaxed: as in `resolve`.
-            if !self.allocated(self.pages[p].load(Ordering::Relaxed)) {
-                self.new_page(p);
-            }
-            // Derived from the whole array: it may reach the copy-1 word too.
-            op.bucket = self.wide_page(p).as_ptr().wrapping_add(b).cast();
-            op.what = What::ObserveWide;
-        } else {
-            // SAFETY: the caller's promise (no sample: room does not matter).
-            unsafe { self.resolve(op, 0) };
-        }
-    }
-
-    /// Makes room in the lane of bucket `i` (`page × PAGE_BUCKETS + b`) for an event's
-    /// samples: allocates the page if it is still `FULL`, or else carries it. Returns the
-    /// lane. Owner only, outside sections.
-    ///
-    /// # Safety
-    ///
-    /// `i / PAGE_BUCKETS < pages`.
-    #[cold]
-    #[inline(never)]
-    unsafe fn make_room(&self, i: usize) -> ptr::NonNull<AtomicU16> {
-        let (p, b) = (i / PAGE_BUCKETS, i % PAGE_BUCKETS);
-        // Relaxed: as in `resolve`.
-        let mut page = self.pages[p].load(Ordering::Relaxed);
-        if self.allocated(page) {
-            self.carry(p);
-        } else {
-            page = self.new_page(p);
-        }
-        // SAFETY: an allocated page (see `resolve`), `b < PAGE_BUCKETS`; derived from the
-        // whole array. (Non-null, as the write path's overflow test must know.)
-        unsafe { ptr::NonNull::new_unchecked((*page).as_ptr().add(b).cast_mut()) }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn new_page(&self, p: usize) -> *mut Page {
-        // From the pool (pool.rs), which gives room for a page, aligned.
-        #[cfg(not(loom))]
-        let page = {
-            let page = crate::pool::take().cast::<Page>();
-            // SAFETY: `page` is valid for writes of a `Page` and aligned for it, and ours.
-            unsafe {
-                page.write(CachePadded::new([const { AtomicU16::new(0) }; 2 * PAGE_BUCKETS]))
-            };
-            page
-        };
-        #[cfg(loom)]
-        let page =
-            Box::into_raw(Box::new(CachePadded::new(std::array::from_fn(|_| AtomicU16::new(0)))));
-        // Release: readers that load this pointer with Acquire see the zeroed lanes.
-        self.pages[p].store(page, Ordering::Release);
-        page
-    }
-
-    /// Page `p`'s wide part, allocating it (and the table) on first use. Owner only,
-    /// outside sections. Panics if `p` is not a page of the shard.
-    fn wide_page(&self, p: usize) -> &Wide {
-        // Relaxed: only the owner stores the table pointer (a previous owner's store is
-        // ordered before ours by the slot hand-over, slot.rs).
-        let mut table = self.wide.load(Ordering::Relaxed);
-        if table.is_null() {
-            let pages = (0..self.pages.len()).map(|_| AtomicPtr::new(ptr::null_mut())).collect();
-            table = Box::into_raw(Box::new(WideTable { pages }));
-            // Release: readers that load the table with Acquire see its null pointers.
-            self.wide.store(table, Ordering::Release);
-        }
-        // SAFETY: non-null table pointers come from `Box::into_raw` above and are freed
-        // only in `Drop`, which needs `&mut self`.
-        let cell = &unsafe { &*table }.pages[p];
-        // Relaxed: as the table's.
-        let mut wide = cell.load(Ordering::Relaxed);
-        if wide.is_null() {
-            wide = Box::into_raw(Box::new(CachePadded::new(std::array::from_fn(|_| {
-                AtomicU64::new(0)
-            }))));
-            // Release: readers that load this pointer with Acquire see the zeroed words.
-            cell.store(wide, Ordering::Release);
-        }
-        // SAFETY: as the table's: from `Box::into_raw` above, freed only in `Drop`.
-        unsafe { &*wide }
-    }
-
-    /// Page `p`'s wide part if it has one, its pointers loaded with `order` (Acquire for
-    /// readers, pairing with the Release stores in `wide_page`; Relaxed for the owner).
-    ///
-    /// # Safety
-    ///
-    /// None beyond `p < pages` (checked): marked `unsafe` only so that callers say which
-    /// ordering they rely on. The returned reference lives as long as the shard.
-    unsafe fn wide_of(&self, p: usize, order: Ordering) -> Option<&Wide> {
-        let table = self.wide.load(order);
-        if table.is_null() {
-            return None;
-        }
-        // SAFETY: as in `wide_page`.
-        let wide = unsafe { &*table }.pages[p].load(order);
-        // SAFETY: as in `wide_page`.
-        (!wide.is_null()).then(|| unsafe { &*wide })
-    }
-
-    /// Carries page `p` (see [`Page`]): in a latch section of its own, adds every lane to
-    /// its wide word and sets it to 0, copy 0 first, then copy 1. Owner only, outside
-    /// sections; cold (once per about 65,000 samples in a bucket, at most).
-    #[cold]
-    #[inline(never)]
-    fn carry(&self, p: usize) {
-        let wide = self.wide_page(p);
-        // Relaxed: the owner's own store (`lane` allocated the page before calling us).
-        let page = self.pages[p].load(Ordering::Relaxed);
-        debug_assert!(self.allocated(page));
-        // SAFETY: as in `resolve`.
-        let page = unsafe { &*page };
-        let seq = self.word(SEQ);
-        // The latch's section, as in `commit` (the orderings are argued there).
-        debug_assert!(seq.load(Ordering::Relaxed) & 1 == 0, "a section is already open");
-        seq.store(seq.load(Ordering::Relaxed) + 1, Ordering::Release);
-        writer_fence();
-        for c in [0, 1] {
-            for (lane, w) in page[c * PAGE_BUCKETS..][..PAGE_BUCKETS]
-                .iter()
-                .zip(&wide[c * PAGE_BUCKETS..][..PAGE_BUCKETS])
-            {
-                // SAFETY: a live lane, and this thread its only writer.
-                let n = unsafe { own_lane(lane) };
-                if n != 0 {
-                    // Relaxed load: our own store.
-                    w.store(w.load(Ordering::Relaxed) + u64::from(n), DATA_STORE);
-                    lane.store(0, DATA_STORE);
-                }
-            }
-            if c == 0 {
-                seq.store(seq.load(Ordering::Relaxed) + 1, Ordering::Release);
-                writer_fence();
-            }
-        }
-        #[cfg(all(test, not(loom)))]
-        CARRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if self.word(HELP).load(Ordering::Relaxed) != 0 {
-            self.publish(self.width);
-        }
-    }
-
     // ---- reader half (any thread) ----
 
     /// Reads one complete copy into `out` (`width` words) and, for every allocated bucket
@@ -745,106 +377,6 @@ impl Shard {
         page_words: &mut Vec<u64>,
     ) {
         self.read_asking_after(LIVE_ATTEMPTS, out, page_ids, page_words);
-    }
-
-    /// [`read`](Self::read), asking for help after `live_attempts` failed live reads (the
-    /// loom models ask at once, to explore the help path).
-    pub(crate) fn read_asking_after(
-        &self,
-        live_attempts: usize,
-        out: &mut [u64],
-        page_ids: &mut Vec<usize>,
-        page_words: &mut Vec<u64>,
-    ) {
-        debug_assert_eq!(out.len(), self.width);
-        for _ in 0..live_attempts {
-            if self.read_live(out, page_ids, page_words) {
-                return;
-            }
-            crate::sync::spin_loop();
-        }
-        let published = self.published_buffer();
-        // Relaxed: what matters is coherence on this one variable. A publication whose
-        // first store (odd) is later than the value read here began after this read began,
-        // so it holds every event that happened before it (docs/DESIGN.md, "Reader help").
-        let p0 = published.seq.load(Ordering::Relaxed);
-        let ready = if p0 & 1 == 0 { p0 + 2 } else { p0 + 3 };
-        let help = self.word(HELP);
-        for round in 0usize.. {
-            // Now and then (not on every turn: the sequence's line is the writer's), ask
-            // again (the writer may have cleared the request for an earlier one) and try a
-            // live read (it succeeds as soon as the writer stopped or was descheduled).
-            if round % RECHECK_EVERY == 0 {
-                // Relaxed: a hint.
-                if help.load(Ordering::Relaxed) == 0 {
-                    help.store(1, Ordering::Relaxed);
-                }
-                if round > 0 && self.read_live(out, page_ids, page_words) {
-                    return;
-                }
-            }
-            // Polls the published copy's sequence: a line the writer writes only when asked.
-            if self.read_published(published, ready, out, page_ids, page_words) {
-                #[cfg(all(test, not(loom)))]
-                SERVED_BY_HELP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                return;
-            }
-            crate::sync::spin_loop();
-        }
-    }
-
-    /// The published buffer, allocated by the first reader that needs it.
-    fn published_buffer(&self) -> &Published {
-        let mut p = self.published.load(Ordering::Acquire);
-        if p.is_null() {
-            let fresh = Box::into_raw(Box::new(Published {
-                seq: AtomicU64::new(0),
-                words: (0..self.width).map(|_| AtomicU64::new(0)).collect(),
-                pages: (0..self.pages.len()).map(|_| AtomicPtr::new(ptr::null_mut())).collect(),
-            }));
-            // Pairs with the Acquire loads of `publish` and of other readers (see
-            // `install_once`): the buffer's words are initialised.
-            p = crate::sync::install_once(&self.published, fresh, |fresh| {
-                // SAFETY: `fresh` came from `Box::into_raw` above and was never shared.
-                drop(unsafe { Box::from_raw(fresh) })
-            });
-        }
-        // SAFETY: non-null, from `Box::into_raw` above, freed only in `Drop` (`&mut self`).
-        unsafe { &*p }
-    }
-
-    /// One read of the published copy, accepted if it is stable and at least `ready`.
-    fn read_published(
-        &self,
-        published: &Published,
-        ready: u64,
-        out: &mut [u64],
-        page_ids: &mut Vec<usize>,
-        page_words: &mut Vec<u64>,
-    ) -> bool {
-        // Acquire: pairs with `publish`'s Release store of this sequence.
-        let q1 = published.seq.load(Ordering::Acquire);
-        if q1 & 1 == 1 || q1 < ready {
-            return false;
-        }
-        page_ids.clear();
-        page_words.clear();
-        for (o, w) in out.iter_mut().zip(&published.words[..]) {
-            *o = w.load(DATA_LOAD);
-        }
-        for (k, cell) in published.pages.iter().enumerate() {
-            // Acquire: pairs with the Release store in `publish` (an initialised page).
-            let src = cell.load(Ordering::Acquire);
-            if !src.is_null() {
-                page_ids.push(k);
-                // SAFETY: as in `publish`.
-                let src = unsafe { &*src };
-                page_words.extend(src.iter().map(|w| w.load(DATA_LOAD)));
-            }
-        }
-        reader_fence();
-        // Relaxed: ordered after the data loads by the Acquire fence (as in `read_live`).
-        q1 == published.seq.load(Ordering::Relaxed)
     }
 
     /// One live read: `true` if the writer did not finish a flip while it ran.
@@ -925,13 +457,6 @@ impl Shard {
         let s2 = self.word(SEQ).load(Ordering::Relaxed);
         s1 == s2
     }
-}
-
-/// Whether every lane of [`FULL`] still holds `u16::MAX` (a test's check that nothing
-/// writes it).
-#[cfg(all(test, not(loom)))]
-pub(crate) fn full_is_untouched() -> bool {
-    FULL.iter().all(|l| l.load(Ordering::Relaxed) == u16::MAX)
 }
 
 #[cfg(test)]

@@ -467,7 +467,7 @@ fn loom_histogram_pages_are_coherent_with_their_event() {
     });
 }
 
-/// Narrow buckets carried (latch.rs, `Page`). Under loom a lane carries once it holds 1:
+/// Narrow buckets carried (latch/pages.rs, `Page`). Under loom a lane carries once it holds 1:
 /// the writer's second sample in a bucket first carries the page (allocating its wide
 /// part, then a section of its own that moves the lane into the wide word, copy 0 then
 /// copy 1), then applies its event. Every snapshot, on either side of the carry or across

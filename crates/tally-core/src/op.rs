@@ -49,7 +49,7 @@ pub(crate) enum What {
     /// it in its bucket's lane.
     Observe,
     /// [`Observe`](What::Observe), counting the sample in its bucket's wide word: what a
-    /// giant event's spilled samples become when resolved (latch.rs, `GIANT_EVENT`).
+    /// giant event's spilled samples become when resolved (latch/pages.rs, `GIANT_EVENT`).
     ObserveWide,
     /// Adds the `f64` whose bits are `value` to the `f64` whose bits are in `word` (float
     /// counters and gauges; the handle refused what they may not take).
@@ -247,7 +247,7 @@ impl Op {
 ///
 /// As [`Op::apply`]: `word` is a histogram's first word and `bucket` a bucket of the shard
 /// `words` is copy `copy` of, a lane or a wide word as `what` says; a lane has room for the
-/// sample (the writer carried its page if not: latch.rs, `Page`).
+/// sample (the writer carried its page if not: latch/pages.rs, `Page`).
 #[inline(always)]
 unsafe fn bump(words: Words<'_>, word: usize, bucket: *const (), what: What, copy: usize) {
     if bucket.is_null() {

@@ -532,7 +532,7 @@ crate::metric_set! {
     }
 }
 
-/// Narrow buckets (latch.rs, `Page`): a bucket's count in a shard is a 16-bit lane plus a
+/// Narrow buckets (latch/pages.rs, `Page`): a bucket's count in a shard is a 16-bit lane plus a
 /// wide word its page gets at its first carry. Past what a lane holds, counts stay exact:
 /// the lane is carried into the wide word (in a section of its own) before an event could
 /// overflow it, in both copies alike.
@@ -540,7 +540,7 @@ crate::metric_set! {
 fn bucket_counts_stay_exact_past_what_a_lane_holds() {
     use crate::latch::CARRIES;
     let set = Lat::new();
-    // Three carries natively; under Miri, where lanes carry at 3 (latch.rs, `LANE_MAX`),
+    // Three carries natively; under Miri, where lanes carry at 3 (latch/pages.rs, `LANE_MAX`),
     // a few hundred samples carry many times.
     let n: u64 = if cfg!(miri) { 2_003 } else { 3 * 65_536 + 5 };
     let carries = CARRIES.load(Ordering::Relaxed);
@@ -585,7 +585,7 @@ fn a_carry_is_invisible_to_concurrent_readers() {
             }
         })
     };
-    // Under Miri lanes carry at 3 (latch.rs, `LANE_MAX`).
+    // Under Miri lanes carry at 3 (latch/pages.rs, `LANE_MAX`).
     let n = if cfg!(miri) { 200 } else { 2 * 65_536 + 17 };
     for i in 0..n {
         set.record(|e| {
