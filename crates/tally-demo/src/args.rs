@@ -4,8 +4,13 @@ use std::time::Duration;
 
 use clap::Parser;
 
-/// A simulated inference service recording into tally while reader threads check every
-/// published snapshot; ends with a table of expected against observed counts.
+use crate::progress::ProgressMode;
+
+/// A simulated inference service that records every request into tally, from worker
+/// threads and async tasks, while reader threads check every published snapshot and
+/// `/metrics` is served and scraped. It shows live figures as it runs, then a table of the
+/// requests it issued against what tally counted, and exits with 1 if any request was not
+/// counted exactly once or any snapshot broke an invariant (2 if it could not run).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "tally-demo", version, about, long_about = None)]
 pub struct Args {
@@ -63,9 +68,15 @@ pub struct Args {
     pub no_metrics: bool,
 
     /// Print the final snapshot and the check results as JSON on stdout instead of the
-    /// table (no progress line).
+    /// table (no live figures unless --progress asks for them, on stderr).
     #[arg(long)]
     pub json: bool,
+
+    /// Live figures while running: `live` redraws one line on the terminal, `lines` prints
+    /// a line per second (for logs and pipes), `auto` picks `live` on a terminal and
+    /// `lines` otherwise. Width: the terminal's, or `COLUMNS`.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
 }
 
 impl Args {

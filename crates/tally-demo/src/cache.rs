@@ -31,11 +31,13 @@ impl Cache {
     }
 
     /// Caches `value` under `key`; when full, evicts the entry at `victim % len` first.
-    pub fn insert(&mut self, key: u64, value: u64, victim: u64) {
+    /// Whether the cache grew (it did not if `key` was there or an entry was evicted).
+    pub fn insert(&mut self, key: u64, value: u64, victim: u64) -> bool {
         if let Some(entry) = self.map.get_mut(&key) {
             entry.0 = value;
-            return;
+            return false;
         }
+        let grew = self.keys.len() < self.capacity;
         if self.keys.len() == self.capacity {
             let i = (victim % self.keys.len() as u64) as usize;
             let evicted = self.keys.swap_remove(i);
@@ -48,6 +50,7 @@ impl Cache {
         }
         self.map.insert(key, (value, self.keys.len()));
         self.keys.push(key);
+        grew
     }
 
     /// Entries held.

@@ -1,6 +1,6 @@
 //! The main job of tally: a simulated inference service recording into tally from worker
 //! threads and async tasks, while reader threads check every published snapshot, `/metrics`
-//! is served and scraped, and a progress line shows the live figures; at the end, a table
+//! is served and scraped, and a live view shows the figures (fitted to the terminal); at the end, a table
 //! of what was issued against what tally counted.
 //!
 //! ```text
@@ -26,6 +26,7 @@ mod overhead;
 mod progress;
 mod readers;
 mod report;
+mod resources;
 mod rng;
 mod run;
 mod scrape;
@@ -39,8 +40,11 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = args::Args::parse();
     let json = args.json;
-    // With --json, stdout carries the JSON alone: the start-up lines go to stderr.
+    // With --json, stdout carries the JSON alone: the start-up lines go to stderr. Both
+    // are wrapped to the terminal's width.
+    let width = progress::width();
     let mut say = |line: &str| {
+        let line = progress::wrap(line, width);
         if json {
             eprintln!("{line}");
         } else {

@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, ContentArrangement, Table};
+use comfy_table::presets::{UTF8_FULL_CONDENSED, UTF8_HORIZONTAL_ONLY};
+use comfy_table::{
+    CellAlignment, ColumnConstraint, ContentArrangement, Table, Width as ComfyWidth,
+};
 use serde::Serialize;
 use tally::RegistrySnapshot;
 use tally_sync::LockStatsSnapshot;
@@ -15,6 +17,7 @@ use crate::counts::{Counts, Issued};
 use crate::overhead::RecordCost;
 use crate::progress::{human_count, human_duration};
 use crate::readers::ReaderReport;
+use crate::resources::{ResourceSummary, human_bytes};
 use crate::view::View;
 
 /// The options the run used.
@@ -74,6 +77,10 @@ pub struct MetricsReport {
     pub totals: Vec<u64>,
     /// The count the scrape after the run showed (must equal the final count).
     pub final_total: Option<u64>,
+    /// The response-size histogram's count in the last scrape (must equal it too).
+    pub final_responses: Option<u64>,
+    /// Float and unit-carrying series the last scrape lacked (must be none).
+    pub missing_series: Vec<String>,
 }
 
 /// The rates from the final snapshot, with what was aimed at.
@@ -179,6 +186,8 @@ pub struct Report {
     pub inference_spin_ns: f64,
     /// The locks', throttle's and gate's figures.
     pub sync: SyncSummary,
+    /// The accelerator's, cache's and responses' figures (float and byte-sized fields).
+    pub resources: ResourceSummary,
     /// The final published snapshot of the whole registry.
     pub final_snapshot: RegistrySnapshot,
 }
@@ -266,6 +275,37 @@ impl Report {
                     metrics.final_total, expected.overall.total_inferences
                 ));
             }
+            if metrics.answered > 0
+                && metrics.final_responses != Some(expected.overall.total_inferences)
+            {
+                problems.push(format!(
+                    "/metrics showed {:?} response sizes after the run, not the {} issued",
+                    metrics.final_responses, expected.overall.total_inferences
+                ));
+            }
+            if metrics.answered > 0 && !metrics.missing_series.is_empty() {
+                problems.push(format!(
+                    "/metrics lacks the unit-carrying series {}",
+                    metrics.missing_series.join(", ")
+                ));
+            }
+        }
+        let resources = match ResourceSummary::of(snapshot) {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(format!("the final snapshot's resources are unreadable: {e}"));
+                ResourceSummary::default()
+            }
+        };
+        let total = observed.overall.total_inferences;
+        if resources.responses != total {
+            problems.push(format!(
+                "{} response sizes recorded for {total} requests counted",
+                resources.responses
+            ));
+        }
+        if !(0.0..=1.0).contains(&resources.cache_fill) {
+            problems.push(format!("a cache fill ratio of {} (not in 0..=1)", resources.cache_fill));
         }
         let h = &overall.latency_ns;
         Report {
@@ -298,6 +338,7 @@ impl Report {
             record_cost,
             inference_spin_ns: inference_spin.as_nanos() as f64,
             sync,
+            resources,
             final_snapshot: snapshot.clone(),
         }
     }
@@ -307,21 +348,34 @@ impl Report {
         serde_json::to_string(self).expect("the report serializes")
     }
 
-    /// The report as tables, for a terminal.
+    /// The report as tables, laid out for the terminal's width (`COLUMNS`, or 100 columns
+    /// where there is no terminal).
     pub fn to_table(&self) -> String {
+        self.to_table_in(crate::progress::width())
+    }
+
+    /// The report as tables of at most `width` columns: below 100, short headers and no
+    /// inner borders, so that a row of counts (9 digits each) fits 80 columns.
+    pub fn to_table_in(&self, width: usize) -> String {
+        let wide = width >= 100;
         let mut counts = Table::new();
         counts
-            .load_preset(UTF8_FULL_CONDENSED)
+            .load_preset(if wide { UTF8_FULL_CONDENSED } else { UTF8_HORIZONTAL_ONLY })
             .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_header([
-                "series",
-                "total",
-                "successful",
-                "failed",
-                "cache hits",
-                "cache misses",
-                "issued = counted",
-            ]);
+            .set_width(width as u16)
+            .set_header(if wide {
+                [
+                    "series",
+                    "total",
+                    "successful",
+                    "failed",
+                    "cache hits",
+                    "cache misses",
+                    "issued = counted",
+                ]
+            } else {
+                ["series", "total", "ok", "failed", "hits", "misses", "exact"]
+            });
         let mut row = |name: &str, want: &Counts, got: Option<&Counts>| {
             let mut cells = vec![name.to_owned()];
             let got_fields = got.map(Counts::fields);
@@ -335,11 +389,16 @@ impl Report {
             cells.push(if got == Some(want) { "yes".to_owned() } else { "NO".to_owned() });
             counts.add_row(cells);
         };
-        row("overall", &self.expected.overall, Some(&self.observed.overall));
+        row("all models", &self.expected.overall, Some(&self.observed.overall));
         for (model, want) in &self.expected.by_model {
-            row(&format!("  model={model}"), want, self.observed.by_model.get(model));
+            row(&format!("  {model}"), want, self.observed.by_model.get(model));
         }
-        fit(&mut counts);
+        // Model names are not wrapped mid-word: the column is as wide as the longest.
+        let longest = self.expected.by_model.keys().map(|m| m.chars().count() + 2).max();
+        if let Some(column) = counts.column_mut(0) {
+            let least = longest.unwrap_or(0).max("all models".len()) as u16;
+            column.set_constraint(ColumnConstraint::LowerBoundary(ComfyWidth::Fixed(least)));
+        }
         for i in 1..=6 {
             if let Some(column) = counts.column_mut(i) {
                 column.set_cell_alignment(CellAlignment::Right);
@@ -352,9 +411,9 @@ impl Report {
         let c = &self.config;
         let mut summary = Table::new();
         summary
-            .load_preset(UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic);
-        fit(&mut summary);
+            .load_preset(if wide { UTF8_FULL_CONDENSED } else { UTF8_HORIZONTAL_ONLY })
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(width as u16);
         let mut line = |k: &str, v: String| {
             summary.add_row([k.to_owned(), v]);
         };
@@ -443,14 +502,53 @@ impl Report {
                 c.spin
             ),
         );
+        let r = &self.resources;
+        line(
+            "accelerator (simulated)",
+            format!(
+                "{} busy (inference time, f64 seconds summed over workers); utilisation {} \
+                 (a worker's busy fraction over its last 256 requests, the last sampled)",
+                human_duration(Duration::from_secs_f64(r.gpu_busy_s.max(0.0))),
+                r.gpu_utilization
+                    .map_or("not sampled yet".to_owned(), |u| format!("{:.1}%", 100.0 * u))
+            ),
+        );
+        line(
+            "cache fill",
+            format!(
+                "{:.1}% of {} entries (an f64 gauge: 1/capacity added per new entry)",
+                100.0 * r.cache_fill,
+                c.cache_size
+            ),
+        );
+        let bytes = |n: Option<u64>| n.map_or("-".to_owned(), human_bytes);
+        line(
+            "response size p50 / p99",
+            format!(
+                "{} / {} (max {}; a histogram in bytes, {} responses)",
+                bytes(r.response_bytes_p50),
+                bytes(r.response_bytes_p99),
+                bytes(r.response_bytes_max),
+                r.responses
+            ),
+        );
         let s = &self.sync;
+        // What a person reads as wrong without a word: more acquisitions than requests,
+        // and a wait of 0 ns.
+        let wait = match s.cache_lock_wait_p99_ns {
+            Some(0) => "p99 wait 0 ns (99% of acquisitions did not wait: an uncontended \
+                        lock is taken at once and its wait recorded as 0)"
+                .to_owned(),
+            other => format!("p99 wait {}", ms(other)),
+        };
         line(
             "cache lock",
             format!(
-                "{} acquisitions, {} contended, p99 wait {}",
+                "{} acquisitions for {} requests (a lookup each, and an insert per successful \
+                 miss), {} contended, {wait}",
                 s.cache_lock_acquisitions,
+                self.observed.overall.total_inferences,
                 s.cache_lock_contended,
-                ms(s.cache_lock_wait_p99_ns)
             ),
         );
         line(
@@ -472,17 +570,11 @@ impl Report {
             },
         );
 
-        format!(
-            "Requests issued (counted by the workers themselves) against tally's final snapshot\n{counts}\n\n{summary}\n"
-        )
-    }
-}
-
-/// Wraps to the terminal's width, or to 120 columns when it is unknown or implausibly
-/// narrow (a pseudo-terminal without a size).
-fn fit(table: &mut Table) {
-    if table.width().is_none_or(|w| w < 60) {
-        table.set_width(120);
+        let heading = crate::progress::wrap(
+            "Requests issued (counted by the workers themselves) against tally's final snapshot",
+            width,
+        );
+        format!("{heading}\n{counts}\n\n{summary}\n")
     }
 }
 
@@ -503,6 +595,7 @@ mod tests {
     use tally::{Cache, InferenceStats, Outcome, Registry};
 
     use super::*;
+    use crate::resources::{RESOURCES, ResourceStats};
     use crate::view::{BY_MODEL, OVERALL};
 
     fn config() -> RunConfig {
@@ -533,6 +626,7 @@ mod tests {
             .unwrap()
             .bind(&["m"])
             .unwrap();
+        let resources = registry.register::<ResourceStats>(RESOURCES, "").unwrap();
         let mut counts = Issued::new(1);
         for i in 0..issued {
             counts.count(0, true, false);
@@ -547,6 +641,7 @@ mod tests {
                     Cache::Miss,
                     Duration::from_micros(1),
                 );
+                resources.record(|e| e.response_size().record_units(1_000 + i));
             }
         }
         let sync = SyncSummary::new(&Default::default(), &Default::default(), &Default::default());
@@ -574,8 +669,19 @@ mod tests {
         let r = report(10, 10, MetricsReport::default());
         assert!(r.ok, "{:?}", r.problems);
         assert_eq!(r.expected, r.observed);
-        assert!(r.to_table().contains("OK: every request counted exactly once"));
+        assert!(r.to_table_in(120).contains("OK: every request counted exactly once"));
         assert!(r.to_json().starts_with("{\"ok\":true"));
+    }
+
+    #[test]
+    fn the_table_fits_the_width_it_is_laid_out_for() {
+        let r = report(10, 10, MetricsReport::default());
+        for width in [60, 80, 100, 120] {
+            let table = r.to_table_in(width);
+            for line in table.lines() {
+                assert!(line.chars().count() <= width, "{width}: {line}\n{table}");
+            }
+        }
     }
 
     #[test]

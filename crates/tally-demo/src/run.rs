@@ -19,13 +19,14 @@ use crate::overhead;
 use crate::progress::Progress;
 use crate::readers::Readers;
 use crate::report::{MetricsReport, Report, RunConfig, SyncSummary};
+use crate::resources::{RESOURCES, ResourceStats};
 use crate::scrape;
 use crate::service::{Service, ServiceConfig};
 use crate::view::{BY_MODEL, OVERALL, View};
 
 /// How often the publisher refreshes.
 const REFRESH: Duration = Duration::from_millis(100);
-/// How often the progress line is redrawn.
+/// How often the live view is updated.
 const TICK: Duration = Duration::from_millis(100);
 /// The longest the model takes to "load" (an eighth of the run when that is shorter).
 const MAX_LOAD: Duration = Duration::from_millis(250);
@@ -84,6 +85,10 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
         .set::<ThrottleStats>()?;
     let gate_stats =
         registry.metric("model_ready").help("Waits for the model to load.").set::<GateStats>()?;
+    let resources = registry
+        .metric(RESOURCES)
+        .help("The simulated accelerator, the result cache and the responses.")
+        .set::<ResourceStats>()?;
 
     let service = Arc::new(Service::new(
         ServiceConfig {
@@ -96,6 +101,7 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
         },
         Arc::clone(&overall),
         model_sets,
+        resources,
         Arc::clone(&lock_stats),
     ));
 
@@ -145,7 +151,7 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
     let start = Instant::now();
     let load = Load::start(&setup, workers, args.clients, &runtime)
         .map_err(|source| DemoError::Start { what: "the worker threads", source })?;
-    let mut progress = Progress::new(!args.json, args.duration);
+    let mut progress = Progress::new(args.progress, args.json, args.duration);
 
     // The model loads; workers and clients wait at the gate.
     let load_time = (args.duration / 8).min(MAX_LOAD);
@@ -257,6 +263,8 @@ fn scrape_into(addr: SocketAddr, report: &mut MetricsReport) -> bool {
         Ok(s) => {
             report.answered += 1;
             report.totals.push(s.total_inferences);
+            report.final_responses = s.responses;
+            report.missing_series = s.missing.iter().map(|m| m.trim_end().to_owned()).collect();
             true
         }
         Err(e) => {

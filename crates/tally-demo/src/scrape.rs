@@ -11,13 +11,25 @@ use crate::view::OVERALL;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A `/metrics` response's figures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scraped {
     /// The value of `inference_total_inferences_total` in the body.
     pub total_inferences: u64,
     /// Bytes of body.
     pub bytes: usize,
+    /// The value of `resources_response_size_bytes_count` (the bytes histogram's count).
+    pub responses: Option<u64>,
+    /// Which of the float and unit-carrying series ([`UNIT_SERIES`]) the body lacks.
+    pub missing: Vec<&'static str>,
 }
+
+/// Series the resources set must show on `/metrics`, named by their declared units.
+pub const UNIT_SERIES: [&str; 4] = [
+    "resources_gpu_utilization_ratio ",
+    "resources_gpu_busy_seconds_total ",
+    "resources_cache_fill_ratio ",
+    "resources_response_size_bytes_bucket{",
+];
 
 /// GETs `http://addr/metrics` (Prometheus text) and reads the overall request count.
 ///
@@ -52,7 +64,13 @@ pub fn scrape(addr: SocketAddr) -> Result<Scraped, String> {
         .next()
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| format!("`{}` is not an integer", sample.trim_end()))?;
-    Ok(Scraped { total_inferences, bytes: body.len() })
+    let responses = body
+        .lines()
+        .find_map(|line| line.strip_prefix("resources_response_size_bytes_count "))
+        .and_then(|v| v.trim().parse().ok());
+    let missing =
+        UNIT_SERIES.into_iter().filter(|s| !body.lines().any(|l| l.starts_with(s))).collect();
+    Ok(Scraped { total_inferences, bytes: body.len(), responses, missing })
 }
 
 #[cfg(test)]

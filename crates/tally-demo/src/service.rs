@@ -1,7 +1,9 @@
 //! The simulated inference service: a request looks up the result cache, "infers" on a
 //! miss (a CPU spin), may fail, and is recorded as whole events into the overall
-//! `InferenceStats` and into its model's series of the per-model family.
+//! `InferenceStats` and into its model's series of the per-model family; the accelerator's
+//! busy time, the cache's fill and the response's size go to `ResourceStats`.
 
+use std::cell::RefCell;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +13,13 @@ use tally_sync::{LockStats, MonitoredMutex};
 
 use crate::cache::Cache;
 use crate::counts::Issued;
+use crate::resources::{Busy, ResourceStats, response_bytes};
 use crate::rng::RequestRng;
+
+thread_local! {
+    /// This worker's busy-fraction sampler.
+    static BUSY: RefCell<Busy> = RefCell::new(Busy::default());
+}
 
 /// What a request does, fixed for the run.
 #[derive(Debug, Clone)]
@@ -38,16 +46,18 @@ pub struct Service {
     input_space: u64,
     stats: Arc<InferenceStats>,
     models: Vec<Arc<InferenceStats>>,
+    resources: Arc<ResourceStats>,
     cache: MonitoredMutex<Cache>,
 }
 
 impl Service {
-    /// A service recording into `stats` overall, `models[i]` for model `i`, and `lock`
-    /// for its cache lock.
+    /// A service recording into `stats` overall, `models[i]` for model `i`, `resources`
+    /// for its accelerator, cache and responses, and `lock` for its cache lock.
     pub fn new(
         config: ServiceConfig,
         stats: Arc<InferenceStats>,
         models: Vec<Arc<InferenceStats>>,
+        resources: Arc<ResourceStats>,
         lock: Arc<LockStats>,
     ) -> Self {
         assert_eq!(models.len(), config.models, "one series per model");
@@ -59,7 +69,7 @@ impl Service {
             u64::MAX
         };
         let cache = MonitoredMutex::with_stats(Cache::new(config.cache_size as usize), lock);
-        Service { config, input_space, stats, models, cache }
+        Service { config, input_space, stats, models, resources, cache }
     }
 
     /// Serves request `id` (unique in the run), records it, and counts it in `issued`.
@@ -75,13 +85,30 @@ impl Service {
 
         let cached = self.cache.lock().get(input);
         let hit = cached.is_some();
+        let (mut busy, mut grew) = (Duration::ZERO, false);
         if !hit {
+            let spin = Instant::now();
             let result = infer(input, self.config.spin);
+            busy = spin.elapsed();
             if success {
-                self.cache.lock().insert(input, result, rng.next_u64());
+                grew = self.cache.lock().insert(input, result, rng.next_u64());
             }
         }
         let latency = start.elapsed();
+        let utilization = BUSY.with(|b| b.borrow_mut().add(busy, latency));
+        let capacity = self.config.cache_size.max(1) as f64;
+        self.resources.record(|e| {
+            if !busy.is_zero() {
+                e.gpu_busy().add(busy.as_secs_f64());
+            }
+            if grew {
+                e.cache_fill().add(1.0 / capacity);
+            }
+            if let Some(u) = utilization {
+                e.gpu_utilization().set(u);
+            }
+            e.response_size().record_units(response_bytes(model, input));
+        });
 
         // The model's series first, then the overall set: a snapshot that collects the
         // family after the overall set (the registry collects in name order) therefore
@@ -147,7 +174,13 @@ mod tests {
         let config =
             ServiceConfig { seed: 3, models: 3, cache_size: 64, hit_rate, failure_rate, spin: 10 };
         let models = (0..3).map(|_| Arc::new(InferenceStats::new())).collect();
-        Service::new(config, Arc::new(InferenceStats::new()), models, Arc::new(LockStats::new()))
+        Service::new(
+            config,
+            Arc::new(InferenceStats::new()),
+            models,
+            Arc::new(ResourceStats::new()),
+            Arc::new(LockStats::new()),
+        )
     }
 
     #[test]
@@ -163,6 +196,12 @@ mod tests {
         for (m, set) in svc.models.iter().enumerate() {
             assert_eq!(crate::counts::Counts::of(&set.snapshot()), issued.per_model[m]);
         }
+        // Every response sized; the cache's fill is its entries over its capacity.
+        let resources = svc.resources.snapshot();
+        assert_eq!(resources.response_size.count(), 5_000);
+        assert_eq!(resources.cache_fill, svc.cache.lock().len() as f64 / 64.0);
+        assert!(resources.gpu_busy > 0.0);
+        assert!(resources.gpu_utilization.stamp_ns != 0);
         // Warm cache near its target hit rate; failures near theirs.
         let hit = overall.cache_hit_rate();
         assert!((0.3..0.6).contains(&hit), "hit rate {hit}");
