@@ -47,6 +47,11 @@ install() {
     rustup component add miri rust-src --toolchain nightly
   fi
   rustup target add powerpc-unknown-linux-gnu
+  # util-linux `script` gives tally-demo's view tests a real pseudo-terminal.
+  if ! command -v script >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bsdutils >/dev/null
+  fi
   if [ -z "${TALLY_SKIP_EXTERNAL:-}" ]; then
     # Real parsers of the exposition formats: promtool (Debian's prometheus package) and
     # Python's prometheus_client; the same package's Prometheus server scrapes tally-http
