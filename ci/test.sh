@@ -60,6 +60,11 @@ install() {
       apt-get update -qq
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
     fi
+    # A real Pushgateway for tally-push's tests.
+    if ! command -v prometheus-pushgateway >/dev/null; then
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-pushgateway >/dev/null
+    fi
     python3 -c 'import prometheus_client' 2>/dev/null ||
       python3 -m pip install --quiet --disable-pip-version-check prometheus_client
     export TALLY_REQUIRE_EXTERNAL=1
