@@ -168,6 +168,37 @@ pub(crate) fn max_age(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
     seconds("max_age", value, false, false)
 }
 
+// --- `tally.push_to_gateway`
+
+/// `gateway`: the Pushgateway's address, `host:port` or a URL.
+pub(crate) fn gateway(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    string("gateway", "a str such as \"localhost:9091\" or \"http://gw:9091\"", value)
+}
+
+/// `job`: the job's name.
+pub(crate) fn job(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    string("job", "a str (the batch job's name)", value)
+}
+
+/// `grouping_key`: a dict of str to str, or None.
+pub(crate) fn grouping_key(value: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
+    let form = "a dict of str to str (label name to value), or None";
+    if none(value) {
+        return Ok(Vec::new());
+    }
+    let Ok(dict) = value.cast::<pyo3::types::PyDict>() else {
+        return Err(wrong_type("grouping_key", form, value));
+    };
+    dict.iter()
+        .map(|(k, v)| Ok((string("grouping_key", form, &k)?, string("grouping_key", form, &v)?)))
+        .collect()
+}
+
+/// `timeout`: seconds > 0.
+pub(crate) fn push_timeout(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    seconds("timeout", value, true, false)
+}
+
 // --- recording
 
 /// `success` of `record_inference`.

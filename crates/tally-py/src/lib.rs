@@ -24,6 +24,7 @@
 //! - `Epoch`, `Window`, `Refresher`: published epochs, waits (also awaitable), rates.
 //! - `Registry`, `Family`, `RegistrySnapshot`, `global_registry`: names, labels, export.
 //! - `serve`: the `/metrics` endpoint.
+//! - `push`: `push_to_gateway` and its siblings (a Prometheus Pushgateway).
 //!
 //! No call takes a Python-level lock; recording never releases the GIL (it is shorter than
 //! releasing it would be), waits always do. The module declares itself safe for
@@ -37,6 +38,7 @@ mod epoch;
 mod errors;
 mod fields;
 mod inference;
+mod push;
 mod registry;
 mod serve;
 mod set;
@@ -80,6 +82,9 @@ fn tally_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(spec::histogram, m)?)?;
     m.add_function(wrap_pyfunction!(spec::rejected_values, m)?)?;
     m.add_function(wrap_pyfunction!(serve::serve, m)?)?;
+    m.add_function(wrap_pyfunction!(push::push_to_gateway, m)?)?;
+    m.add_function(wrap_pyfunction!(push::pushadd_to_gateway, m)?)?;
+    m.add_function(wrap_pyfunction!(push::delete_from_gateway, m)?)?;
     m.add_function(wrap_pyfunction!(snapshot::merge, m)?)?;
     m.add_function(wrap_pyfunction!(snapshot::_snapshot_from_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(registry::global_registry, m)?)?;

@@ -53,7 +53,10 @@ from ._tally import (
     field,
     global_registry,
     histogram,
+    delete_from_gateway,
     merge,
+    push_to_gateway,
+    pushadd_to_gateway,
     rejected_values,
     serve,
 )
@@ -89,7 +92,10 @@ __all__ = [
     "field",
     "global_registry",
     "histogram",
+    "delete_from_gateway",
     "merge",
+    "push_to_gateway",
+    "pushadd_to_gateway",
     "rejected_values",
     "serve",
 ]

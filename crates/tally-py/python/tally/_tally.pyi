@@ -322,5 +322,22 @@ class MetricsServer:
 def serve(
     port: int = 9464, host: str = "127.0.0.1", registry: Optional[Registry] = None, max_age: float = 1.0
 ) -> MetricsServer: ...
+def push_to_gateway(
+    gateway: str,
+    job: str,
+    registry: Optional[Registry] = None,
+    grouping_key: Optional[Dict[str, str]] = None,
+    timeout: float = 30.0,
+) -> None: ...
+def pushadd_to_gateway(
+    gateway: str,
+    job: str,
+    registry: Optional[Registry] = None,
+    grouping_key: Optional[Dict[str, str]] = None,
+    timeout: float = 30.0,
+) -> None: ...
+def delete_from_gateway(
+    gateway: str, job: str, grouping_key: Optional[Dict[str, str]] = None, timeout: float = 30.0
+) -> None: ...
 def global_registry() -> Registry: ...
 def merge(snapshots: Iterable[Snapshot]) -> Snapshot: ...
