@@ -88,16 +88,25 @@ cross_process() { cargo run --release -p tallyx --example cross_process -- 8; }
 # An axum service mounting /metrics in its own router: it sends itself requests and exits
 # non-zero unless its own /metrics counts each by route and status.
 axum_service() { cargo run -p tally-http --example axum_service; }
-# The Python package (crates/tally-py): built into a virtualenv with maturin, then its
-# pytest suite, the example, and the benchmark in test mode.
+# The Python package (crates/tally-py): one abi3 wheel (CPython 3.10 and later) built with
+# maturin in a build virtualenv, installed with pip into a fresh virtualenv that has no
+# maturin and no Rust on its PATH, and its pytest suite, the example and the benchmark run
+# against that installed wheel (TALLY_EXPECT_INSTALLED makes the suite check where `tally`
+# was imported from).
 python_binding() {
-  local venv="$ROOT/target/py-venv"
-  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check maturin pytest prometheus_client
-  (cd crates/tally-py && VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" maturin develop --release --quiet)
-  "$venv/bin/python" -m pytest -q crates/tally-py/tests
-  "$venv/bin/python" examples/python/inference_manager.py >/dev/null
-  "$venv/bin/python" crates/tally-py/bench/bench.py --test >/dev/null
+  local build="$ROOT/target/py-venv" run="$ROOT/target/py-wheel-venv" wheels="$ROOT/target/wheels"
+  [ -x "$build/bin/python" ] || python3 -m venv "$build"
+  "$build/bin/pip" install --quiet --disable-pip-version-check maturin
+  rm -rf "$wheels" "$run"
+  (cd crates/tally-py && VIRTUAL_ENV="$build" PATH="$build/bin:$PATH" \
+    maturin build --release --quiet --out "$wheels")
+  python3 -m venv "$run"
+  env PATH="$run/bin:/usr/bin:/bin" "$run/bin/pip" install --quiet --disable-pip-version-check \
+    "$wheels"/tallyx-*-abi3-*.whl pytest prometheus_client
+  (cd "$ROOT/target" && env PATH="$run/bin:/usr/bin:/bin" TALLY_EXPECT_INSTALLED=1 \
+    "$run/bin/python" -m pytest -q -p no:cacheprovider "$ROOT/crates/tally-py/tests")
+  "$run/bin/python" examples/python/inference_manager.py >/dev/null
+  "$run/bin/python" crates/tally-py/bench/bench.py --test >/dev/null
 }
 # The stress and bad-input run of the public API in release: the coherence suite with 10^6
 # histogram snapshots (debug builds take fewer), exact totals, thread churn, panic rollback,
@@ -238,7 +247,7 @@ step "minimum supported Rust version: cargo check" msrv
 step "cargo publish --workspace --dry-run" publish_dry_run
 step "cross-process example (8 children, merged totals exact)" cross_process
 step "axum example (/metrics mounted in the service's router, its counts checked)" axum_service
-step "python: maturin build, pytest, example, benchmark in test mode" python_binding
+step "python: abi3 wheel built, installed in a fresh virtualenv, pytest, example, benchmark in test mode" python_binding
 # heavy VAR NAME FN: step NAME unless $VAR is set.
 heavy() {
   local var=$1 name=$2

@@ -27,3 +27,16 @@ def tiny_switch_interval(seconds: float = 1e-6):
 def switchy():
     with tiny_switch_interval():
         yield
+
+
+def pytest_sessionstart(session):
+    """With TALLY_EXPECT_INSTALLED=1 (CI, testing the built wheel), `tally` must come from
+    the virtualenv's site-packages, not from the source tree or an editable build."""
+    if os.environ.get("TALLY_EXPECT_INSTALLED") == "1":
+        import tally
+
+        where = os.path.realpath(tally.__file__)
+        site = os.path.realpath(sys.prefix)
+        assert where.startswith(site) and "site-packages" in where, (
+            f"tally was imported from {where}, not from the installed wheel in {site}"
+        )
