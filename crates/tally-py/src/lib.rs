@@ -82,6 +82,7 @@ fn tally_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(spec::histogram, m)?)?;
     m.add_function(wrap_pyfunction!(spec::rejected_values, m)?)?;
     m.add_function(wrap_pyfunction!(serve::serve, m)?)?;
+    m.add_function(wrap_pyfunction!(serve::_exposition, m)?)?;
     m.add_function(wrap_pyfunction!(push::push_to_gateway, m)?)?;
     m.add_function(wrap_pyfunction!(push::pushadd_to_gateway, m)?)?;
     m.add_function(wrap_pyfunction!(push::delete_from_gateway, m)?)?;

@@ -114,3 +114,28 @@ impl MetricsHandle {
         format!("MetricsServer(url={:?}, running={})", self.url(), self.running())
     }
 }
+
+/// `registry`'s snapshot (default: the global registry) in the format an `Accept` header
+/// asks for (Prometheus text unless it prefers OpenMetrics), with its content type: what
+/// `make_wsgi_app` and `make_asgi_app` serve. The collection and encoding run without the
+/// GIL.
+#[pyfunction]
+#[pyo3(signature = (registry=None, accept=None))]
+pub(crate) fn _exposition(
+    py: Python<'_>,
+    #[pyo3(from_py_with = args::registry)] registry: Option<Registry>,
+    accept: Option<String>,
+) -> (String, &'static str) {
+    let reg = registry.map(|r| r.inner).unwrap_or(RegRef::Global);
+    let format = tally_prometheus::Format::from_accept(accept.as_deref().unwrap_or(""));
+    py.detach(|| {
+        let mut body = String::new();
+        tally_prometheus::encode(
+            &reg.get().snapshot(),
+            format,
+            &tally_prometheus::EncodeOptions::default(),
+            &mut body,
+        );
+        (body, format.content_type())
+    })
+}

@@ -61,6 +61,8 @@ from ._tally import (
     serve,
 )
 
+from ._web import make_asgi_app, make_wsgi_app
+
 #: The process-wide registry (the same object ``global_registry()`` returns).
 REGISTRY = global_registry()
 
