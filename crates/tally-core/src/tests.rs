@@ -302,24 +302,36 @@ crate::metric_set! {
     }
 }
 
+/// A thread that snapshots `set` until `done`: in each snapshot, `read`'s histogram has
+/// as many values, in its buckets and overflow, as there were events (`read`'s count), and
+/// the count never goes back.
+fn whole_histogram_reader<S: Send + Sync + 'static>(
+    set: &Arc<S>,
+    done: &Arc<AtomicBool>,
+    read: fn(&S) -> (u64, crate::HistogramSnapshot),
+) -> thread::JoinHandle<()> {
+    let (set, done) = (set.clone(), done.clone());
+    thread::spawn(move || {
+        let mut last = 0;
+        while !done.load(Ordering::Acquire) {
+            let (calls, h) = read(&set);
+            let in_buckets: u64 = h.sparse_buckets().iter().map(|&(_, n)| n).sum();
+            assert_eq!(h.count(), calls, "torn: {h:?}");
+            assert_eq!(in_buckets + h.overflow(), calls, "torn buckets: {h:?}");
+            assert!(calls >= last, "went backwards");
+            last = calls;
+        }
+    })
+}
+
 #[test]
 fn histogram_pages_are_published_whole_to_concurrent_readers() {
     let set = Arc::new(Timed::new());
     let done = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let (set, done) = (set.clone(), done.clone());
-        thread::spawn(move || {
-            let mut last = 0;
-            while !done.load(Ordering::Acquire) {
-                let s = set.snapshot();
-                let in_buckets: u64 = s.lat.sparse_buckets().iter().map(|&(_, n)| n).sum();
-                assert_eq!(s.lat.count(), s.calls, "torn: {s:?}");
-                assert_eq!(in_buckets + s.lat.overflow(), s.calls, "torn buckets: {s:?}");
-                assert!(s.calls >= last);
-                last = s.calls;
-            }
-        })
-    };
+    let reader = whole_histogram_reader(&set, &done, |set| {
+        let s = set.snapshot();
+        (s.calls, s.lat)
+    });
     let writers: Vec<_> = (0..2u64)
         .map(|t| {
             let set = set.clone();
@@ -571,20 +583,10 @@ fn bucket_counts_stay_exact_past_what_a_lane_holds() {
 fn a_carry_is_invisible_to_concurrent_readers() {
     let set = Arc::new(Lat::new());
     let done = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let (set, done) = (set.clone(), done.clone());
-        thread::spawn(move || {
-            let mut last = 0;
-            while !done.load(Ordering::Acquire) {
-                let s = set.snapshot();
-                let in_buckets: u64 = s.lat.sparse_buckets().iter().map(|&(_, n)| n).sum();
-                assert_eq!(s.lat.count(), s.calls, "torn: {s:?}");
-                assert_eq!(in_buckets, s.calls, "torn buckets: {s:?}");
-                assert!(s.calls >= last, "went backwards");
-                last = s.calls;
-            }
-        })
-    };
+    let reader = whole_histogram_reader(&set, &done, |set| {
+        let s = set.snapshot();
+        (s.calls, s.lat)
+    });
     // Under Miri lanes carry at 3 (latch/pages.rs, `LANE_MAX`).
     let n = if cfg!(miri) { 200 } else { 2 * 65_536 + 17 };
     for i in 0..n {

@@ -19,31 +19,7 @@ use tally::RegistrySnapshot;
 use tally_prometheus::Format;
 
 use common::{encode, expected, hostile_snapshot};
-
-fn required() -> bool {
-    std::env::var("TALLY_REQUIRE_EXTERNAL").is_ok_and(|v| v == "1")
-}
-
-/// Whether `probe` runs and succeeds; if not, panics when the tools are required, and
-/// otherwise says on stderr (uncaptured, so it shows in `cargo test` output) that the test
-/// is skipped.
-fn available(test: &str, tool: &str, probe: &mut Command, install: &str) -> bool {
-    let why = match probe.stdout(Stdio::null()).stderr(Stdio::null()).status() {
-        Ok(status) if status.success() => return true,
-        Ok(status) => format!("`{probe:?}` exited with {status}"),
-        Err(e) => format!("`{probe:?}` could not run: {e}"),
-    };
-    assert!(
-        !required(),
-        "{test}: {tool} is required (TALLY_REQUIRE_EXTERNAL=1) but {why}; install it with `{install}`"
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED {test}: {tool} is not available ({why}); install it with `{install}`, or set \
-         TALLY_REQUIRE_EXTERNAL=1 to make this a failure"
-    );
-    false
-}
+use tally_testkit::available;
 
 fn has_promtool(test: &str) -> bool {
     available(

@@ -56,9 +56,7 @@ pub(crate) fn push_to_gateway(
     #[pyo3(from_py_with = args::grouping_key)] grouping_key: Vec<(String, String)>,
     #[pyo3(from_py_with = args::push_timeout)] timeout: Duration,
 ) -> PyResult<()> {
-    let pusher = pusher(&gateway, &job, &grouping_key, timeout)?;
-    let reg = registry.map(|r| r.inner).unwrap_or(RegRef::Global);
-    py.detach(|| pusher.push(&reg.get().snapshot())).map_err(push_error)
+    send(py, &gateway, &job, registry, &grouping_key, timeout, Pusher::push)
 }
 
 /// As `push_to_gateway`, replacing only the metrics the snapshot has and keeping the
@@ -77,9 +75,22 @@ pub(crate) fn pushadd_to_gateway(
     #[pyo3(from_py_with = args::grouping_key)] grouping_key: Vec<(String, String)>,
     #[pyo3(from_py_with = args::push_timeout)] timeout: Duration,
 ) -> PyResult<()> {
-    let pusher = pusher(&gateway, &job, &grouping_key, timeout)?;
+    send(py, &gateway, &job, registry, &grouping_key, timeout, Pusher::push_add)
+}
+
+/// Collects `registry` (default: the global one) and sends it with `how`, without the GIL.
+fn send(
+    py: Python<'_>,
+    gateway: &str,
+    job: &str,
+    registry: Option<Registry>,
+    grouping_key: &[(String, String)],
+    timeout: Duration,
+    how: fn(&Pusher, &tally::RegistrySnapshot) -> Result<(), PushError>,
+) -> PyResult<()> {
+    let pusher = pusher(gateway, job, grouping_key, timeout)?;
     let reg = registry.map(|r| r.inner).unwrap_or(RegRef::Global);
-    py.detach(|| pusher.push_add(&reg.get().snapshot())).map_err(push_error)
+    py.detach(|| how(&pusher, &reg.get().snapshot())).map_err(push_error)
 }
 
 /// Deletes the group of `job` and `grouping_key` from the Pushgateway (HTTP DELETE): the

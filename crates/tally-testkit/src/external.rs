@@ -10,27 +10,28 @@ pub fn required() -> bool {
     std::env::var("TALLY_REQUIRE_EXTERNAL").is_ok_and(|v| v == "1")
 }
 
-/// Whether `program --version` runs. If not: panics when external programs are required,
-/// and otherwise says on stderr (uncaptured) that `test` is skipped and how to install
-/// `program` (`install`, e.g. `apt-get install -y prometheus`).
+/// Whether `program --version` runs (see [`available`]).
 pub fn has_program(test: &str, program: &str, install: &str) -> bool {
-    let why = match Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
+    available(test, program, Command::new(program).arg("--version"), install)
+}
+
+/// Whether `probe` runs and succeeds. If not: panics when external programs are required,
+/// and otherwise says on stderr (uncaptured, so it shows in `cargo test` output) that
+/// `test` is skipped and how to install `tool` (`install`, e.g. `apt-get install -y
+/// prometheus`).
+pub fn available(test: &str, tool: &str, probe: &mut Command, install: &str) -> bool {
+    let why = match probe.stdout(Stdio::null()).stderr(Stdio::null()).status() {
         Ok(status) if status.success() => return true,
-        Ok(status) => format!("`{program} --version` exited with {status}"),
-        Err(e) => format!("`{program} --version` could not run: {e}"),
+        Ok(status) => format!("`{probe:?}` exited with {status}"),
+        Err(e) => format!("`{probe:?}` could not run: {e}"),
     };
     assert!(
         !required(),
-        "{test}: {program} is required (TALLY_REQUIRE_EXTERNAL=1) but {why}; install it with `{install}`"
+        "{test}: {tool} is required (TALLY_REQUIRE_EXTERNAL=1) but {why}; install it with `{install}`"
     );
     let _ = writeln!(
         std::io::stderr(),
-        "SKIPPED {test}: {program} is not available ({why}); install it with `{install}`, or \
+        "SKIPPED {test}: {tool} is not available ({why}); install it with `{install}`, or \
          set TALLY_REQUIRE_EXTERNAL=1 to make this a failure"
     );
     false

@@ -18,7 +18,7 @@ mod http;
 mod prometheus;
 mod pushgateway;
 
-pub use external::{TempDir, free_addr, has_program, required};
+pub use external::{TempDir, available, free_addr, has_program, required};
 pub use http::{Reply, request};
 pub use prometheus::{Prometheus, Vector, value_of};
 pub use pushgateway::{PROGRAM as PUSHGATEWAY, Pushgateway};
