@@ -2,6 +2,19 @@
 //! jobs (an evaluation run, a nightly re-index, a batch of inferences) that end before a
 //! scrape would find them.
 //!
+//! A group of pushed metrics is a job and its grouping labels; a [`Pusher`] sends a
+//! registry's snapshot there:
+//!
+//! ```
+//! use tally_push::{Grouping, Pusher};
+//! let grouping = Grouping::new("nightly_eval")?.label("shard", "3")?;
+//! let pusher = Pusher::new("http://localhost:9091", grouping)?;
+//! assert_eq!(pusher.url(), "http://localhost:9091/metrics/job/nightly_eval/shard/3");
+//! # Ok::<(), tally_push::PushError>(())
+//! ```
+//!
+//! A batch job pushing every 10 s while it runs, and its final counts at the end:
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use std::time::Duration;
@@ -23,16 +36,6 @@
 //! let report = pushing.finish();
 //! report.last?; // the gateway holds the job's final counts
 //! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! The same without a network, to see the URL a group is pushed to:
-//!
-//! ```
-//! use tally_push::{Grouping, Pusher};
-//! let grouping = Grouping::new("nightly_eval")?.label("shard", "3")?;
-//! let pusher = Pusher::new("http://localhost:9091", grouping)?;
-//! assert_eq!(pusher.url(), "http://localhost:9091/metrics/job/nightly_eval/shard/3");
-//! # Ok::<(), tally_push::PushError>(())
 //! ```
 //!
 //! # What is pushed
