@@ -133,7 +133,13 @@ impl Progress {
                     return;
                 }
                 let line = self.line(phase, elapsed, view, self.width, false);
-                self.shown = Shown::Lines { to_stderr, next: elapsed + Duration::from_secs(1) };
+                // The next line on the next whole second: a late line does not push the
+                // ones after it later.
+                let mut next = next;
+                while next <= elapsed {
+                    next += Duration::from_secs(1);
+                }
+                self.shown = Shown::Lines { to_stderr, next };
                 // A closed pipe ends the lines, not the run.
                 let _ = if to_stderr {
                     writeln!(std::io::stderr(), "{line}")

@@ -163,13 +163,30 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
     let serving_start = Instant::now();
     let deadline = start + args.duration;
 
-    let mut scrapes = MetricsReport {
-        enabled: metrics_addr.is_some(),
-        address: metrics_addr.map(|a| a.to_string()),
-        ..Default::default()
-    };
     let serving_time = deadline.saturating_duration_since(serving_start);
-    let mut next_scrape = 1;
+    // Live scrapes run on a thread of their own: a scrape slowed by a loaded machine must not
+    // hold up the live view, whose lines come once a second.
+    let live_scrapes = metrics_addr.map(|addr| {
+        thread::spawn(move || {
+            let mut scrapes = MetricsReport {
+                enabled: true,
+                address: Some(addr.to_string()),
+                ..Default::default()
+            };
+            for k in 1..=LIVE_SCRAPES {
+                let at = serving_start + serving_time * k / (LIVE_SCRAPES + 1);
+                thread::sleep(at.saturating_duration_since(Instant::now()));
+                if Instant::now() >= deadline {
+                    break;
+                }
+                scrape_into(addr, &mut scrapes);
+                if Instant::now() < deadline {
+                    scrapes.answered_while_serving = scrapes.answered;
+                }
+            }
+            scrapes
+        })
+    });
     loop {
         let now = Instant::now();
         if now >= deadline {
@@ -179,15 +196,17 @@ pub fn run(args: &Args, say: &mut dyn FnMut(&str)) -> Result<Report, DemoError> 
         let epoch = publisher.latest();
         let view = View::of(epoch.snapshot()).ok();
         progress.update("serving", start.elapsed(), epoch.collected_at(), view.as_ref());
-        if let Some(addr) = metrics_addr
-            && next_scrape <= LIVE_SCRAPES
-            && serving_start.elapsed() >= serving_time * next_scrape / (LIVE_SCRAPES + 1)
-        {
-            next_scrape += 1;
-            scrape_into(addr, &mut scrapes);
-            scrapes.answered_while_serving = scrapes.answered;
-        }
     }
+    let mut scrapes = match live_scrapes {
+        Some(handle) => handle.join().unwrap_or_else(|_| MetricsReport {
+            enabled: true,
+            address: metrics_addr.map(|a| a.to_string()),
+            failed: 1,
+            errors: vec!["the live scraper thread panicked".to_owned()],
+            ..Default::default()
+        }),
+        None => MetricsReport::default(),
+    };
 
     // Stop the load and count what it issued; then a last refresh that reflects it all.
     let serving = serving_start.elapsed();
