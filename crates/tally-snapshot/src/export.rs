@@ -109,7 +109,7 @@ fn frexp(x: f64) -> (f64, i32) {
 
 /// The index of the native bucket `(base^(i-1), base^i]` containing `x >= 1`, computed as
 /// the Prometheus client libraries do (from `frexp`, with a table of bounds for positive
-/// schemas).
+/// schemas). Any finite normal `x > 0` works (indices are negative below 1).
 fn native_index(x: f64, schema: i8, bounds: &[f64]) -> i32 {
     let (frac, exp) = frexp(x);
     if schema > 0 {
@@ -226,6 +226,40 @@ impl HistogramSnapshot {
     /// assert!(l < 1000.0 && 1000.0 <= u && c == 10);
     /// ```
     pub fn to_native(&self, schema: i8) -> NativeHistogram {
+        self.native_scaled(schema, 1.0)
+    }
+
+    /// [`to_native`](Self::to_native) in the histogram's declared unit: each bucket's
+    /// representative step count divided by
+    /// [`steps_per_unit`](crate::HistogramConfig::steps_per_unit) (nanoseconds to seconds,
+    /// say), and `sum` by [`sum_to_unit`](crate::HistogramConfig::sum_to_unit). This is what
+    /// exporters send (Prometheus native histograms, OTLP exponential histograms), since
+    /// they name the series by the unit.
+    ///
+    /// **Error.** As [`to_native`](Self::to_native)'s, relative, so the same after scaling:
+    /// a value `v` (in the unit) counted in native bucket `(l, u]` satisfies
+    /// `l × (1 − ε) < v <= u × (1 + ε)`, plus the `f64` rounding of one division (a
+    /// relative 2^-53). Zero steps go to `zero_count`; every other value lands in a
+    /// positive bucket, however small (indices go negative below 1 unit).
+    ///
+    /// ```
+    /// use tally_snapshot::{HistogramConfig, HistogramSnapshot};
+    /// // 2 ms, recorded in nanoseconds, in a seconds histogram.
+    /// let h = HistogramSnapshot::from_values(HistogramConfig::SECONDS, [2_000_000; 4]).unwrap();
+    /// let n = h.to_native_in_unit(3);
+    /// let (i, c) = n.positive[0];
+    /// let (l, u) = n.bucket_bounds(i);
+    /// assert!(l < 0.002 && 0.002 <= u && c == 4, "{l} {u}");
+    /// assert_eq!(n.sum, 0.008);
+    /// ```
+    pub fn to_native_in_unit(&self, schema: i8) -> NativeHistogram {
+        let mut n = self.native_scaled(schema, self.config().steps_per_unit() as f64);
+        n.sum = self.config().sum_to_unit(self.sum());
+        n
+    }
+
+    /// The native histogram of the values divided by `per` (1 for steps).
+    fn native_scaled(&self, schema: i8, per: f64) -> NativeHistogram {
         let schema =
             schema.clamp(*NativeHistogram::SCHEMAS.start(), *NativeHistogram::SCHEMAS.end());
         // Upper bounds of the sub-buckets of [0.5, 1), as in the Prometheus clients.
@@ -244,7 +278,7 @@ impl HistogramSnapshot {
                 // Integers: only 0 is below 1.
                 zero_count = zero_count.wrapping_add(c);
             } else {
-                positive.push((native_index(x, schema, &bounds), c));
+                positive.push((native_index(x / per, schema, &bounds), c));
             }
         };
         for &(i, c) in self.sparse_buckets() {

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use proptest::sample::Index;
-use tally_snapshot::{
+use tally_snapshot::{Unit, 
     Delta, DeltaError, HistogramConfig, HistogramConfigError, HistogramError, HistogramSnapshot,
     Merge, MergeError,
 };
@@ -413,6 +413,31 @@ proptest! {
             let (_, u) = n.bucket_bounds(i);
             let hi = vals.iter().filter(|&&v| v as f64 <= u * (1.0 + eps)).count() as u64;
             let lo = vals.iter().filter(|&&v| (v as f64) <= u * (1.0 - eps)).count() as u64;
+            prop_assert!(lo <= cum && cum <= hi, "i={} u={} cum={} in [{}, {}]", i, u, cum, lo, hi);
+        }
+    }
+
+    #[test]
+    fn native_buckets_in_the_unit_are_within_relative_error_of_each_value_in_the_unit(
+        vals in prop::collection::vec(prop_oneof![0u64..100_000, (0.0f64..25.0).prop_map(|x| x.exp() as u64)], 1..100),
+        decimals in 0u8..=12,
+        schema in -4i8..=8,
+    ) {
+        let cfg = HistogramConfig::new(5, u64::MAX).unwrap();
+        let h = hist(cfg, &vals).with_unit(Unit::Seconds, decimals).unwrap();
+        let per = h.config().steps_per_unit() as f64;
+        let n = h.to_native_in_unit(schema);
+        prop_assert_eq!(n.count, h.count());
+        prop_assert_eq!(n.zero_count, vals.iter().filter(|&&v| v == 0).count() as u64);
+        prop_assert_eq!(n.sum, h.config().sum_to_unit(h.sum()));
+        let eps = h.config().relative_error() + 1e-12;
+        let mut cum = n.zero_count;
+        for &(i, c) in &n.positive {
+            cum += c;
+            let (_, u) = n.bucket_bounds(i);
+            let in_unit = |v: u64| v as f64 / per;
+            let hi = vals.iter().filter(|&&v| in_unit(v) <= u * (1.0 + eps)).count() as u64;
+            let lo = vals.iter().filter(|&&v| in_unit(v) <= u * (1.0 - eps)).count() as u64;
             prop_assert!(lo <= cum && cum <= hi, "i={} u={} cum={} in [{}, {}]", i, u, cum, lo, hi);
         }
     }
