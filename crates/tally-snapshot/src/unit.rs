@@ -77,6 +77,33 @@ impl Unit {
         }
     }
 
+    /// The unit as [UCUM] writes it, which OpenTelemetry's `unit` field carries: `s`, `By`,
+    /// `1` for a ratio, `Cel`, `J`, `V`, `A`, `m`, `g`; empty for [`Unit::None`].
+    ///
+    /// ```
+    /// use tally_snapshot::Unit;
+    /// assert_eq!(Unit::Seconds.ucum(), "s");
+    /// assert_eq!(Unit::Bytes.ucum(), "By");
+    /// assert_eq!(Unit::Ratio.ucum(), "1");
+    /// assert_eq!(Unit::None.ucum(), "");
+    /// ```
+    ///
+    /// [UCUM]: https://ucum.org/ucum
+    pub const fn ucum(self) -> &'static str {
+        match self {
+            Unit::None => "",
+            Unit::Seconds => "s",
+            Unit::Bytes => "By",
+            Unit::Ratio => "1",
+            Unit::Celsius => "Cel",
+            Unit::Joules => "J",
+            Unit::Volts => "V",
+            Unit::Amperes => "A",
+            Unit::Meters => "m",
+            Unit::Grams => "g",
+        }
+    }
+
     /// The unit called `name` ([`as_str`](Self::as_str); `""` and `"none"` are
     /// [`Unit::None`]).
     pub fn parse(name: &str) -> Option<Unit> {
