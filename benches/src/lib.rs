@@ -36,6 +36,7 @@ mod event;
 mod harness;
 mod interleave;
 mod memory;
+mod otlp;
 mod tables;
 
 pub use check::{COHERENT, quick_check};
@@ -52,4 +53,5 @@ pub use memory::{
     MEMORY_CHILD_VAR, MemoryOf, bytes_per_series_thread, memory_child_main, memory_in_child,
     resident_bytes,
 };
+pub use otlp::{OtlpTimes, otlp_compare, otlp_table};
 pub use tables::{encode_table, reader_table, throughput_table};

@@ -1,5 +1,6 @@
 //! The `/metrics` HTTP endpoint for tally: a registry's published epochs as Prometheus
-//! text, OpenMetrics or JSON, on hyper, with bounded requests and a graceful shutdown.
+//! text, OpenMetrics, protobuf (histograms as native histograms) or JSON, on hyper, with
+//! bounded requests and a graceful shutdown.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -54,11 +55,24 @@
 //!
 //! | request | response |
 //! | --- | --- |
-//! | `GET /metrics` | Prometheus text 0.0.4 or OpenMetrics 1.0, chosen by the `Accept` header ([`tally_prometheus::Format::from_accept`]), with its `Content-Type` |
+//! | `GET /metrics` | Prometheus text 0.0.4, OpenMetrics 1.0 or the Prometheus protobuf format, chosen by the `Accept` header ([`tally_prometheus::Format::from_accept_with_protobuf`]), with its `Content-Type` and `Vary: accept` |
 //! | `GET /metrics.json` | the serde [`RegistrySnapshot`](tally_snapshot::RegistrySnapshot), `application/json` |
 //! | `HEAD` of either | the same headers, no body |
 //! | another method on either | `405 Method Not Allowed`, `Allow: GET, HEAD` |
 //! | any other path | `404 Not Found` |
+//!
+//! # Native histograms
+//!
+//! A Prometheus with native histograms enabled (2.42: `--enable-feature=native-histograms`)
+//! asks for the protobuf format first, and gets it: every histogram as a native histogram at
+//! the resolution of its tally buckets, which `histogram_quantile`, `histogram_count` and
+//! `histogram_sum` read (schema, error bound and what else is written: `tally-prometheus`'
+//! crate docs, "The protobuf format"). Every other `Accept` header gets what it got before.
+//! The protobuf format carries numbers as `f64`, and tally never rounds an integer on its
+//! way out: a scrape whose snapshot holds one that no `f64` holds (a counter past 2^53,
+//! such as 2^53 + 1) is answered, exactly, in the text format the `Accept` header prefers
+//! next (OpenMetrics, for Prometheus), with a `log::warn!` saying why; histograms are then
+//! classic for that scrape.
 //!
 //! # Freshness
 //!

@@ -11,7 +11,7 @@ use hyper::header::{ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, VAR
 use hyper::http::request::Parts;
 use hyper::{Method, Response, StatusCode};
 use tally_epoch::Publisher;
-use tally_prometheus::{EncodeOptions, Format};
+use tally_prometheus::{EncodeOptions, Format, Skipped};
 use tally_snapshot::RegistrySnapshot;
 
 use crate::config::Config;
@@ -59,7 +59,7 @@ impl Endpoint {
 /// sends one has its connection closed after the response, as hyper cannot reuse it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
-    /// `/metrics`: Prometheus text or OpenMetrics.
+    /// `/metrics`: Prometheus text, OpenMetrics or protobuf.
     Metrics,
     /// `/metrics.json`: the serde [`RegistrySnapshot`].
     Json,
@@ -68,7 +68,13 @@ enum Route {
 /// What a route renders, decided from the request before any blocking work.
 #[derive(Debug, Clone, Copy)]
 enum Render {
-    Exposition(Format),
+    /// `format`, the best the `Accept` header allows; `text`, the best text format it
+    /// allows, answered instead when `format` is the protobuf format and the snapshot holds
+    /// an integer that format cannot carry exactly.
+    Exposition {
+        format: Format,
+        text: Format,
+    },
     Json,
 }
 
@@ -86,8 +92,8 @@ impl Refusal {
         match self {
             Refusal::NotFound => plain(
                 StatusCode::NOT_FOUND,
-                "not found: the metrics are at /metrics (Prometheus text or OpenMetrics, by \
-                 the Accept header) and /metrics.json\n",
+                "not found: the metrics are at /metrics (Prometheus text, OpenMetrics or \
+                 protobuf, by the Accept header) and /metrics.json\n",
             ),
             Refusal::MethodNotAllowed => {
                 let mut response = plain(
@@ -117,7 +123,11 @@ fn decide(request: &Parts) -> Result<Render, Refusal> {
         Route::Metrics => {
             // A header that is not visible ASCII is read as absent (so: the text format).
             let accept = request.headers.get_all(ACCEPT).iter().filter_map(|v| v.to_str().ok());
-            Render::Exposition(Format::from_accept(&accept.collect::<Vec<_>>().join(",")))
+            let accept = accept.collect::<Vec<_>>().join(",");
+            Render::Exposition {
+                format: Format::from_accept_with_protobuf(&accept),
+                text: Format::from_accept(&accept),
+            }
         }
     })
 }
@@ -142,7 +152,7 @@ impl Endpoint {
                     headers.insert(SKIPPED_HEADER, HeaderValue::from(skipped));
                 }
                 headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                if let Render::Exposition(_) = render {
+                if let Render::Exposition { .. } = render {
                     // The body depends on the Accept header: caches must key on it.
                     headers.insert(VARY, HeaderValue::from_static("accept"));
                 }
@@ -173,15 +183,31 @@ impl Endpoint {
         let epoch = self.fresh.epoch();
         let snapshot: &RegistrySnapshot = epoch.snapshot();
         match render {
-            Render::Exposition(format) => {
-                let mut out = String::new();
+            Render::Exposition { mut format, text } => {
+                let mut out = Vec::new();
+                let options = &self.encode_options;
                 // A registry's snapshots are valid (registration refuses what could not be
                 // written), so nothing is skipped; a publisher whose source builds
                 // snapshots by hand can hand over an invalid one. Then the output stays
                 // valid, what was left out is logged (`log::warn!`, each time) and counted
                 // in a `tally-skipped` response header, never dropped without a word.
-                let report =
-                    tally_prometheus::encode(snapshot, format, &self.encode_options, &mut out);
+                let mut report =
+                    tally_prometheus::encode_bytes(snapshot, format, options, &mut out);
+                // The protobuf format carries numbers as f64: a series whose integer has
+                // none exact (a counter past 2^53) would be left out. Never round it, never
+                // drop it: answer the text format the request accepts instead, which writes
+                // it exactly (native histograms become classic ones for this scrape).
+                let inexact =
+                    report.skipped.iter().find(|s| matches!(s, Skipped::InexactInteger { .. }));
+                if let Some(first) = inexact {
+                    log::warn!(
+                        "tally-http: /metrics answered {text:?} instead of the protobuf format \
+                         the scraper prefers: {first}"
+                    );
+                    format = text;
+                    out.clear();
+                    report = tally_prometheus::encode_bytes(snapshot, format, options, &mut out);
+                }
                 for skipped in &report.skipped {
                     log::warn!("tally-http: /metrics left out {skipped}");
                 }

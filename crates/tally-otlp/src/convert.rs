@@ -1,6 +1,7 @@
 //! A registry snapshot as an OTLP `ExportMetricsServiceRequest`: names, units, kinds,
 //! temporality, and exponential histograms.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -12,7 +13,8 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use tally_snapshot::{
-    FieldDesc, FieldKind, HistogramConfig, NativeHistogram, RegistrySnapshot, SetSnapshot, Value,
+    FieldDesc, FieldKind, HistogramConfig, NativeHistogram, RegistrySnapshot, SeriesSnapshot,
+    SetSnapshot, Value,
 };
 
 /// Which totals a point carries.
@@ -31,14 +33,15 @@ pub enum Temporality {
 }
 
 /// The exponential-histogram scale for a histogram configuration: its `sub_bucket_bits`
-/// (as many exponential buckets per power of two as it has linear ones), at most 8.
+/// (as many exponential buckets per power of two as it has linear ones), at most 8; the
+/// schema Prometheus native histograms use too ([`NativeHistogram::schema_for`]).
 ///
 /// ```
 /// use tally_snapshot::HistogramConfig;
 /// assert_eq!(tally_otlp::scale_for(HistogramConfig::SECONDS), 5);
 /// ```
 pub fn scale_for(config: HistogramConfig) -> i8 {
-    (config.sub_bucket_bits() as i8).min(*NativeHistogram::SCHEMAS.end())
+    NativeHistogram::schema_for(config)
 }
 
 /// A value OTLP cannot carry without changing it, refused rather than sent rounded.
@@ -60,8 +63,8 @@ pub(crate) struct Converter {
     temporality: Temporality,
     /// Cumulative points' start: when the exporter was built.
     start_ns: u64,
-    /// Delta: each series' snapshot at the previous conversion, by metric and labels.
-    previous: HashMap<(String, Vec<String>), SetSnapshot>,
+    /// Delta: each series' snapshot at the previous conversion, by metric, then labels.
+    previous: HashMap<String, HashMap<Vec<String>, SetSnapshot>>,
     /// Delta: when the previous conversion's snapshot was taken.
     previous_ns: u64,
 }
@@ -108,54 +111,49 @@ impl Converter {
         let mut current = HashMap::new();
         for (metric_name, metric) in &snapshot.metrics {
             let Some(first) = metric.series.first() else { continue };
-            for (index, field) in first.snapshot.fields().iter().enumerate() {
-                let name = tally_snapshot::family_name(metric_name, field, true);
-                let help = if field.help.is_empty() { metric.help.as_str() } else { &field.help };
-                let description = tally_snapshot::exposed_help(
-                    help,
-                    tally_snapshot::help_says_seconds(field, true),
-                )
-                .into_owned();
-                let mut family = Family::new(name, description, field);
-                for series in &metric.series {
-                    let labels: Vec<KeyValue> = metric
-                        .label_names
-                        .iter()
-                        .zip(&series.labels)
-                        .map(|(k, v)| string_attribute(k.clone(), v.clone()))
-                        .collect();
-                    let key = (metric_name.clone(), series.labels.clone());
+            let mut families: Vec<Family> = first
+                .snapshot
+                .fields()
+                .iter()
+                .map(|field| {
+                    let name = tally_snapshot::family_name(metric_name, field, true);
+                    let help =
+                        if field.help.is_empty() { metric.help.as_str() } else { &field.help };
+                    let says_seconds = tally_snapshot::help_says_seconds(field, true);
+                    let description = tally_snapshot::exposed_help(help, says_seconds).into_owned();
+                    Family::new(name, description, field)
+                })
+                .collect();
+            let before = if delta { self.previous.get(metric_name.as_str()) } else { None };
+            let mut now = HashMap::new();
+            for series in &metric.series {
+                let attributes: Vec<KeyValue> = metric
+                    .label_names
+                    .iter()
+                    .zip(&series.labels)
+                    .map(|(k, v)| string_attribute(k.clone(), v.clone()))
+                    .collect();
+                let earlier = before.and_then(|b| b.get(series.labels.as_slice()));
+                let point = Point { start_ns, time_ns, delta };
+                for (index, family) in families.iter_mut().enumerate() {
                     let Some(value) = series.snapshot.values().get(index) else { continue };
-                    let earlier = if delta { self.previous.get(&key) } else { None };
-                    let (value, point_start) = match earlier.map(|e| e.values().get(index)) {
-                        Some(Some(before)) => match value_delta(value, before) {
-                            Some(d) => (d, start_ns),
-                            // Went backwards: the series was re-created; its whole value is
-                            // new since the previous export.
-                            None => (value.clone(), start_ns),
-                        },
-                        _ => (value.clone(), start_ns),
+                    let value = match earlier.and_then(|e| e.values().get(index)) {
+                        // A counter that went backwards belongs to a re-created series:
+                        // its whole value is new since the previous export.
+                        Some(e) => value_delta(value, e).map_or(Cow::Borrowed(value), Cow::Owned),
+                        None => Cow::Borrowed(value),
                     };
-                    family.push(
-                        &mut out,
-                        labels,
-                        &series.labels,
-                        &metric.label_names,
-                        value,
-                        point_start,
-                        time_ns,
-                        delta,
-                    );
+                    family.push(&mut out, &attributes, series, &metric.label_names, &value, point);
                 }
+                if delta {
+                    now.insert(series.labels.clone(), series.snapshot.clone());
+                }
+            }
+            for family in families {
                 family.finish(&mut out, delta);
             }
             if delta {
-                for series in &metric.series {
-                    current.insert(
-                        (metric_name.clone(), series.labels.clone()),
-                        series.snapshot.clone(),
-                    );
-                }
+                current.insert(metric_name.clone(), now);
             }
         }
         if delta {
@@ -179,6 +177,14 @@ impl Converter {
         };
         Converted { request, points: out.points, start_ns, refused: out.refused }
     }
+}
+
+/// When a point is, and whether it is a delta.
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    start_ns: u64,
+    time_ns: u64,
+    delta: bool,
 }
 
 /// What a conversion has built so far.
@@ -207,42 +213,26 @@ impl Family {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
         out: &mut Out,
-        attributes: Vec<KeyValue>,
-        labels: &[String],
+        attributes: &[KeyValue],
+        series: &SeriesSnapshot,
         label_names: &[String],
-        value: Value,
-        start_ns: u64,
-        time_ns: u64,
-        delta: bool,
+        value: &Value,
+        at: Point,
     ) {
-        let number = |value: number_data_point::Value| NumberDataPoint {
-            attributes: attributes.clone(),
-            start_time_unix_nano: start_ns,
-            time_unix_nano: time_ns,
-            value: Some(value),
-            ..Default::default()
-        };
         let int = |v: u64| i64::try_from(v).ok().map(number_data_point::Value::AsInt);
         let point = match value {
-            Value::Counter(v) => int(v),
-            Value::Gauge(v) => Some(number_data_point::Value::AsInt(v)),
+            Value::Counter(v) => int(*v),
+            Value::Gauge(v) => Some(number_data_point::Value::AsInt(*v)),
             Value::LastValue(l) => Some(number_data_point::Value::AsInt(l.value)),
             Value::CounterF64(v) | Value::GaugeF64(v) => {
-                Some(number_data_point::Value::AsDouble(v))
+                Some(number_data_point::Value::AsDouble(*v))
             }
             Value::LastValueF64(l) => Some(number_data_point::Value::AsDouble(l.value)),
             Value::Histogram(h) => {
-                self.histograms.push(exponential_point(
-                    &h,
-                    attributes.clone(),
-                    start_ns,
-                    time_ns,
-                    delta,
-                ));
+                self.histograms.push(exponential_point(h, attributes.to_vec(), at));
                 out.points += 1;
                 return;
             }
@@ -251,7 +241,7 @@ impl Family {
             other => {
                 out.refused.push(Refused {
                     metric: self.metric.name.clone(),
-                    labels: label_pairs(label_names, labels),
+                    labels: label_pairs(label_names, &series.labels),
                     reason: format!(
                         "a {} has no OTLP mapping in this version",
                         other.kind().as_str()
@@ -259,6 +249,14 @@ impl Family {
                 });
                 return;
             }
+        };
+        let labels = &series.labels;
+        let number = |value: number_data_point::Value| NumberDataPoint {
+            attributes: attributes.to_vec(),
+            start_time_unix_nano: at.start_ns,
+            time_unix_nano: at.time_ns,
+            value: Some(value),
+            ..Default::default()
         };
         match point {
             Some(p) => {
@@ -323,10 +321,9 @@ fn value_delta(later: &Value, earlier: &Value) -> Option<Value> {
 fn exponential_point(
     h: &tally_snapshot::HistogramSnapshot,
     attributes: Vec<KeyValue>,
-    start_ns: u64,
-    time_ns: u64,
-    delta: bool,
+    at: Point,
 ) -> ExponentialHistogramDataPoint {
+    let Point { start_ns, time_ns, delta } = at;
     let config = h.config();
     let n = h.to_native_in_unit(scale_for(config));
     let positive = match (n.positive.first(), n.positive.last()) {

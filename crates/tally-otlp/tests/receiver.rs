@@ -60,8 +60,11 @@ impl Workload {
             self.recorded += 1;
             let model = MODELS[(k % 3) as usize];
             // 0 ns now and then (the zero bucket), else 1 µs to ~1.3 s.
-            let latency =
-                if k.is_multiple_of(97) { 0 } else { 1_000 + k.wrapping_mul(2_654_435_761) % 1_000_000_000 };
+            let latency = if k.is_multiple_of(97) {
+                0
+            } else {
+                1_000 + k.wrapping_mul(2_654_435_761) % 1_000_000_000
+            };
             self.latencies.entry(model).or_default().push(latency);
             self.work
                 .with(&[model], |w| {

@@ -1,12 +1,13 @@
 //! The encoder: plans the families of a registry snapshot (names, clashes, series order),
-//! then writes them in either format.
+//! then writes them in either text format. The protobuf format (`protobuf.rs`) writes the
+//! same plan.
 
 use std::collections::HashMap;
 use std::ops::Range;
 
 use tally_snapshot::{
-    FieldDesc, FieldKind, HistogramSnapshot, RegistrySnapshot, Value, is_valid_label_name,
-    is_valid_metric_name, reserved_labels, reserved_suffixes,
+    FieldDesc, FieldKind, HistogramSnapshot, RegistrySnapshot, SeriesSnapshot, Value,
+    is_valid_label_name, is_valid_metric_name, reserved_labels, reserved_suffixes,
 };
 
 use crate::naming::{family_name, scaled, unit_of};
@@ -85,11 +86,14 @@ pub fn encode_openmetrics(snapshot: &RegistrySnapshot, out: &mut String) {
 /// wrote and left out.
 ///
 /// Nothing here fails: what cannot be written validly is left out and listed in
-/// [`EncodeReport::skipped`] (see [`Skipped`]), and the rest is written. Only a snapshot
-/// that fails [`RegistrySnapshot::validate`] can lose anything here: a `tally::Registry`
-/// refuses at registration what would clash or be invalid, and deserialization and merges
-/// refuse invalid snapshots, so only one built by hand (its fields are public) can reach
-/// this function invalid. Check such a snapshot with `validate` first, or read the report.
+/// [`EncodeReport::skipped`] (see [`Skipped`]), and the rest is written. `format` is a text
+/// format: given [`Format::Protobuf`], which a `String` cannot hold, it writes nothing and
+/// reports [`Skipped::BinaryFormat`] (write that with
+/// [`encode_bytes`](crate::encode_bytes)). Only a snapshot that fails
+/// [`RegistrySnapshot::validate`] can lose anything here: a `tally::Registry` refuses at
+/// registration what would clash or be invalid, and deserialization and merges refuse
+/// invalid snapshots, so only one built by hand (its fields are public) can reach this
+/// function invalid. Check such a snapshot with `validate` first, or read the report.
 ///
 /// # Examples
 ///
@@ -125,8 +129,11 @@ pub fn encode(
     out: &mut String,
 ) -> EncodeReport {
     let mut report = EncodeReport::default();
-    let (metrics, mut families) = plan(snapshot, options, &mut report);
-    families.sort_by(|a, b| a.name.cmp(&b.name));
+    if !format.is_text() {
+        report.skipped.push(Skipped::BinaryFormat { format });
+        return report;
+    }
+    let (metrics, families) = plan(snapshot, options, true, &mut report);
     out.reserve(estimate_len(&metrics, &families));
     for family in &families {
         report.samples += write_family(out, format, &metrics[family.metric], family);
@@ -140,10 +147,15 @@ pub fn encode(
 
 /// A metric's series, in output order, with their label pairs rendered once for all of
 /// the metric's families, and their values gathered by field.
-struct MetricPlan<'a> {
+pub(crate) struct MetricPlan<'a> {
     /// The number of series written (valid, sorted by label values, no duplicates).
-    len: usize,
-    /// `name="value",…` of each series (no braces), in `rendered`; empty without labels.
+    pub(crate) len: usize,
+    /// The metric's label names.
+    pub(crate) label_names: &'a [String],
+    /// Each series written, in output order (its raw label values).
+    pub(crate) series: Vec<&'a SeriesSnapshot>,
+    /// `name="value",…` of each series (no braces), in `rendered`; empty without labels,
+    /// and when the plan is not rendered (the protobuf format needs raw labels only).
     spans: Vec<Range<usize>>,
     rendered: String,
     /// The values, field-major: field `j` of series `k` is at `j * len + k`. Gathered in
@@ -153,9 +165,16 @@ struct MetricPlan<'a> {
     cells: Vec<Cell<'a>>,
 }
 
+impl<'a> MetricPlan<'a> {
+    /// The values of field `field`, one per series, in output order.
+    pub(crate) fn column(&self, field: usize) -> &[Cell<'a>] {
+        &self.cells[field * self.len..][..self.len]
+    }
+}
+
 /// One value, as the encoder needs it.
 #[derive(Clone, Copy)]
-enum Cell<'a> {
+pub(crate) enum Cell<'a> {
     Unsigned(u64),
     Signed(i64),
     Float(f64),
@@ -180,29 +199,33 @@ impl<'a> Cell<'a> {
 
 /// One field of one metric, exposed as a family, with the fixed parts of its lines
 /// prepared once.
-struct FamilyPlan<'a> {
+pub(crate) struct FamilyPlan<'a> {
     /// The family name (see [`family_name`]).
-    name: String,
+    pub(crate) name: String,
+    /// The metric's registered name.
+    pub(crate) metric_name: &'a str,
+    /// The field's name.
+    pub(crate) field_name: &'a str,
     /// Index into the metric plans.
-    metric: usize,
+    pub(crate) metric: usize,
     /// Index of the field in each series' snapshot.
-    field: usize,
-    kind: FieldKind,
-    help: std::borrow::Cow<'a, str>,
-    unit: Option<&'a str>,
+    pub(crate) field: usize,
+    pub(crate) kind: FieldKind,
+    pub(crate) help: std::borrow::Cow<'a, str>,
+    pub(crate) unit: Option<&'a str>,
     /// Counters and gauges: what each line starts with, `name_total{` (or `name_total `
     /// without labels). Histograms: the same for the `_sum` line.
     head: String,
     /// Histograms: the start of the `_count` line.
     count_head: String,
     /// Histograms: the `le` bounds in the recorded unit (clean: sorted, finite, distinct).
-    bounds: Vec<f64>,
+    pub(crate) bounds: Vec<f64>,
     /// Histograms: what follows the series' labels on each bucket line, `,le="0.005"} `
     /// (no comma without labels: the bucket lines start `name_bucket{`), `+Inf` last, in
     /// the exposed unit.
     le: Vec<String>,
-    /// Histograms: the `_sum` is divided by `10^decimals`.
-    scaled: bool,
+    /// Histograms: the `_sum` (and the bounds) are divided by `10^decimals`.
+    pub(crate) scaled: bool,
 }
 
 fn same_schema(a: &[FieldDesc], b: &[FieldDesc]) -> bool {
@@ -212,9 +235,13 @@ fn same_schema(a: &[FieldDesc], b: &[FieldDesc]) -> bool {
         })
 }
 
-fn plan<'a>(
+/// The metrics and families of `snapshot` to write, families sorted by name, and what
+/// must be left out (in `report`). `render`: render each series' labels for the text
+/// formats.
+pub(crate) fn plan<'a>(
     snapshot: &'a RegistrySnapshot,
     options: &EncodeOptions,
+    render: bool,
     report: &mut EncodeReport,
 ) -> (Vec<MetricPlan<'a>>, Vec<FamilyPlan<'a>>) {
     let mut metrics = Vec::with_capacity(snapshot.metrics.len());
@@ -267,10 +294,10 @@ fn plan<'a>(
 
         let len = order.len();
         let mut rendered = String::new();
-        let mut spans = Vec::with_capacity(if names.is_empty() { 0 } else { len });
+        let mut spans = Vec::with_capacity(if names.is_empty() || !render { 0 } else { len });
         let mut cells = vec![Cell::Unsigned(0); schema.len() * len];
         for (k, &i) in order.iter().enumerate() {
-            if !names.is_empty() {
+            if render && !names.is_empty() {
                 let start = rendered.len();
                 for (n, (name, value)) in names.iter().zip(labels_of(i)).enumerate() {
                     if n > 0 {
@@ -364,6 +391,8 @@ fn plan<'a>(
             families.push(FamilyPlan {
                 unit: unit_of(&name, field, metric.unit.as_deref(), options),
                 name,
+                metric_name,
+                field_name: field.name.as_ref(),
                 metric: metric_index,
                 field: field_index,
                 kind,
@@ -375,8 +404,10 @@ fn plan<'a>(
                 scaled,
             });
         }
-        metrics.push(MetricPlan { len, spans, rendered, cells });
+        let series = order.iter().map(|&i| &metric.series[i]).collect();
+        metrics.push(MetricPlan { len, label_names: names, series, spans, rendered, cells });
     }
+    families.sort_by(|a, b| a.name.cmp(&b.name));
     (metrics, families)
 }
 
@@ -443,7 +474,7 @@ fn write_family(
         out.push('\n');
     }
 
-    let column = &metric.cells[family.field * metric.len..][..metric.len];
+    let column = metric.column(family.field);
     let labels_of = |pos: usize| metric.spans.get(pos).map_or("", |r| &metric.rendered[r.clone()]);
     let head = family.head.as_str();
     if !matches!(family.kind, FieldKind::Histogram(_)) {

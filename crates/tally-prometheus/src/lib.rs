@@ -1,4 +1,5 @@
-//! Prometheus text 0.0.4 and OpenMetrics 1.0 exposition of tally registry snapshots.
+//! Prometheus text 0.0.4, OpenMetrics 1.0 and protobuf (with native histograms) exposition
+//! of tally registry snapshots.
 //!
 //! ```
 //! use tally::{Cache, InferenceStats, Outcome, Registry};
@@ -32,11 +33,15 @@
 //! `tally::Registry`, merged from several processes, or deserialized.
 //!
 //! The main items:
-//! - [`encode_text`], [`encode_openmetrics`]: the two formats with default options;
+//! - [`encode_text`], [`encode_openmetrics`]: the two text formats with default options;
 //!   [`encode`] with [`EncodeOptions`], returning an [`EncodeReport`] of what was written and
 //!   what was [`Skipped`].
+//! - [`encode_protobuf`]: the protobuf format, histograms as native histograms (see
+//!   [below](#the-protobuf-format)); [`encode_bytes`]: any format into bytes; [`proto`]:
+//!   its messages, to decode it with; [`native_schema`], [`NATIVE_ZERO_THRESHOLD`].
 //! - [`Format`], [`TEXT_CONTENT_TYPE`], [`OPENMETRICS_CONTENT_TYPE`],
-//!   [`Format::from_accept`]: content negotiation.
+//!   [`PROTOBUF_CONTENT_TYPE`], [`Format::from_accept`] (the text formats) and
+//!   [`Format::from_accept_with_protobuf`] (all three): content negotiation.
 //! - [`family_name`]: the name a field is exposed under.
 //!
 //! # What is written
@@ -71,8 +76,8 @@
 //! bounds per field with [`EncodeOptions::buckets_for`]), a final `le="+Inf"` bucket equal
 //! to `_count`, then `_sum` and `_count`. A bucket
 //! count never includes a value above its `le`; see `to_cumulative` for how far below the
-//! exact count it can be. `min`, `max` and native histograms are not exposed (the text
-//! formats have no native histograms).
+//! exact count it can be. `min` and `max` are not exposed, nor native histograms (the text
+//! formats have none; the protobuf format has them).
 //!
 //! **Units** are the fields' own, declared with them (`FieldDesc::unit`; a histogram's is
 //! its `HistogramConfig`'s), never guessed from names. A family with a unit is named
@@ -105,11 +110,83 @@
 //! **Order.** Families by name; within a family, series by label values (byte order, in
 //! label-name order); the output is the same for the same snapshot.
 //!
+//! # The protobuf format
+//!
+//! [`Format::Protobuf`] ([`PROTOBUF_CONTENT_TYPE`]) is a sequence of
+//! `io.prometheus.client.MetricFamily` messages ([`proto`]), each preceded by its length as
+//! a varint. Prometheus asks for it first when its native histograms are enabled (2.42:
+//! `--enable-feature=native-histograms`; [`Format::from_accept_with_protobuf`] reads that
+//! `Accept` header), and then stores histograms sent with native buckets as **native
+//! histograms**: every tally bucket's count at full resolution, rather than the 20-odd
+//! classic `_bucket` series. It is binary, so [`encode`] (into a `String`) does not write
+//! it and [`Format::from_accept`] never picks it; [`encode_protobuf`] and [`encode_bytes`]
+//! do.
+//!
+//! **The same families.** It writes what the text formats write, from the same plan: the
+//! same families in the same order, the same names, help (its field's or its metric's, as
+//! in OpenMetrics, unescaped), unit (the `unit` field: the OpenMetrics `# UNIT`), labels
+//! (unescaped) and series, and leaves out what they leave out. A counter's family is named
+//! by its sample, `…_total`, as the text format's `# TYPE` line names it and as Prometheus
+//! stores it. Float counters and gauges are their exact `f64`.
+//!
+//! **Integers are never rounded.** The format carries every value as an `f64` (`double`),
+//! which holds integers exactly up to 2^53 and only some beyond. The text formats write
+//! integers exactly (see "Kinds" above); here an integer with no exact `f64` (a counter
+//! at 2^53 + 1, a gauge at `i64::MAX`, the sum of a histogram exposed in whole steps past
+//! 2^53) cannot be written, so its series is left out and reported as
+//! [`Skipped::InexactInteger`], never rounded; a server should then answer that scrape in
+//! the text format the scraper accepts next, as `tally-http` does. Integers that have an
+//! exact `f64` (every one up to 2^53 in magnitude, and 2^53 + 2, `i64::MIN`, ...) are
+//! written. Histogram counts are `uint64` and always exact.
+//!
+//! **Native histograms.** Each histogram series is
+//! [`HistogramSnapshot::to_native_in_unit`](tally_snapshot::HistogramSnapshot::to_native_in_unit)
+//! (in the unit when the text formats expose it in the unit, else `to_native`, in steps)
+//! at schema [`native_schema`]: the configuration's `sub_bucket_bits` `k`, clamped to
+//! Prometheus' `-4..=8`, so that its `2^schema` native buckets per power of two are about
+//! as fine as tally's `2^k`. Positive buckets are spans and delta-encoded counts
+//! ([`NativeHistogram::positive_spans`](tally_snapshot::NativeHistogram::positive_spans)),
+//! zeros are the zero bucket's count with a threshold of [`NATIVE_ZERO_THRESHOLD`]
+//! (2^-128, below every non-zero value), a histogram without values above zero has a no-op
+//! span, and `sample_count` and `sample_sum` are the exact count and the sum the text
+//! formats write. By default only the native buckets are written;
+//! [`EncodeOptions::classic_in_protobuf`] adds the classic buckets beside them.
+//!
+//! **Quantiles.** With `ε = 2^-k` (the histogram's
+//! [`relative_error`](tally_snapshot::HistogramConfig::relative_error)) and
+//! `γ = 2^(2^-schema)` (a native bucket's upper bound over its lower: `γ − 1` is 2.19% at
+//! the default `k` = 5, and 0.27% at schema 8, for `k` = 8 to 10), what Prometheus'
+//! `histogram_quantile(q, …)` returns, `P`, for `0 < q <= 1`, is bounded as follows.
+//! Each tally bucket is placed whole in the native bucket `(l, u]` (`u = γ l`) holding its
+//! representative `R` (its midpoint, clamped to `[min, max]`); the placement keeps the
+//! buckets' order, so Prometheus finds the native bucket holding the value of rank
+//! `r = ceil(q × count)`, the rank tally's quantile uses, and interpolates linearly inside
+//! it: `l < P <= u` while `l < R <= u`, so `R/γ < P < R γ`. Then:
+//!
+//! - against the exact quantile `X` (the `r`-th smallest value, if at most `max_value`):
+//!   `R` is within `ε/2 × X` of `X` (half a bucket's width, at most `ε × X`), so
+//!   **`X (1 − ε/2) / γ < P < X (1 + ε/2) γ`**: at `k` = 5, from 3.7% below to 3.8% above;
+//! - against tally's own quantile `T`
+//!   ([`HistogramSnapshot::quantile`](tally_snapshot::HistogramSnapshot::quantile), in the
+//!   unit) for ranks other than the first and the last: `T` is the same midpoint rounded
+//!   down to a step and clamped, so `T <= R <= T + ½ step`, and
+//!   **`T / γ < P < (T + ½ step) γ`**: within 2.2% at `k` = 5. (Ranks 1 and `count` give
+//!   `T` = the exact `min` or `max`, where the first bound applies.)
+//!
+//! Both hold up to `f64` rounding (the bucket boundaries, one division, the
+//! interpolation), a few units in the last place, which the tests allow as a relative
+//! 2^-50. Values above `max_value` are only known to be at most `max`: no relative bound
+//! holds for quantiles among them. The tests check both bounds against a model of
+//! Prometheus' `histogram_quantile` (`tests/protobuf.rs`, a property test) and against a
+//! real Prometheus server (`tally-http`'s `tests/prometheus_native_histograms.rs`).
+//!
 //! # Why not `prometheus-client`'s encoder
 //!
 //! `prometheus-client` 0.25 (the official Rust client) was considered for the encoding: its
 //! `Collector` trait and `encode_histogram` can expose values held elsewhere. It does not
-//! fit here: it writes OpenMetrics only (no text 0.0.4); it writes `# HELP` text unescaped
+//! fit here: it writes OpenMetrics only (no text 0.0.4; its protobuf output is the
+//! OpenMetrics data model, not the `io.prometheus.client` messages Prometheus reads native
+//! histograms from); it writes `# HELP` text unescaped
 //! (a help with a line feed breaks the exposition; prometheus/client_rust#151); it always
 //! appends the unit and `_total` to names, doubling names that already end with them; and
 //! it needs a `Registry` of boxed collectors and `dyn Write` calls per token on every
@@ -126,13 +203,16 @@ mod encode;
 mod format;
 mod naming;
 mod options;
+pub mod proto;
+mod protobuf;
 mod report;
 mod write;
 
 pub use encode::{encode, encode_openmetrics, encode_text};
-pub use format::{Format, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
+pub use format::{Format, OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 pub use naming::family_name;
 pub use options::{DEFAULT_LATENCY_BUCKETS_NS, EncodeOptions, default_bounds};
+pub use protobuf::{NATIVE_ZERO_THRESHOLD, encode_bytes, encode_protobuf, native_schema};
 pub use report::{EncodeReport, Skipped};
 
 /// The README's examples, run as doctests so that they keep compiling.

@@ -1,5 +1,6 @@
-//! What the encoder can be told: classic histogram bounds, and whether histograms recorded
-//! in fractional steps are exposed in their unit.
+//! What the encoder can be told: classic histogram bounds, whether histograms recorded in
+//! fractional steps are exposed in their unit, and whether the protobuf format adds classic
+//! buckets to the native ones.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -16,8 +17,8 @@ pub const DEFAULT_LATENCY_BUCKETS_NS: [f64; 22] = [
     2.5e8, 5e8, 1e9, 2.5e9, 5e9, 1e10,
 ];
 
-/// How to encode: the `le` bounds of classic histograms and whether histograms are exposed
-/// in their unit. [`Default`] is what [`encode_text`](crate::encode_text) and
+/// How to encode: the `le` bounds of classic histograms, whether histograms are exposed in
+/// their unit, and whether the protobuf format writes classic buckets too. [`Default`] is what [`encode_text`](crate::encode_text) and
 /// [`encode_openmetrics`](crate::encode_openmetrics) use.
 ///
 /// **Bounds are in the steps the histogram records** (nanoseconds for a seconds histogram
@@ -53,13 +54,19 @@ pub struct EncodeOptions {
     buckets: Option<Vec<f64>>,
     per_field: BTreeMap<(String, String), Vec<f64>>,
     in_unit: bool,
+    classic_in_protobuf: bool,
 }
 
 impl Default for EncodeOptions {
     /// Each histogram's unit's default bounds ([`default_bounds`]); histograms exposed in
-    /// their unit.
+    /// their unit; native buckets only in the protobuf format.
     fn default() -> Self {
-        EncodeOptions { buckets: None, per_field: BTreeMap::new(), in_unit: true }
+        EncodeOptions {
+            buckets: None,
+            per_field: BTreeMap::new(),
+            in_unit: true,
+            classic_in_protobuf: false,
+        }
     }
 }
 
@@ -162,6 +169,35 @@ impl EncodeOptions {
     /// See [`in_unit`](Self::in_unit).
     pub fn is_in_unit(&self) -> bool {
         self.in_unit
+    }
+
+    /// Whether the protobuf format ([`Format::Protobuf`](crate::Format::Protobuf)) also
+    /// writes each histogram's classic buckets (the `le` bounds of
+    /// [`buckets`](Self::buckets) and [`buckets_for`](Self::buckets_for), as in the text
+    /// formats) beside its native buckets. Default `false`: native only.
+    ///
+    /// Native only by default because a scraper asks for the protobuf format to get native
+    /// histograms: Prometheus does so only with native histograms enabled, and then
+    /// ingests the native buckets alone (2.42 ignores classic buckets beside native ones;
+    /// later versions keep them only when configured to: `scrape_classic_histograms`, in
+    /// 3.x `always_scrape_classic_histograms`), so classic
+    /// buckets would be bytes on every scrape that nothing reads. Turn this on for a
+    /// Prometheus that keeps both, to migrate dashboards and alerts from `_bucket` series
+    /// to native ones. The text formats always write classic buckets and are unaffected.
+    ///
+    /// ```
+    /// use tally_prometheus::EncodeOptions;
+    /// assert!(!EncodeOptions::new().is_classic_in_protobuf());
+    /// assert!(EncodeOptions::new().classic_in_protobuf(true).is_classic_in_protobuf());
+    /// ```
+    pub fn classic_in_protobuf(mut self, on: bool) -> Self {
+        self.classic_in_protobuf = on;
+        self
+    }
+
+    /// See [`classic_in_protobuf`](Self::classic_in_protobuf).
+    pub fn is_classic_in_protobuf(&self) -> bool {
+        self.classic_in_protobuf
     }
 
     /// The former name of [`in_unit`](Self::in_unit).

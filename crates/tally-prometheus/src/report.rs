@@ -12,7 +12,8 @@ use std::fmt;
 pub struct EncodeReport {
     /// Metric families written.
     pub families: usize,
-    /// Sample lines written (a histogram series writes its buckets, `_sum` and `_count`).
+    /// Sample lines written (a histogram series writes its buckets, `_sum` and `_count`);
+    /// in the protobuf format, `Metric` messages (one per series of a family).
     pub samples: usize,
     /// What was left out, in the order met.
     pub skipped: Vec<Skipped>,
@@ -79,6 +80,27 @@ pub enum Skipped {
         /// The series' label values.
         labels: Vec<String>,
     },
+    /// One series of a field whose integer value (a counter, a gauge, a last value, or the
+    /// sum of a histogram exposed in whole steps) has no exact `f64`: the protobuf format
+    /// carries these as `double`, and tally never rounds an integer on its way out (the
+    /// text formats write them exactly). Only the protobuf format leaves such a series
+    /// out; serve the text format for that scrape instead, as `tally-http` does.
+    InexactInteger {
+        /// The metric's registered name.
+        metric: String,
+        /// The field.
+        field: String,
+        /// The series' label values.
+        labels: Vec<String>,
+        /// The value, in decimal.
+        value: String,
+    },
+    /// Nothing was written: [`encode`](crate::encode) was asked for a binary format
+    /// ([`Format::Protobuf`](crate::Format::Protobuf)), which a `String` cannot hold.
+    BinaryFormat {
+        /// The format asked for.
+        format: crate::Format,
+    },
     /// A field of a kind newer than this encoder.
     UnknownKind {
         /// The metric's registered name.
@@ -122,6 +144,17 @@ impl fmt::Display for Skipped {
                 f,
                 "series {labels:?} of metric `{metric}` was left out: an earlier series has \
                  the same label values"
+            ),
+            Skipped::InexactInteger { metric, field, labels, value } => write!(
+                f,
+                "series {labels:?} of field `{field}` of metric `{metric}` was left out of the \
+                 protobuf format: its value {value} has no exact f64, and that format carries \
+                 numbers as f64; serve the text format (which writes it exactly) for this scrape"
+            ),
+            Skipped::BinaryFormat { format } => write!(
+                f,
+                "nothing was written: {format:?} is a binary format, which a String cannot hold; \
+                 encode it into bytes with `tally_prometheus::encode_bytes`"
             ),
             Skipped::UnknownKind { metric, field, kind } => write!(
                 f,

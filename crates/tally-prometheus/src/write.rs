@@ -92,6 +92,27 @@ pub(crate) fn push_u128(out: &mut String, n: u128) {
     }
 }
 
+/// The `f64` equal to the integer `n`, or `None` if there is none: where a format carries
+/// numbers as `f64` (the protobuf format), this is the rule that keeps integers exact, as
+/// [`push_u64`] and its siblings do in the text formats. Exact means at most 53 significant
+/// bits: every integer up to 2^53 in magnitude, and beyond only those whose low bits are
+/// zeros (2^53 + 2, 2^64 − 2^11), never 2^53 + 1 or `u64::MAX`.
+pub(crate) fn exact_f64(n: i128) -> Option<f64> {
+    // `as` rounds to nearest; with at most 53 significant bits there is nothing to round.
+    fits_f64(n.unsigned_abs()).then_some(n as f64)
+}
+
+/// [`exact_f64`] of a `u128` (a histogram's sum of steps).
+pub(crate) fn exact_f64_u128(n: u128) -> Option<f64> {
+    fits_f64(n).then_some(n as f64)
+}
+
+/// Whether `magnitude` has at most 53 significant bits.
+fn fits_f64(magnitude: u128) -> bool {
+    magnitude == 0
+        || 128 - magnitude.leading_zeros() - magnitude.trailing_zeros() <= f64::MANTISSA_DIGITS
+}
+
 /// Appends a float as both formats and both reference parsers read it back to the same
 /// `f64`: the shortest decimal that round-trips, with `.0` on integral values (`1.0`,
 /// `0.005`, `2.5e-6`, `1e21`), and `+Inf`, `-Inf`, `NaN` spelled as the formats spell them.
@@ -128,6 +149,22 @@ mod tests {
         for n in [0, u128::from(u64::MAX), u128::from(u64::MAX) + 1, u128::MAX] {
             assert_eq!(s(|o| push_u128(o, n)), n.to_string());
         }
+    }
+
+    #[test]
+    fn exact_f64_accepts_exactly_the_integers_an_f64_holds() {
+        let two53 = 1i128 << 53;
+        for n in [0, 1, -1, two53, -two53, two53 + 2, (1 << 64) - (1 << 11), i128::from(i64::MIN)] {
+            let f = exact_f64(n).unwrap_or_else(|| panic!("{n} is an f64"));
+            assert_eq!(f as i128, n, "{n}");
+        }
+        for n in [two53 + 1, -two53 - 1, i128::from(u64::MAX), i128::from(i64::MAX), i128::MAX] {
+            assert_eq!(exact_f64(n), None, "{n} is not an f64");
+        }
+        assert_eq!(exact_f64_u128(u128::MAX), None);
+        assert_eq!(exact_f64_u128(1 << 127), Some(2f64.powi(127)));
+        assert_eq!(exact_f64_u128(u128::from(u64::MAX) * 2), None);
+        assert_eq!(exact_f64_u128(7), Some(7.0));
     }
 
     #[test]

@@ -483,6 +483,8 @@ fn accept_headers_pick_the_format_scrapers_ask_for() {
     ];
     for (accept, want) in cases {
         assert_eq!(Format::from_accept(accept), want, "{accept}");
+        // None of them names the protobuf format: negotiating it too changes nothing.
+        assert_eq!(Format::from_accept_with_protobuf(accept), want, "{accept}");
     }
     assert_eq!(Format::Text.content_type(), TEXT_CONTENT_TYPE);
     assert_eq!(TEXT_CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
@@ -491,6 +493,41 @@ fn accept_headers_pick_the_format_scrapers_ask_for() {
         "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
     assert_eq!(Format::default(), Format::Text);
+}
+
+/// What Prometheus 2.42 sends with `--enable-feature=native-histograms`
+/// (`scrapeAcceptHeaderWithProtobuf`, scrape/scrape.go at v2.42.0).
+const PROMETHEUS_NATIVE_ACCEPT: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+#[test]
+fn prometheus_with_native_histograms_gets_protobuf_only_where_bytes_can_be_answered() {
+    assert_eq!(Format::from_accept_with_protobuf(PROMETHEUS_NATIVE_ACCEPT), Format::Protobuf);
+    // A caller that writes into a `String` gets the best text format of the same header.
+    assert_eq!(Format::from_accept(PROMETHEUS_NATIVE_ACCEPT), Format::OpenMetrics);
+    let proto = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily";
+    for (accept, want) in [
+        (format!("{proto};encoding=delimited"), Format::Protobuf),
+        (format!("{proto}; encoding=\"delimited\"; q=0.5, text/plain;q=0.4"), Format::Protobuf),
+        ("Application/Vnd.Google.Protobuf;proto=io.prometheus.client.MetricFamily;Encoding=Delimited".to_owned(), Format::Protobuf),
+        // Other encodings of the messages, another message, or no proto: not this format.
+        (format!("{proto};encoding=text"), Format::Text),
+        (format!("{proto};encoding=compact-text"), Format::Text),
+        (proto.to_owned(), Format::Text),
+        ("application/vnd.google.protobuf;encoding=delimited".to_owned(), Format::Text),
+        ("application/vnd.google.protobuf;proto=io.prometheus.client.metricfamily;encoding=delimited".to_owned(), Format::Text),
+        // Weighed like any other type.
+        (format!("{proto};encoding=delimited;q=0.5,application/openmetrics-text"), Format::OpenMetrics),
+        (format!("{proto};encoding=delimited;q=0,text/plain"), Format::Text),
+        (format!("*/*,{proto};encoding=delimited"), Format::Protobuf),
+    ] {
+        assert_eq!(Format::from_accept_with_protobuf(&accept), want, "{accept}");
+        assert!(Format::from_accept(&accept).is_text(), "{accept}");
+    }
+    assert_eq!(
+        Format::Protobuf.content_type(),
+        "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+    );
+    assert!(!Format::Protobuf.is_text());
 }
 
 tally::metric_set! {

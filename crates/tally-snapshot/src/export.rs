@@ -50,6 +50,22 @@ impl NativeHistogram {
     /// The schemas Prometheus accepts.
     pub const SCHEMAS: std::ops::RangeInclusive<i8> = -4..=8;
 
+    /// The schema exporters send a histogram of `config` at: its `sub_bucket_bits` `k`
+    /// (as many exponential buckets per power of two as it has linear ones, so the
+    /// exponential buckets are about as fine as its own), clamped to
+    /// [`SCHEMAS`](Self::SCHEMAS). Prometheus native histograms and OTLP exponential
+    /// histograms both use it (OTLP calls it the scale).
+    ///
+    /// ```
+    /// use tally_snapshot::{HistogramConfig, NativeHistogram};
+    /// assert_eq!(NativeHistogram::schema_for(HistogramConfig::DEFAULT), 5);
+    /// assert_eq!(NativeHistogram::schema_for(HistogramConfig::new(10, 1 << 20).unwrap()), 8);
+    /// ```
+    pub fn schema_for(config: crate::HistogramConfig) -> i8 {
+        let k = i8::try_from(config.sub_bucket_bits()).unwrap_or(i8::MAX);
+        k.clamp(*Self::SCHEMAS.start(), *Self::SCHEMAS.end())
+    }
+
     /// The bounds `(base^(i-1), base^i]` of positive bucket `i` (lower exclusive, upper
     /// inclusive), in `f64`.
     pub fn bucket_bounds(&self, i: i32) -> (f64, f64) {

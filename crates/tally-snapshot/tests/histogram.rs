@@ -2,9 +2,9 @@
 
 use proptest::prelude::*;
 use proptest::sample::Index;
-use tally_snapshot::{Unit, 
+use tally_snapshot::{
     Delta, DeltaError, HistogramConfig, HistogramConfigError, HistogramError, HistogramSnapshot,
-    Merge, MergeError,
+    Merge, MergeError, Unit,
 };
 
 const GRID: [f64; 7] = [0.0, 0.001, 0.5, 0.9, 0.99, 0.999, 1.0];

@@ -23,16 +23,30 @@ pub struct Prometheus {
 impl Prometheus {
     /// Prometheus scraping `target` (job `tally`), its files in `dir`.
     pub fn start(dir: &TempDir, target: SocketAddr) -> Prometheus {
-        Prometheus::start_with(dir, target, false)
+        Prometheus::start_with(dir, target, false, &[])
     }
 
     /// Prometheus scraping `target` with `honor_labels: true`, as a Pushgateway is scraped
     /// (the pushed `job` and grouping labels are kept).
     pub fn start_honoring_labels(dir: &TempDir, target: SocketAddr) -> Prometheus {
-        Prometheus::start_with(dir, target, true)
+        Prometheus::start_with(dir, target, true, &[])
     }
 
-    fn start_with(dir: &TempDir, target: SocketAddr, honor_labels: bool) -> Prometheus {
+    /// Prometheus scraping `target` with `--enable-feature=native-histograms`: it asks for
+    /// the protobuf format first (its `Accept` header then starts with
+    /// `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited`)
+    /// and stores histograms sent with native buckets as native histograms, which
+    /// `histogram_count`, `histogram_sum` and `histogram_quantile` read.
+    pub fn start_with_native_histograms(dir: &TempDir, target: SocketAddr) -> Prometheus {
+        Prometheus::start_with(dir, target, false, &["native-histograms"])
+    }
+
+    fn start_with(
+        dir: &TempDir,
+        target: SocketAddr,
+        honor_labels: bool,
+        features: &[&str],
+    ) -> Prometheus {
         let config = dir.0.join("prometheus.yml");
         std::fs::write(
             &config,
@@ -46,6 +60,7 @@ impl Prometheus {
         let addr = free_addr();
         let log = dir.0.join("prometheus.log");
         let child = Command::new("prometheus")
+            .args(features.iter().map(|f| format!("--enable-feature={f}")))
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", dir.0.join("data").display()))
             .arg(format!("--web.listen-address={addr}"))
