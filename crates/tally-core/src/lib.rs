@@ -67,6 +67,8 @@ mod op;
 mod pool;
 mod rejected;
 mod set;
+#[cfg(all(unix, not(loom)))]
+mod shared;
 mod slot;
 mod sync;
 mod table;
@@ -120,6 +122,11 @@ pub type LastValue = kind::LastValue;
 pub type Histogram = kind::Histogram;
 pub use layout::{Layout, LayoutError, pages_of, words_of};
 pub use set::{FieldId, RawSet};
+#[cfg(all(unix, not(loom)))]
+pub use shared::{
+    GoneFile, SHARED_SUFFIX, SetDesc, ShardWriter, SharedCollection, SharedError, SharedFile,
+    SharedSeries, SharedUpdate, claim_if_gone, collect_shared, read_shared, reset_shared,
+};
 pub use slot::{thread_slots_created, thread_slots_in_use};
 pub use traits::{MetricSet, Snapshot};
 

@@ -38,6 +38,8 @@ mod epoch;
 mod errors;
 mod fields;
 mod inference;
+#[cfg(unix)]
+mod multiproc;
 mod push;
 mod registry;
 mod serve;
@@ -78,6 +80,16 @@ fn tally_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<MetricsHandle>()?;
     m.add_class::<FieldSpec>()?;
     m.add_class::<HistogramSpec>()?;
+    #[cfg(unix)]
+    {
+        m.add_class::<multiproc::MultiProcessRegistry>()?;
+        m.add_class::<multiproc::SharedMetricSet>()?;
+        m.add_class::<multiproc::SharedFamily>()?;
+        m.add_class::<multiproc::SharedInferenceStats>()?;
+        m.add_function(wrap_pyfunction!(multiproc::reset_multiprocess_dir, m)?)?;
+        m.add_function(wrap_pyfunction!(multiproc::_multiprocess_after_fork, m)?)?;
+        m.add_function(wrap_pyfunction!(multiproc::_exposition_multiprocess, m)?)?;
+    }
     m.add_function(wrap_pyfunction!(spec::field, m)?)?;
     m.add_function(wrap_pyfunction!(spec::histogram, m)?)?;
     m.add_function(wrap_pyfunction!(spec::rejected_values, m)?)?;

@@ -321,6 +321,13 @@ pub struct RegistrySnapshot {
     inner: Arc<tally::RegistrySnapshot>,
 }
 
+impl RegistrySnapshot {
+    /// Wraps a collected snapshot.
+    pub(crate) fn from_snapshot(s: tally::RegistrySnapshot) -> RegistrySnapshot {
+        RegistrySnapshot { inner: Arc::new(s) }
+    }
+}
+
 #[pymethods]
 impl RegistrySnapshot {
     /// The metric names, in order.

@@ -96,6 +96,19 @@ pub mod epoch {
     };
 }
 
+/// Shared-memory shards, for services that run as several processes (pre-fork servers,
+/// worker pools): each process records into a file of its own, mapped in memory, and a
+/// collector reads them all, folding the files of exited (or killed) processes into an
+/// archive exactly once. From `tally-core`, re-exported; the Python package's
+/// `tally.multiprocess` is built on it.
+#[cfg(unix)]
+pub mod shared {
+    pub use tally_core::{
+        GoneFile, SHARED_SUFFIX, SetDesc, ShardWriter, SharedCollection, SharedError, SharedFile,
+        SharedSeries, SharedUpdate, claim_if_gone, collect_shared, read_shared, reset_shared,
+    };
+}
+
 pub use tally_core::{
     CoarseClock, CoarseClockError, CounterF64Ref, CounterRef, Delta, DeltaError, Event, FieldDesc,
     FieldId, FieldKind, FloatSum, GaugeF64Ref, GaugeRef, HistogramConfig, HistogramRef,

@@ -63,6 +63,16 @@ from ._tally import (
 
 from ._web import make_asgi_app, make_wsgi_app
 
+try:  # Unix: multi-process metrics in shared memory (tally.multiprocess).
+    from ._tally import MultiProcessRegistry, _multiprocess_after_fork
+except ImportError:  # pragma: no cover
+    MultiProcessRegistry = None
+else:
+    import os as _os
+
+    # A forked child records into a file of its own, never into its parent's.
+    _os.register_at_fork(after_in_child=_multiprocess_after_fork)
+
 #: The process-wide registry (the same object ``global_registry()`` returns).
 REGISTRY = global_registry()
 
@@ -73,6 +83,7 @@ __all__ = [
     "UNITS",
     "DecodeError",
     "DuplicateNameError",
+    "MultiProcessRegistry",
     "Epoch",
     "Family",
     "FieldSpec",

@@ -36,12 +36,25 @@ from typing import Any, Awaitable, Callable, Dict, Iterable, List, MutableMappin
 
 from ._tally import Registry, _exposition
 
+try:  # Unix only: shared-memory files.
+    from ._tally import MultiProcessRegistry, _exposition_multiprocess
+except ImportError:  # pragma: no cover
+    MultiProcessRegistry = None
+    _exposition_multiprocess = None
+
 _ALLOW = "GET, HEAD"
+
+
+def _expose(registry: Any, accept: Optional[str]) -> Tuple[str, str]:
+    if MultiProcessRegistry is not None and isinstance(registry, MultiProcessRegistry):
+        return _exposition_multiprocess(registry, accept)
+    return _exposition(registry, accept)
 
 
 def make_wsgi_app(registry: Optional[Registry] = None) -> Callable[..., Iterable[bytes]]:
     """A WSGI application that answers GET and HEAD with ``registry`` (default: the
-    global registry) in the format the ``Accept`` header asks for, and 405 otherwise."""
+    global registry; a ``tally.MultiProcessRegistry`` collects every worker) in the format
+    the ``Accept`` header asks for, and 405 otherwise."""
 
     def app(environ: Dict[str, Any], start_response: Callable[..., Any]) -> List[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -51,7 +64,7 @@ def make_wsgi_app(registry: Optional[Registry] = None) -> Callable[..., Iterable
                 [("Allow", _ALLOW), ("Content-Type", "text/plain; charset=utf-8")],
             )
             return [b"use GET or HEAD\n"]
-        body, content_type = _exposition(registry, environ.get("HTTP_ACCEPT"))
+        body, content_type = _expose(registry, environ.get("HTTP_ACCEPT"))
         data = body.encode()
         start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(data)))])
         return [b""] if method == "HEAD" else [data]
@@ -86,7 +99,7 @@ def make_asgi_app(registry: Optional[Registry] = None) -> Callable[[Scope, Recei
             return
         accept = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"accept"), None)
         loop = asyncio.get_running_loop()
-        body, content_type = await loop.run_in_executor(None, _exposition, registry, accept)
+        body, content_type = await loop.run_in_executor(None, _expose, registry, accept)
         data = body.encode()
         await _respond(send, 200, content_type, b"" if method == "HEAD" else data, [], len(data))
 
