@@ -102,11 +102,12 @@ python_binding() {
     maturin build --release --quiet --out "$wheels")
   python3 -m venv "$run"
   env PATH="$run/bin:/usr/bin:/bin" "$run/bin/pip" install --quiet --disable-pip-version-check \
-    "$wheels"/tallyx-*-abi3-*.whl pytest prometheus_client
+    "$wheels"/tallyx-*-abi3-*.whl pytest prometheus_client gunicorn
   (cd "$ROOT/target" && env PATH="$run/bin:/usr/bin:/bin" TALLY_EXPECT_INSTALLED=1 \
     "$run/bin/python" -m pytest -q -p no:cacheprovider "$ROOT/crates/tally-py/tests")
   "$run/bin/python" examples/python/inference_manager.py >/dev/null
   "$run/bin/python" crates/tally-py/bench/bench.py --test >/dev/null
+  "$run/bin/python" crates/tally-py/bench/multiprocess_bench.py --test >/dev/null
 }
 # The stress and bad-input run of the public API in release: the coherence suite with 10^6
 # histogram snapshots (debug builds take fewer), exact totals, thread churn, panic rollback,

@@ -67,7 +67,7 @@ mod op;
 mod pool;
 mod rejected;
 mod set;
-#[cfg(all(unix, not(loom)))]
+#[cfg(all(unix, not(loom), target_has_atomic = "64"))]
 mod shared;
 mod slot;
 mod sync;
@@ -122,7 +122,7 @@ pub type LastValue = kind::LastValue;
 pub type Histogram = kind::Histogram;
 pub use layout::{Layout, LayoutError, pages_of, words_of};
 pub use set::{FieldId, RawSet};
-#[cfg(all(unix, not(loom)))]
+#[cfg(all(unix, not(loom), target_has_atomic = "64"))]
 pub use shared::{
     GoneFile, SHARED_SUFFIX, SetDesc, ShardWriter, SharedCollection, SharedError, SharedFile,
     SharedSeries, SharedUpdate, claim_if_gone, collect_shared, read_shared, reset_shared,

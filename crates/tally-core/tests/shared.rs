@@ -1,7 +1,7 @@
 //! Shared-memory shards: what a collector reads is what was recorded, every event whole,
 //! while the writer records and after it is killed.
 
-#![cfg(unix)]
+#![cfg(all(unix, not(loom), target_has_atomic = "64"))]
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

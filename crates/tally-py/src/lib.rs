@@ -25,6 +25,7 @@
 //! - `Registry`, `Family`, `RegistrySnapshot`, `global_registry`: names, labels, export.
 //! - `serve`: the `/metrics` endpoint.
 //! - `push`: `push_to_gateway` and its siblings (a Prometheus Pushgateway).
+//! - `start_otlp_exporter`, `OtlpExporter`: OTLP/HTTP export to an OpenTelemetry Collector.
 //!
 //! No call takes a Python-level lock; recording never releases the GIL (it is shorter than
 //! releasing it would be), waits always do. The module declares itself safe for
@@ -38,8 +39,9 @@ mod epoch;
 mod errors;
 mod fields;
 mod inference;
-#[cfg(unix)]
+#[cfg(all(unix, target_has_atomic = "64"))]
 mod multiproc;
+mod otlp;
 mod push;
 mod registry;
 mod serve;
@@ -55,6 +57,7 @@ pub use errors::{
     UnknownFieldError,
 };
 pub use inference::InferenceStats;
+pub use otlp::OtlpHandle;
 pub use registry::{Family, Registry, RegistrySnapshot};
 pub use serve::MetricsHandle;
 pub use set::{MetricSet, Recorder};
@@ -80,7 +83,7 @@ fn tally_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<MetricsHandle>()?;
     m.add_class::<FieldSpec>()?;
     m.add_class::<HistogramSpec>()?;
-    #[cfg(unix)]
+    #[cfg(all(unix, target_has_atomic = "64"))]
     {
         m.add_class::<multiproc::MultiProcessRegistry>()?;
         m.add_class::<multiproc::SharedMetricSet>()?;
@@ -98,6 +101,8 @@ fn tally_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(push::push_to_gateway, m)?)?;
     m.add_function(wrap_pyfunction!(push::pushadd_to_gateway, m)?)?;
     m.add_function(wrap_pyfunction!(push::delete_from_gateway, m)?)?;
+    m.add_class::<OtlpHandle>()?;
+    m.add_function(wrap_pyfunction!(otlp::start_otlp_exporter, m)?)?;
     m.add_function(wrap_pyfunction!(snapshot::merge, m)?)?;
     m.add_function(wrap_pyfunction!(snapshot::_snapshot_from_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(registry::global_registry, m)?)?;

@@ -101,7 +101,7 @@ pub mod epoch {
 /// collector reads them all, folding the files of exited (or killed) processes into an
 /// archive exactly once. From `tally-core`, re-exported; the Python package's
 /// `tally.multiprocess` is built on it.
-#[cfg(unix)]
+#[cfg(all(unix, target_has_atomic = "64"))]
 pub mod shared {
     pub use tally_core::{
         GoneFile, SHARED_SUFFIX, SetDesc, ShardWriter, SharedCollection, SharedError, SharedFile,

@@ -339,6 +339,103 @@ def pushadd_to_gateway(
 def delete_from_gateway(
     gateway: str, job: str, grouping_key: Optional[Dict[str, str]] = None, timeout: float = 30.0
 ) -> None: ...
+
+class OtlpExporter:
+    """A running OTLP/HTTP exporter (tally.start_otlp_exporter); stop() or use as a context
+    manager. The report is a dict: collected, exported, points_exported, failed_attempts,
+    dropped_batches, dropped_points, dropped (dicts: reason "buffer_full", "refused" or
+    "unsent", status, message, batches, points, from_s, to_s), rejected_points,
+    refused_values, refused (dicts: metric, labels, reason), last_error."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def temporality(self) -> str: ...
+    @property
+    def running(self) -> bool: ...
+    def report(self) -> Dict[str, Any]: ...
+    def stop(self) -> Dict[str, Any]: ...
+    def __enter__(self) -> "OtlpExporter": ...
+    def __exit__(self, *exc: Any) -> bool: ...
+
+def start_otlp_exporter(
+    endpoint: Optional[str] = None,
+    *,
+    registry: Optional[Registry] = None,
+    interval_s: float = 10.0,
+    temporality: Optional[str] = None,
+    service_name: Optional[str] = None,
+    resource: Optional[Dict[str, str]] = None,
+    headers: Optional[Dict[str, str]] = None,
+    buffer: int = 16,
+    timeout_s: Optional[float] = None,
+    flush_timeout_s: float = 5.0,
+) -> OtlpExporter: ...
 def _exposition(registry: Optional[Registry] = None, accept: Optional[str] = None) -> Tuple[str, str]: ...
 def global_registry() -> Registry: ...
 def merge(snapshots: Iterable[Snapshot]) -> Snapshot: ...
+
+# Multi-process metrics (Unix): see tally.multiprocess.
+
+class SharedMetricSet:
+    """A set of a MultiProcessRegistry: record(**fields) into this process's shared file."""
+
+    def record(self, **fields: Any) -> None: ...
+
+class SharedFamily:
+    """A family of a MultiProcessRegistry: labels(*values) is a series' set."""
+
+    def labels(self, *values: str) -> SharedMetricSet: ...
+
+class SharedInferenceStats:
+    """tally's inference set in a MultiProcessRegistry."""
+
+    def record_inference(
+        self, success: bool = True, cache_hit: bool = False, latency_s: Optional[float] = None
+    ) -> None: ...
+    def request_started(self, n: int = 1) -> None: ...
+    def request_finished(self, n: int = 1) -> None: ...
+    def record(self, **fields: Any) -> None: ...
+
+class MultiProcessRegistry:
+    """Sets recorded into shared memory, one file per process, in one directory."""
+
+    def __init__(self, path: Optional[str] = None, *, capacity_mb: Optional[int] = None) -> None: ...
+    @property
+    def path(self) -> str: ...
+    def metric_set(
+        self,
+        name: str,
+        *,
+        help: str = "",
+        counters: Optional[FieldDecl] = None,
+        gauges: Optional[FieldDecl] = None,
+        last_values: Optional[FieldDecl] = None,
+        histograms: Optional[HistogramDecl] = None,
+        float_counters: Optional[FieldDecl] = None,
+        float_gauges: Optional[FieldDecl] = None,
+        float_last_values: Optional[FieldDecl] = None,
+        keep_gauges: bool = False,
+    ) -> SharedMetricSet: ...
+    def family(
+        self,
+        name: str,
+        labels: Sequence[str],
+        *,
+        help: str = "",
+        counters: Optional[FieldDecl] = None,
+        gauges: Optional[FieldDecl] = None,
+        last_values: Optional[FieldDecl] = None,
+        histograms: Optional[HistogramDecl] = None,
+        float_counters: Optional[FieldDecl] = None,
+        float_gauges: Optional[FieldDecl] = None,
+        float_last_values: Optional[FieldDecl] = None,
+        keep_gauges: bool = False,
+    ) -> SharedFamily: ...
+    def inference_stats(self, name: str = "inference", *, help: str = "") -> SharedInferenceStats: ...
+    def collect(self) -> RegistrySnapshot: ...
+    def snapshot(self) -> RegistrySnapshot: ...
+
+def reset_multiprocess_dir(path: Optional[str] = None) -> None: ...
+def _multiprocess_after_fork() -> None: ...
+def _exposition_multiprocess(registry: MultiProcessRegistry, accept: Optional[str] = None) -> Tuple[str, str]: ...
