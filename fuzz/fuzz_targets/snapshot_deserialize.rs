@@ -10,20 +10,23 @@
 //!   subtracted from itself (a zero delta), its quantiles taken (within `[min, max]`), its
 //!   classic and native buckets computed (counts add up), and a registry snapshot encoded
 //!   in both exposition formats into output the strict parser reads (hostile names and
-//!   series are left out and reported, never written).
+//!   series are left out and reported, never written), in the protobuf format into
+//!   families that decode back, and into OTLP requests (cumulative and delta) that do.
 #![no_main]
 
 #[path = "../../crates/tally-prometheus/tests/common/parse.rs"]
 mod parse;
 
 use libfuzzer_sys::fuzz_target;
+use prost::Message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tally::{
     Delta, FieldDesc, HistogramConfig, HistogramSnapshot, InferenceStatsSnapshot, Last, Merge,
     MetricSnapshot, RegistrySnapshot, SeriesSnapshot, SetSnapshot, Value,
 };
-use tally_prometheus::{EncodeOptions, Format, encode};
+use tally_otlp::opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use tally_prometheus::{EncodeOptions, Format, encode, encode_bytes, proto};
 
 const NARROW: HistogramConfig = match HistogramConfig::new(2, 1000) {
     Ok(c) => c,
@@ -128,6 +131,47 @@ fn use_registry(r: &RegistrySnapshot) {
         });
         assert_eq!(parsed.len(), report.families);
         assert_eq!(parsed.iter().map(|f| f.samples.len()).sum::<usize>(), report.samples);
+    }
+    // The protobuf format: length-delimited families that decode back, one per family
+    // the report counts, native histograms' bucket counts adding up to their count.
+    let mut bytes = Vec::new();
+    let report = encode_bytes(r, Format::Protobuf, &EncodeOptions::default(), &mut bytes);
+    let mut rest = bytes.as_slice();
+    let mut families = 0;
+    while !rest.is_empty() {
+        let family = proto::MetricFamily::decode_length_delimited(&mut rest)
+            .unwrap_or_else(|e| panic!("protobuf output does not decode: {e}"));
+        for m in &family.metric {
+            if let Some(h) = &m.histogram {
+                let buckets: i64 = h
+                    .positive_delta
+                    .iter()
+                    .scan(0i64, |c, d| {
+                        *c = c.wrapping_add(*d);
+                        Some(*c)
+                    })
+                    .sum();
+                let expected = h.sample_count.unwrap_or(0) as i64;
+                assert_eq!(buckets.wrapping_add(h.zero_count.unwrap_or(0) as i64), expected);
+            }
+        }
+        families += 1;
+    }
+    assert_eq!(families, report.families);
+    // OTLP, cumulative and delta: a request that encodes and decodes to itself, and
+    // whose points are every (series, field) of a kind OTLP carries, less the refused.
+    for temporality in [tally_otlp::Temporality::Cumulative, tally_otlp::Temporality::Delta] {
+        let mut exporter = tally_otlp::OtlpExporter::builder()
+            .temporality(temporality)
+            .build()
+            .expect("default settings");
+        for _ in 0..2 {
+            let request = exporter.request(r);
+            let encoded = request.encode_to_vec();
+            let decoded = ExportMetricsServiceRequest::decode(encoded.as_slice())
+                .expect("an encoded request decodes");
+            assert_eq!(decoded, request);
+        }
     }
 }
 
