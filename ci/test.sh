@@ -102,7 +102,7 @@ python_binding() {
     maturin build --release --quiet --out "$wheels")
   python3 -m venv "$run"
   env PATH="$run/bin:/usr/bin:/bin" "$run/bin/pip" install --quiet --disable-pip-version-check \
-    "$wheels"/tallyx-*-abi3-*.whl pytest prometheus_client gunicorn
+    "$wheels"/tallyx-*-abi3-*.whl pytest prometheus_client gunicorn opentelemetry-proto
   (cd "$ROOT/target" && env PATH="$run/bin:/usr/bin:/bin" TALLY_EXPECT_INSTALLED=1 \
     "$run/bin/python" -m pytest -q -p no:cacheprovider "$ROOT/crates/tally-py/tests")
   "$run/bin/python" examples/python/inference_manager.py >/dev/null

@@ -194,7 +194,8 @@ impl OtlpExporter {
 
     /// The request `snapshot` becomes, taken now, without queueing it (for inspection and
     /// tests). With delta temporality this advances the baseline, as
-    /// [`collect`](Self::collect) does.
+    /// [`collect`](Self::collect) does. The request is yours: the points the exporter
+    /// reuses between collections go with it, and its next collection builds them anew.
     pub fn request(&mut self, snapshot: &RegistrySnapshot) -> ExportMetricsServiceRequest {
         self.converter.convert(snapshot, unix_ns(SystemTime::now())).request
     }
@@ -221,6 +222,8 @@ impl OtlpExporter {
             start_ns: converted.start_ns,
             time_ns: unix_ns(time),
         };
+        // Encoded: its metrics go back to the converter, to be updated in place next time.
+        self.converter.give_back(converted.request);
         self.queue.push_back(batch);
         while self.queue.len() > self.capacity {
             if let Some(oldest) = self.queue.pop_front() {

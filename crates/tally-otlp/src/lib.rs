@@ -105,7 +105,10 @@
 //! Each collection is encoded into a batch and queued; batches are posted oldest first.
 //! A failure that may pass (unreachable, timeout, 429, 502, 503, 504) leaves the batch
 //! queued and the loop retries after a backoff (100 ms doubling to 30 s, or the
-//! receiver's `Retry-After`) while it keeps collecting on time. The queue holds
+//! receiver's `Retry-After`) while it keeps collecting on its interval (a post blocks the
+//! exporter's thread for up to [`Builder::timeout`]; intervals it covers are skipped, not
+//! caught up on, so a receiver that never answers is collected about once per timeout
+//! plus backoff). The queue holds
 //! [`Builder::buffer`] batches (default 16); beyond, the oldest is dropped. A batch the
 //! receiver refuses (another status) is dropped. Every drop is in the
 //! [`ExportReport`]: how many batches and points, why, and the time they covered
@@ -141,3 +144,8 @@ pub use schedule::OtlpLoop;
 
 /// The generated OTLP types the requests are built from, for inspecting or decoding them.
 pub use opentelemetry_proto;
+
+/// The README's example, run as a doctest so that it keeps compiling.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -30,7 +30,9 @@ impl OtlpExporter {
     /// Starts a thread that collects `source()` (a registry's snapshot, a published
     /// epoch's) every `interval`, the first after one interval, and posts what is queued;
     /// after a failure that may pass it waits (100 ms, doubling to 30 s, or the receiver's
-    /// `Retry-After`) before posting again, while still collecting on time. At the end
+    /// `Retry-After`) before posting again, while still collecting on the interval (a
+    /// post in progress, up to [`Builder::timeout`](crate::Builder::timeout), delays the
+    /// next collection; intervals missed are skipped). At the end
     /// ([`OtlpLoop::finish`], or when the loop is dropped) it collects once more and
     /// flushes ([`OtlpExporter::finish`]).
     ///

@@ -459,3 +459,83 @@ pub(crate) fn each_str(
         })
         .collect()
 }
+
+// --- `tally.start_otlp_exporter`
+
+/// `endpoint`: the receiver's base URL, or None for `OTEL_EXPORTER_OTLP_ENDPOINT`.
+pub(crate) fn otlp_endpoint(value: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    if none(value) {
+        return Ok(None);
+    }
+    let form = "a str such as \"http://localhost:4318\" (the collector's OTLP/HTTP base URL), \
+                or None (OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318)";
+    string("endpoint", form, value).map(Some)
+}
+
+/// `interval_s`: seconds > 0.
+pub(crate) fn interval_s(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    seconds("interval_s", value, true, false)
+}
+
+/// `timeout_s`: seconds > 0, or None.
+pub(crate) fn timeout_s(value: &Bound<'_, PyAny>) -> PyResult<Option<Duration>> {
+    if none(value) {
+        return Ok(None);
+    }
+    seconds("timeout_s", value, true, true).map(Some)
+}
+
+/// `flush_timeout_s`: seconds >= 0.
+pub(crate) fn flush_timeout_s(value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    seconds("flush_timeout_s", value, false, false)
+}
+
+/// `temporality`: `"cumulative"`, `"delta"`, or None.
+pub(crate) fn temporality(value: &Bound<'_, PyAny>) -> PyResult<Option<tally_otlp::Temporality>> {
+    if none(value) {
+        return Ok(None);
+    }
+    let form = "\"cumulative\" or \"delta\", or None (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_\
+                PREFERENCE, else cumulative)";
+    match string("temporality", form, value)?.as_str() {
+        "cumulative" => Ok(Some(tally_otlp::Temporality::Cumulative)),
+        "delta" => Ok(Some(tally_otlp::Temporality::Delta)),
+        _ => Err(out_of_range("temporality", form, value)),
+    }
+}
+
+/// `service_name`: a str, or None.
+pub(crate) fn service_name(value: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    if none(value) {
+        return Ok(None);
+    }
+    let form = "a str, or None (OTEL_SERVICE_NAME, else unknown_service:<executable>)";
+    string("service_name", form, value).map(Some)
+}
+
+/// A dict of str to str, or None (`resource`, `headers`).
+fn str_dict(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
+    let form = "a dict of str to str, or None";
+    if none(value) {
+        return Ok(Vec::new());
+    }
+    let Ok(dict) = value.cast::<pyo3::types::PyDict>() else {
+        return Err(wrong_type(name, form, value));
+    };
+    dict.iter().map(|(k, v)| Ok((string(name, form, &k)?, string(name, form, &v)?))).collect()
+}
+
+/// `resource`: resource attributes, a dict of str to str, or None.
+pub(crate) fn resource(value: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
+    str_dict("resource", value)
+}
+
+/// `headers`: HTTP headers sent with every export, a dict of str to str, or None.
+pub(crate) fn headers(value: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
+    str_dict("headers", value)
+}
+
+/// `buffer`: batches kept while the receiver is down, at least 1.
+pub(crate) fn buffer(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    int_in("buffer", value, 1u32, 1 << 20, false).map(|n| n as usize)
+}

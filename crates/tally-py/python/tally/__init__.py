@@ -41,6 +41,7 @@ from ._tally import (
     InvalidNameError,
     MetricSet,
     MetricsServer,
+    OtlpExporter,
     Recorder,
     Refresher,
     Registry,
@@ -59,6 +60,7 @@ from ._tally import (
     pushadd_to_gateway,
     rejected_values,
     serve,
+    start_otlp_exporter,
 )
 
 from ._web import make_asgi_app, make_wsgi_app
@@ -93,6 +95,7 @@ __all__ = [
     "InvalidNameError",
     "MetricSet",
     "MetricsServer",
+    "OtlpExporter",
     "Recorder",
     "Refresher",
     "Registry",
@@ -111,4 +114,5 @@ __all__ = [
     "pushadd_to_gateway",
     "rejected_values",
     "serve",
+    "start_otlp_exporter",
 ]
