@@ -198,7 +198,7 @@ def main():
     print(f"| tally.multiprocess `record_inference` | {tally_ns:.0f} |")
     print(f"| prometheus_client multiprocess: 3 counters + 1 histogram | {prom_ns:.0f} |")
     print()
-    print("| scrape (4 live workers) | after restarts | min | median | files read | body |")
+    print("| scrape (4 live workers) | after restarts | min | median | files in the directory | body |")
     print("|:--|--:|--:|--:|--:|--:|")
     for restarts in RESTARTS:
         for name, worker, scrape, prepare in [
