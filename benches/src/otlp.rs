@@ -280,13 +280,22 @@ pub fn otlp_compare(series: usize, runs: usize) -> OtlpTimes {
     OtlpTimes {
         series,
         cases: vec![
-            ("OpenTelemetry SDK 0.33: `collect` + `opentelemetry-otlp` `export`", times[0].0, times[0].1, otel_len),
+            (
+                "OpenTelemetry SDK 0.33: `collect` + `opentelemetry-otlp` `export`",
+                times[0].0,
+                times[0].1,
+                otel_len,
+            ),
             ("tally-otlp: `snapshot` + `collect` + `flush`", times[1].0, times[1].1, tally_len),
         ],
         parts: vec![
             ("OpenTelemetry: `ManualReader::collect` alone", times[2].0, times[2].1),
             ("tally: `Registry::snapshot` alone", times[3].0, times[3].1),
-            ("tally-otlp: convert + encode a snapshot into a batch (`collect`, no post)", times[4].0, times[4].1),
+            (
+                "tally-otlp: convert + encode a snapshot into a batch (`collect`, no post)",
+                times[4].0,
+                times[4].1,
+            ),
         ],
     }
 }

@@ -73,6 +73,7 @@ mod slot;
 mod sync;
 mod table;
 mod traits;
+mod update;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -125,10 +126,11 @@ pub use set::{FieldId, RawSet};
 #[cfg(all(unix, not(loom), target_has_atomic = "64"))]
 pub use shared::{
     GoneFile, SHARED_SUFFIX, SetDesc, ShardWriter, SharedCollection, SharedError, SharedFile,
-    SharedSeries, SharedUpdate, claim_if_gone, collect_shared, read_shared, reset_shared,
+    SharedSeries, claim_if_gone, collect_shared, read_shared, reset_shared,
 };
 pub use slot::{thread_slots_created, thread_slots_in_use};
 pub use traits::{MetricSet, Snapshot};
+pub use update::FieldUpdate;
 
 pub use tally_snapshot::{
     Delta, DeltaError, FieldDesc, FieldKind, FloatSum, HistogramConfig, HistogramSnapshot, Last,

@@ -27,8 +27,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use tally_snapshot::{FieldDesc, FieldKind, SetSnapshot};
 
+use crate::FieldUpdate;
+
 pub use collect::{SharedCollection, collect_shared, reset_shared};
-pub use words::SharedUpdate;
 
 /// "TALLYSH1", little-endian: the first word of every shared file.
 const MAGIC: u64 = u64::from_le_bytes(*b"TALLYSH1");
@@ -43,8 +44,19 @@ const H_DIR_USED: usize = 5;
 const H_DATA_START: usize = 6;
 const H_PID: usize = 7;
 const H_CREATED: usize = 8;
-/// Tries a collector makes to find a shard's copy whole before it reports the shard busy.
-const READ_TRIES: usize = 64;
+/// A shard's words before its copies: the two copies' sequences, then the help protocol's
+/// words (help wanted, help served, the help copy's sequence).
+const SHARD_HEAD: usize = 5;
+const WANTED: usize = 2;
+const SERVED: usize = 3;
+const HELP_SEQ: usize = 4;
+/// Tries a collector makes on the two copies before it asks the writer for help.
+const TRIES_BEFORE_HELP: usize = 64;
+/// Rounds (tries of the two copies and of the help copy) before a collector gives up: only
+/// a writer recording flat out that never finishes an event could make it (a writer that
+/// finishes events serves help at the end of its next one; a descheduled or dead one
+/// leaves a copy whole).
+const READ_ROUNDS: usize = 1 << 20;
 /// The suffix of shared files.
 pub const SHARED_SUFFIX: &str = ".tally";
 
@@ -276,7 +288,7 @@ impl SharedFile {
         };
         let words = self.map.words();
         let at = dir.next_data;
-        let end = at + 2 + 2 * n;
+        let end = at + SHARD_HEAD + 3 * n;
         if end > words.len() {
             let capacity = ((words.len() - HEADER_WORDS) * 8) as u64;
             return Err(SharedError::Full { path: self.path().into(), what: "data", capacity });
@@ -285,7 +297,7 @@ impl SharedFile {
         self.append(&Entry::Shard { set, at: at as u64 })?;
         dir.next_data = end;
         let kinds = desc.fields.iter().map(|f| f.kind).collect();
-        Ok(ShardWriter { file: Arc::clone(self), at, n, kinds, offsets })
+        Ok(ShardWriter { file: Arc::clone(self), at, n, kinds, offsets, served: 0 })
     }
 
     /// Appends a directory entry: its length, then its JSON, word by word; then the new
@@ -323,12 +335,15 @@ impl SharedFile {
 #[derive(Debug)]
 pub struct ShardWriter {
     file: Arc<SharedFile>,
-    /// The word of the first sequence number; the second follows, then the two copies.
+    /// The shard's first word: [`SHARD_HEAD`] words (sequences, help), then the two copies
+    /// and the help copy, `n` words each.
     at: usize,
     /// Words per copy.
     n: usize,
     kinds: Vec<FieldKind>,
     offsets: Vec<usize>,
+    /// The last help request served (the writer's copy of the `SERVED` word).
+    served: u64,
 }
 
 impl ShardWriter {
@@ -339,7 +354,7 @@ impl ShardWriter {
     ///
     /// [`SharedError::Unsupported`] for a field index out of range or an update that does
     /// not fit its field's kind; nothing is recorded then.
-    pub fn record(&mut self, updates: &[(usize, SharedUpdate)]) -> Result<(), SharedError> {
+    pub fn record(&mut self, updates: &[(usize, FieldUpdate)]) -> Result<(), SharedError> {
         for &(field, update) in updates {
             match self.kinds.get(field) {
                 Some(&kind) if update.fits(kind) => {}
@@ -352,7 +367,7 @@ impl ShardWriter {
         }
         let stamp = if updates
             .iter()
-            .any(|(_, u)| matches!(u, SharedUpdate::Last(_) | SharedUpdate::LastF64(_)))
+            .any(|(_, u)| matches!(u, FieldUpdate::Last(_) | FieldUpdate::LastF64(_)))
         {
             now_ns()
         } else {
@@ -367,7 +382,7 @@ impl ShardWriter {
             // before its second load of the sequence).
             seq.store(s.wrapping_add(1), Ordering::Relaxed);
             fence(Ordering::Release);
-            let base = self.at + 2 + copy * self.n;
+            let base = self.at + SHARD_HEAD + copy * self.n;
             for &(field, update) in updates {
                 let kind = self.kinds[field];
                 let o = base + self.offsets[field];
@@ -377,7 +392,32 @@ impl ShardWriter {
             // that sees it sees the data stores.
             seq.store(s.wrapping_add(2), Ordering::Release);
         }
+        // A collector that kept finding a copy busy (this writer records flat out) asks for
+        // help: a copy made here, between events, where no section is open.
+        let wanted = words[self.at + WANTED].load(Ordering::Relaxed);
+        if wanted != self.served {
+            self.serve_help(wanted);
+        }
         Ok(())
+    }
+
+    /// Copies copy 1 (whole: no section is open) into the help copy, inside the help
+    /// copy's own sequence section, then publishes `wanted` as served (Release: pairs with
+    /// the collector's Acquire load of it).
+    #[cold]
+    fn serve_help(&mut self, wanted: u64) {
+        let words = self.file.map.words();
+        let seq = &words[self.at + HELP_SEQ];
+        let s = seq.load(Ordering::Relaxed);
+        seq.store(s.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        let (from, to) = (self.at + SHARD_HEAD + self.n, self.at + SHARD_HEAD + 2 * self.n);
+        for i in 0..self.n {
+            words[to + i].store(words[from + i].load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        seq.store(s.wrapping_add(2), Ordering::Release);
+        words[self.at + SERVED].store(wanted, Ordering::Release);
+        self.served = wanted;
     }
 }
 
@@ -450,11 +490,11 @@ fn read_file(file: &File, path: &Path) -> Result<Vec<SharedSeries>, SharedError>
                 };
                 let (_, n) = words::offsets(&desc.fields);
                 let at = at as usize;
-                if at.saturating_add(2 + 2 * n) > words.len() {
+                if at.saturating_add(SHARD_HEAD + 3 * n) > words.len() {
                     return Err(map.corrupt("a shard runs past the file's end"));
                 }
                 let copy = read_shard(words, at, n).ok_or_else(|| {
-                    map.corrupt("a shard stayed busy: its writer records without pause")
+                    map.corrupt("a shard's writer stayed inside one event through a million tries")
                 })?;
                 let snapshot =
                     words::snapshot_of(&copy, &desc.fields).map_err(|e| map.corrupt(e))?;
@@ -471,29 +511,59 @@ fn read_file(file: &File, path: &Path) -> Result<Vec<SharedSeries>, SharedError>
         .collect())
 }
 
-/// A whole copy of the shard at `at` with `n` words per copy, or `None` if both stayed
-/// busy through [`READ_TRIES`] tries.
+/// A whole copy of the shard at `at` with `n` words per copy: copy 0 or copy 1, whichever
+/// no section overlapped while it was read; after [`TRIES_BEFORE_HELP`] tries, the help
+/// copy its writer makes at the end of its next event. `None` only after [`READ_ROUNDS`]
+/// rounds: a writer inside one event all that time.
 fn read_shard(words: &[AtomicU64], at: usize, n: usize) -> Option<Vec<u64>> {
-    for attempt in 0..READ_TRIES {
+    let mut asked: Option<u64> = None;
+    for attempt in 0..READ_ROUNDS {
         let copy = attempt % 2;
-        let seq = &words[at + copy];
-        // Pairs with the writer's Release store that ended its section on this copy.
-        let before = seq.load(Ordering::Acquire);
-        if before % 2 == 1 {
+        if let Some(data) = read_copy(words, at + copy, at + SHARD_HEAD + copy * n, n) {
+            return Some(data);
+        }
+        if attempt + 1 < TRIES_BEFORE_HELP {
             continue;
         }
-        let base = at + 2 + copy * n;
-        let data: Vec<u64> =
-            words[base..base + n].iter().map(|w| w.load(Ordering::Relaxed)).collect();
-        // Pairs with the writer's Release fence after it made the sequence odd: if any
-        // data load saw a store of a section that started after `before`, this load sees
-        // that section's odd sequence.
-        fence(Ordering::Acquire);
-        if seq.load(Ordering::Relaxed) == before {
-            return Some(data);
+        match asked {
+            None => {
+                // The collector's side only: one read-modify-write per shard it cannot read
+                // otherwise, never on the writer's path.
+                asked = Some(words[at + WANTED].fetch_add(1, Ordering::Relaxed).wrapping_add(1));
+            }
+            Some(request) => {
+                // Pairs with the writer's Release store of SERVED after the help copy.
+                let served = words[at + SERVED].load(Ordering::Acquire);
+                if served.wrapping_sub(request) < u64::MAX / 2
+                    && let Some(data) = read_copy(words, at + HELP_SEQ, at + SHARD_HEAD + 2 * n, n)
+                {
+                    return Some(data);
+                }
+            }
+        }
+        std::hint::spin_loop();
+        if attempt % 1024 == 1023 {
+            std::thread::yield_now();
         }
     }
     None
+}
+
+/// The `n` words at `base` if the sequence at `seq` was even and unchanged across reading
+/// them.
+fn read_copy(words: &[AtomicU64], seq: usize, base: usize, n: usize) -> Option<Vec<u64>> {
+    let seq = &words[seq];
+    // Pairs with the writer's Release store that ended its last section on these words.
+    let before = seq.load(Ordering::Acquire);
+    if before % 2 == 1 {
+        return None;
+    }
+    let data: Vec<u64> = words[base..base + n].iter().map(|w| w.load(Ordering::Relaxed)).collect();
+    // Pairs with the writer's Release fence after it made the sequence odd: if any data
+    // load saw a store of a section that started after `before`, this load sees that
+    // section's odd sequence.
+    fence(Ordering::Acquire);
+    (seq.load(Ordering::Relaxed) == before).then_some(data)
 }
 
 /// A file whose writer is gone, locked by this collector until it is dropped.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tally_core::{
-    FieldDesc, FieldKind, HistogramConfig, HistogramSnapshot, SetDesc, SharedFile, SharedUpdate,
+    FieldDesc, FieldKind, FieldUpdate, HistogramConfig, HistogramSnapshot, SetDesc, SharedFile,
     Value, claim_if_gone, read_shared,
 };
 
@@ -53,7 +53,15 @@ fn only_file(dir: &Path) -> PathBuf {
 fn every_read_sees_whole_events_and_counters_never_go_back_while_two_writers_record() {
     let dir = temp_dir("whole");
     let file = SharedFile::create(&dir, 4 * MB).unwrap();
-    let desc = pair_set();
+    // A histogram makes each copy a thousand words: a read takes long enough that two
+    // writers recording flat out keep both copies busy, and the collector needs the help
+    // copy the writers make for it.
+    let mut desc = pair_set();
+    desc.fields.push(FieldDesc::new(
+        "latency_ns",
+        FieldKind::Histogram(HistogramConfig::DEFAULT),
+        "",
+    ));
     let done = AtomicUsize::new(0);
     let per_writer = 200_000u64;
     std::thread::scope(|s| {
@@ -62,8 +70,12 @@ fn every_read_sees_whole_events_and_counters_never_go_back_while_two_writers_rec
             let done = &done;
             s.spawn(move || {
                 for _ in 0..per_writer {
-                    w.record(&[(0, SharedUpdate::Counter(1)), (1, SharedUpdate::Counter(1))])
-                        .unwrap();
+                    w.record(&[
+                        (0, FieldUpdate::Counter(1)),
+                        (1, FieldUpdate::Counter(1)),
+                        (3, FieldUpdate::Observe(1_000)),
+                    ])
+                    .unwrap();
                 }
                 done.fetch_add(1, Ordering::Relaxed);
             });
@@ -76,6 +88,8 @@ fn every_read_sees_whole_events_and_counters_never_go_back_while_two_writers_rec
                     let total = counter(s.snapshot.get("total").unwrap());
                     let ok = counter(s.snapshot.get("ok").unwrap());
                     assert_eq!(total, ok, "an event torn across fields");
+                    let Some(Value::Histogram(h)) = s.snapshot.get("latency_ns") else { panic!() };
+                    assert_eq!(h.count(), total, "an event torn across fields");
                     assert!(total >= last, "went back from {last} to {total}");
                     last = total;
                 }
@@ -115,13 +129,13 @@ fn every_kind_reads_back_exactly_as_recorded() {
     let values = [0u64, 1, 31, 1_000, 123_456_789, 100_000_000_000, 100_000_000_001, u64::MAX];
     for (i, &v) in values.iter().enumerate() {
         w.record(&[
-            (0, SharedUpdate::Counter(u64::MAX / 4)),
-            (1, SharedUpdate::Gauge(if i % 2 == 0 { 5 } else { -7 })),
-            (2, SharedUpdate::Last(-(i as i64))),
-            (3, SharedUpdate::Observe(v)),
-            (4, SharedUpdate::CounterF64(0.25)),
-            (5, SharedUpdate::GaugeF64(-0.5)),
-            (6, SharedUpdate::LastF64(i as f64 / 4.0)),
+            (0, FieldUpdate::Counter(u64::MAX / 4)),
+            (1, FieldUpdate::Gauge(if i % 2 == 0 { 5 } else { -7 })),
+            (2, FieldUpdate::Last(-(i as i64))),
+            (3, FieldUpdate::Observe(v)),
+            (4, FieldUpdate::CounterF64(0.25)),
+            (5, FieldUpdate::GaugeF64(-0.5)),
+            (6, FieldUpdate::LastF64(i as f64 / 4.0)),
         ])
         .unwrap();
     }
@@ -138,8 +152,8 @@ fn every_kind_reads_back_exactly_as_recorded() {
     let Some(Value::LastValueF64(t)) = s.get("temp") else { panic!() };
     assert_eq!(t.value, 1.75);
     // An update that does not fit its field records nothing.
-    assert!(w.record(&[(0, SharedUpdate::Counter(1)), (1, SharedUpdate::Counter(1))]).is_err());
-    assert!(w.record(&[(9, SharedUpdate::Counter(1))]).is_err());
+    assert!(w.record(&[(0, FieldUpdate::Counter(1)), (1, FieldUpdate::Counter(1))]).is_err());
+    assert!(w.record(&[(9, FieldUpdate::Counter(1))]).is_err());
     drop(file);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -149,7 +163,7 @@ fn a_living_writers_file_is_not_claimed_and_a_closed_ones_is() {
     let dir = temp_dir("claim");
     let file = SharedFile::create(&dir, MB).unwrap();
     let mut w = file.shard(&pair_set()).unwrap();
-    w.record(&[(0, SharedUpdate::Counter(3))]).unwrap();
+    w.record(&[(0, FieldUpdate::Counter(3))]).unwrap();
     let path = file.path().to_path_buf();
     assert!(claim_if_gone(&path).unwrap().is_none(), "its writer holds it");
     drop(w);
@@ -183,9 +197,9 @@ fn child_records_until_killed(dir: &Path) -> ! {
     std::fs::write(dir.join("ready"), b"").unwrap();
     loop {
         w.record(&[
-            (0, SharedUpdate::Counter(1)),
-            (1, SharedUpdate::Counter(1)),
-            (2, SharedUpdate::Gauge(1)),
+            (0, FieldUpdate::Counter(1)),
+            (1, FieldUpdate::Counter(1)),
+            (2, FieldUpdate::Gauge(1)),
         ])
         .unwrap();
     }
@@ -252,9 +266,9 @@ fn exited_processes_are_folded_once_their_gauges_dropped_unless_kept_and_their_f
             let mut w = file.shard(&desc).unwrap();
             for _ in 0..n {
                 w.record(&[
-                    (0, SharedUpdate::Counter(1)),
-                    (1, SharedUpdate::Counter(1)),
-                    (2, SharedUpdate::Gauge(1)),
+                    (0, FieldUpdate::Counter(1)),
+                    (1, FieldUpdate::Counter(1)),
+                    (2, FieldUpdate::Gauge(1)),
                 ])
                 .unwrap();
             }

@@ -140,18 +140,9 @@ fn is_ns_of_seconds(config: HistogramConfig) -> bool {
     config.unit() == Unit::Seconds && config.decimals() == 9
 }
 
-/// One checked update of one field.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Update {
-    Counter(u64),
-    Gauge(i64),
-    Last(i64),
-    /// Steps of a histogram.
-    Observe(u64),
-    CounterF64(f64),
-    GaugeF64(f64),
-    LastF64(f64),
-}
+/// One checked update of one field (tally-core's: the heap path and the shared-memory
+/// path record the same updates).
+pub(crate) use tally::FieldUpdate as Update;
 
 /// Updates of one event, checked before any is applied. Inline up to 8 fields.
 pub(crate) type Updates = SmallVec<[(FieldId, Update); 8]>;

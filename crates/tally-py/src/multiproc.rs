@@ -12,12 +12,13 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use smallvec::SmallVec;
-use tally::shared::{SetDesc, ShardWriter, SharedError, SharedFile, SharedUpdate};
+use tally::FieldUpdate;
+use tally::shared::{SetDesc, ShardWriter, SharedError, SharedFile};
 use tally::{FieldKind, RawSet};
 
 use crate::args;
 use crate::errors::{DuplicateNameError, InvalidNameError, TallyError};
-use crate::fields::{self, FieldTable, Update};
+use crate::fields::{self, FieldTable};
 use crate::registry::RegistrySnapshot;
 
 /// The environment variable naming the directory, as `PROMETHEUS_MULTIPROC_DIR` does for
@@ -120,7 +121,7 @@ impl SharedCore {
     /// Records one event into this thread's shard (made on first use in each thread and
     /// process).
     #[inline]
-    fn record(&self, updates: &[(usize, SharedUpdate)]) -> PyResult<()> {
+    fn record(&self, updates: &[(usize, FieldUpdate)]) -> PyResult<()> {
         let generation = GENERATION.load(Ordering::Relaxed);
         WRITERS
             .with(|w| {
@@ -140,26 +141,14 @@ impl SharedCore {
     }
 
     fn record_kwargs(&self, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
-        let mut updates: SmallVec<[(usize, SharedUpdate); 8]> = SmallVec::new();
+        let mut updates: SmallVec<[(usize, FieldUpdate); 8]> = SmallVec::new();
         if let Some(kwargs) = kwargs {
             for (k, v) in kwargs.iter() {
                 let i = self.table.index_of(k.cast::<pyo3::types::PyString>()?)?;
-                updates.push((i, shared_update(fields::update_of(&self.table, i, &v)?)));
+                updates.push((i, fields::update_of(&self.table, i, &v)?));
             }
         }
         self.record(&updates)
-    }
-}
-
-fn shared_update(u: Update) -> SharedUpdate {
-    match u {
-        Update::Counter(n) => SharedUpdate::Counter(n),
-        Update::Gauge(n) => SharedUpdate::Gauge(n),
-        Update::Last(n) => SharedUpdate::Last(n),
-        Update::Observe(n) => SharedUpdate::Observe(n),
-        Update::CounterF64(x) => SharedUpdate::CounterF64(x),
-        Update::GaugeF64(x) => SharedUpdate::GaugeF64(x),
-        Update::LastF64(x) => SharedUpdate::LastF64(x),
     }
 }
 
@@ -507,13 +496,13 @@ impl SharedInferenceStats {
         #[pyo3(from_py_with = args::latency_s)] latency_s: Option<f64>,
     ) -> PyResult<()> {
         let [total, ok, failed, hits, misses, _, latency] = self.fields;
-        let mut updates: SmallVec<[(usize, SharedUpdate); 4]> = SmallVec::new();
-        updates.push((total, SharedUpdate::Counter(1)));
-        updates.push((if success { ok } else { failed }, SharedUpdate::Counter(1)));
-        updates.push((if cache_hit { hits } else { misses }, SharedUpdate::Counter(1)));
+        let mut updates: SmallVec<[(usize, FieldUpdate); 4]> = SmallVec::new();
+        updates.push((total, FieldUpdate::Counter(1)));
+        updates.push((if success { ok } else { failed }, FieldUpdate::Counter(1)));
+        updates.push((if cache_hit { hits } else { misses }, FieldUpdate::Counter(1)));
         if let Some(s) = latency_s {
             // Checked finite and >= 0; `as` saturates at u64::MAX.
-            updates.push((latency, SharedUpdate::Observe((s * 1e9).round() as u64)));
+            updates.push((latency, FieldUpdate::Observe((s * 1e9).round() as u64)));
         }
         self.core.record(&updates)
     }
@@ -521,13 +510,13 @@ impl SharedInferenceStats {
     /// Adds `n` (default 1) to `in_flight`.
     #[pyo3(signature = (n=1))]
     fn request_started(&self, #[pyo3(from_py_with = args::n)] n: i64) -> PyResult<()> {
-        self.core.record(&[(self.fields[5], SharedUpdate::Gauge(n))])
+        self.core.record(&[(self.fields[5], FieldUpdate::Gauge(n))])
     }
 
     /// Subtracts `n` (default 1) from `in_flight`.
     #[pyo3(signature = (n=1))]
     fn request_finished(&self, #[pyo3(from_py_with = args::n)] n: i64) -> PyResult<()> {
-        self.core.record(&[(self.fields[5], SharedUpdate::Gauge(n.wrapping_neg()))])
+        self.core.record(&[(self.fields[5], FieldUpdate::Gauge(n.wrapping_neg()))])
     }
 
     /// Records one event of any of its fields, by name.

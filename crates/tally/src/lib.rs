@@ -105,17 +105,17 @@ pub mod epoch {
 pub mod shared {
     pub use tally_core::{
         GoneFile, SHARED_SUFFIX, SetDesc, ShardWriter, SharedCollection, SharedError, SharedFile,
-        SharedSeries, SharedUpdate, claim_if_gone, collect_shared, read_shared, reset_shared,
+        SharedSeries, claim_if_gone, collect_shared, read_shared, reset_shared,
     };
 }
 
 pub use tally_core::{
     CoarseClock, CoarseClockError, CounterF64Ref, CounterRef, Delta, DeltaError, Event, FieldDesc,
-    FieldId, FieldKind, FloatSum, GaugeF64Ref, GaugeRef, HistogramConfig, HistogramRef,
-    HistogramSnapshot, Kind, Last, LastF64, LastValueF64Ref, LastValueRef, Layout, LayoutError,
-    Merge, MetricSet, RawSet, Rejected, RejectedValues, SetSnapshot, Snapshot, Timer, Unit, Value,
-    count_rejected, is_valid_field_name, kind, metric_set, ratio, ratio_or_zero, rejected_values,
-    start_coarse_clock, thread_slots_created, thread_slots_in_use,
+    FieldId, FieldKind, FieldUpdate, FloatSum, GaugeF64Ref, GaugeRef, HistogramConfig,
+    HistogramRef, HistogramSnapshot, Kind, Last, LastF64, LastValueF64Ref, LastValueRef, Layout,
+    LayoutError, Merge, MetricSet, RawSet, Rejected, RejectedValues, SetSnapshot, Snapshot, Timer,
+    Unit, Value, count_rejected, is_valid_field_name, kind, metric_set, ratio, ratio_or_zero,
+    rejected_values, start_coarse_clock, thread_slots_created, thread_slots_in_use,
 };
 // The old names of the field kinds, deprecated for one release (see `tally_core::Counter`).
 #[allow(deprecated)]

@@ -53,6 +53,15 @@ fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> 
 /// [`SharedError::Io`] when the directory or a file cannot be read or written;
 /// [`SharedError::Corrupt`] for a damaged file or archive.
 pub fn collect_shared(dir: &Path) -> Result<SharedCollection, SharedError> {
+    let lock_file = lock_collection(dir)?;
+    let result = collect_locked(dir);
+    drop(lock_file);
+    result
+}
+
+/// Takes the directory's collect lock (waiting for another collector to finish); it is
+/// held until the returned file is dropped.
+fn lock_collection(dir: &Path) -> Result<File, SharedError> {
     let lock_path = dir.join(LOCK);
     let lock_file = OpenOptions::new()
         .create(true)
@@ -61,9 +70,7 @@ pub fn collect_shared(dir: &Path) -> Result<SharedCollection, SharedError> {
         .open(&lock_path)
         .map_err(io("cannot open", &lock_path))?;
     lock(&lock_file, false).map_err(io("cannot lock", &lock_path))?;
-    let result = collect_locked(dir);
-    drop(lock_file);
-    result
+    Ok(lock_file)
 }
 
 fn collect_locked(dir: &Path) -> Result<SharedCollection, SharedError> {
@@ -183,14 +190,7 @@ fn without_gauges(s: &SetSnapshot) -> Result<SetSnapshot, SharedError> {
 /// [`SharedError::Io`] when the directory cannot be created, listed or cleaned.
 pub fn reset_shared(dir: &Path) -> Result<(), SharedError> {
     std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
-    let lock_path = dir.join(LOCK);
-    let lock_file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io("cannot open", &lock_path))?;
-    lock(&lock_file, false).map_err(io("cannot lock", &lock_path))?;
+    let _lock = lock_collection(dir)?;
     for entry in std::fs::read_dir(dir).map_err(io("cannot list", dir))? {
         let path = entry.map_err(io("cannot list", dir))?.path();
         if path.to_str().is_some_and(|s| s.ends_with(SHARED_SUFFIX))

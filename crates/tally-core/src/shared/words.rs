@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::FieldUpdate;
 use tally_snapshot::{
     FieldDesc, FieldKind, HistogramConfig, HistogramSnapshot, Last, LastF64, SetSnapshot, Value,
 };
@@ -43,63 +44,28 @@ pub(crate) fn offsets(fields: &[FieldDesc]) -> (Vec<usize>, usize) {
     (offsets, at)
 }
 
-/// One update of an event, to a field of a shared set (its index in the set's fields).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum SharedUpdate {
-    /// Adds to a counter (saturating at `u64::MAX`: a counter never wraps).
-    Counter(u64),
-    /// Adds to a gauge (wrapping, as the core's gauges do).
-    Gauge(i64),
-    /// Sets a last value, stamped now.
-    Last(i64),
-    /// Records a histogram value, in steps.
-    Observe(u64),
-    /// Adds to a float counter (finite, >= 0: checked by the caller).
-    CounterF64(f64),
-    /// Adds to a float gauge (finite: checked by the caller).
-    GaugeF64(f64),
-    /// Sets a float last value (finite: checked by the caller), stamped now.
-    LastF64(f64),
-}
-
-impl SharedUpdate {
-    /// Whether this update fits a field of `kind`.
-    pub(crate) fn fits(&self, kind: FieldKind) -> bool {
-        matches!(
-            (self, kind),
-            (SharedUpdate::Counter(_), FieldKind::Counter)
-                | (SharedUpdate::Gauge(_), FieldKind::Gauge)
-                | (SharedUpdate::Last(_), FieldKind::LastValue)
-                | (SharedUpdate::Observe(_), FieldKind::Histogram(_))
-                | (SharedUpdate::CounterF64(_), FieldKind::CounterF64)
-                | (SharedUpdate::GaugeF64(_), FieldKind::GaugeF64)
-                | (SharedUpdate::LastF64(_), FieldKind::LastValueF64)
-        )
-    }
-}
-
 /// Applies `update` to the field of `kind` whose words are `w` (one copy), stamping last
 /// values with `stamp_ns`. Only the shard's writer calls this, inside its section on this
 /// copy; the loads and stores are `Relaxed`: the section's sequence stores order them
 /// (see `ShardWriter::record`).
-pub(crate) fn apply(w: &[AtomicU64], kind: FieldKind, update: SharedUpdate, stamp_ns: u64) {
+pub(crate) fn apply(w: &[AtomicU64], kind: FieldKind, update: FieldUpdate, stamp_ns: u64) {
     let load = |i: usize| w[i].load(Ordering::Relaxed);
     let store = |i: usize, v: u64| w[i].store(v, Ordering::Relaxed);
     match update {
-        SharedUpdate::Counter(n) => store(0, load(0).saturating_add(n)),
-        SharedUpdate::Gauge(n) => store(0, load(0).wrapping_add(n as u64)),
-        SharedUpdate::Last(v) => {
+        FieldUpdate::Counter(n) => store(0, load(0).saturating_add(n)),
+        FieldUpdate::Gauge(n) => store(0, load(0).wrapping_add(n as u64)),
+        FieldUpdate::Last(v) => {
             store(0, v as u64);
             store(1, stamp_ns);
         }
-        SharedUpdate::CounterF64(x) | SharedUpdate::GaugeF64(x) => {
+        FieldUpdate::CounterF64(x) | FieldUpdate::GaugeF64(x) => {
             store(0, (f64::from_bits(load(0)) + x).to_bits());
         }
-        SharedUpdate::LastF64(x) => {
+        FieldUpdate::LastF64(x) => {
             store(0, x.to_bits());
             store(1, stamp_ns);
         }
-        SharedUpdate::Observe(steps) => {
+        FieldUpdate::Observe(steps) => {
             let FieldKind::Histogram(config) = kind else { return };
             let count = load(0);
             let sum =
