@@ -69,6 +69,8 @@ mod rejected;
 mod set;
 #[cfg(all(unix, not(loom), target_has_atomic = "64"))]
 mod shared;
+#[cfg(any(loom, all(unix, target_has_atomic = "64")))]
+mod shared_latch;
 mod slot;
 mod sync;
 mod table;

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use tally_snapshot::{FieldDesc, FieldKind, SetSnapshot};
 
 use crate::FieldUpdate;
+use crate::shared_latch as latch;
 
 pub use collect::{SharedCollection, collect_shared, reset_shared};
 
@@ -44,19 +45,6 @@ const H_DIR_USED: usize = 5;
 const H_DATA_START: usize = 6;
 const H_PID: usize = 7;
 const H_CREATED: usize = 8;
-/// A shard's words before its copies: the two copies' sequences, then the help protocol's
-/// words (help wanted, help served, the help copy's sequence).
-const SHARD_HEAD: usize = 5;
-const WANTED: usize = 2;
-const SERVED: usize = 3;
-const HELP_SEQ: usize = 4;
-/// Tries a collector makes on the two copies before it asks the writer for help.
-const TRIES_BEFORE_HELP: usize = 64;
-/// Rounds (tries of the two copies and of the help copy) before a collector gives up: only
-/// a writer recording flat out that never finishes an event could make it (a writer that
-/// finishes events serves help at the end of its next one; a descheduled or dead one
-/// leaves a copy whole).
-const READ_ROUNDS: usize = 1 << 20;
 /// The suffix of shared files.
 pub const SHARED_SUFFIX: &str = ".tally";
 
@@ -114,11 +102,11 @@ pub struct SetDesc {
     pub labels: Vec<String>,
     /// The fields.
     pub fields: Vec<FieldDesc>,
-    /// Whether a collector keeps this set's gauges after the process exits (default: they
-    /// are dropped, as the process no longer holds what they measured; counters and
-    /// histograms are always kept).
+    /// The gauge fields (gauges and last values, by name) a collector keeps after the
+    /// process exits; the others are dropped, as the process no longer holds what they
+    /// measured (default: none kept). Counters and histograms are always kept.
     #[serde(default)]
-    pub keep_gauges: bool,
+    pub kept_gauges: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -288,7 +276,7 @@ impl SharedFile {
         };
         let words = self.map.words();
         let at = dir.next_data;
-        let end = at + SHARD_HEAD + 3 * n;
+        let end = at + latch::shard_words(n);
         if end > words.len() {
             let capacity = ((words.len() - HEADER_WORDS) * 8) as u64;
             return Err(SharedError::Full { path: self.path().into(), what: "data", capacity });
@@ -335,8 +323,7 @@ impl SharedFile {
 #[derive(Debug)]
 pub struct ShardWriter {
     file: Arc<SharedFile>,
-    /// The shard's first word: [`SHARD_HEAD`] words (sequences, help), then the two copies
-    /// and the help copy, `n` words each.
+    /// The shard's first word (its layout: `shared_latch.rs`).
     at: usize,
     /// Words per copy.
     n: usize,
@@ -374,50 +361,20 @@ impl ShardWriter {
             0
         };
         let words = self.file.map.words();
-        for copy in 0..2 {
-            let seq = &words[self.at + copy];
-            let s = seq.load(Ordering::Relaxed);
-            // Odd: readers of this copy retry or read the other one. The fence orders this
-            // store before the data stores below (pairs with the reader's Acquire fence
-            // before its second load of the sequence).
-            seq.store(s.wrapping_add(1), Ordering::Relaxed);
-            fence(Ordering::Release);
-            let base = self.at + SHARD_HEAD + copy * self.n;
+        let (kinds, offsets) = (&self.kinds, &self.offsets);
+        latch::write_event(words, self.at, self.n, |copy| {
             for &(field, update) in updates {
-                let kind = self.kinds[field];
-                let o = base + self.offsets[field];
-                words::apply(&words[o..o + words::words_of(kind)], kind, update, stamp);
+                let (kind, o) = (kinds[field], offsets[field]);
+                words::apply(&copy[o..o + words::words_of(kind)], kind, update, stamp);
             }
-            // Even again: pairs with the reader's Acquire load of the sequence; a reader
-            // that sees it sees the data stores.
-            seq.store(s.wrapping_add(2), Ordering::Release);
-        }
+        });
         // A collector that kept finding a copy busy (this writer records flat out) asks for
         // help: a copy made here, between events, where no section is open.
-        let wanted = words[self.at + WANTED].load(Ordering::Relaxed);
-        if wanted != self.served {
-            self.serve_help(wanted);
+        if let Some(wanted) = latch::help_wanted(words, self.at, self.served) {
+            latch::serve_help(words, self.at, self.n, wanted);
+            self.served = wanted;
         }
         Ok(())
-    }
-
-    /// Copies copy 1 (whole: no section is open) into the help copy, inside the help
-    /// copy's own sequence section, then publishes `wanted` as served (Release: pairs with
-    /// the collector's Acquire load of it).
-    #[cold]
-    fn serve_help(&mut self, wanted: u64) {
-        let words = self.file.map.words();
-        let seq = &words[self.at + HELP_SEQ];
-        let s = seq.load(Ordering::Relaxed);
-        seq.store(s.wrapping_add(1), Ordering::Relaxed);
-        fence(Ordering::Release);
-        let (from, to) = (self.at + SHARD_HEAD + self.n, self.at + SHARD_HEAD + 2 * self.n);
-        for i in 0..self.n {
-            words[to + i].store(words[from + i].load(Ordering::Relaxed), Ordering::Relaxed);
-        }
-        seq.store(s.wrapping_add(2), Ordering::Release);
-        words[self.at + SERVED].store(wanted, Ordering::Release);
-        self.served = wanted;
     }
 }
 
@@ -490,10 +447,10 @@ fn read_file(file: &File, path: &Path) -> Result<Vec<SharedSeries>, SharedError>
                 };
                 let (_, n) = words::offsets(&desc.fields);
                 let at = at as usize;
-                if at.saturating_add(SHARD_HEAD + 3 * n) > words.len() {
+                if at.saturating_add(latch::shard_words(n)) > words.len() {
                     return Err(map.corrupt("a shard runs past the file's end"));
                 }
-                let copy = read_shard(words, at, n).ok_or_else(|| {
+                let copy = latch::read_shard(words, at, n).ok_or_else(|| {
                     map.corrupt("a shard's writer stayed inside one event through a million tries")
                 })?;
                 let snapshot =
@@ -509,61 +466,6 @@ fn read_file(file: &File, path: &Path) -> Result<Vec<SharedSeries>, SharedError>
         .into_iter()
         .filter_map(|(desc, s)| s.map(|snapshot| SharedSeries { desc, snapshot }))
         .collect())
-}
-
-/// A whole copy of the shard at `at` with `n` words per copy: copy 0 or copy 1, whichever
-/// no section overlapped while it was read; after [`TRIES_BEFORE_HELP`] tries, the help
-/// copy its writer makes at the end of its next event. `None` only after [`READ_ROUNDS`]
-/// rounds: a writer inside one event all that time.
-fn read_shard(words: &[AtomicU64], at: usize, n: usize) -> Option<Vec<u64>> {
-    let mut asked: Option<u64> = None;
-    for attempt in 0..READ_ROUNDS {
-        let copy = attempt % 2;
-        if let Some(data) = read_copy(words, at + copy, at + SHARD_HEAD + copy * n, n) {
-            return Some(data);
-        }
-        if attempt + 1 < TRIES_BEFORE_HELP {
-            continue;
-        }
-        match asked {
-            None => {
-                // The collector's side only: one read-modify-write per shard it cannot read
-                // otherwise, never on the writer's path.
-                asked = Some(words[at + WANTED].fetch_add(1, Ordering::Relaxed).wrapping_add(1));
-            }
-            Some(request) => {
-                // Pairs with the writer's Release store of SERVED after the help copy.
-                let served = words[at + SERVED].load(Ordering::Acquire);
-                if served.wrapping_sub(request) < u64::MAX / 2
-                    && let Some(data) = read_copy(words, at + HELP_SEQ, at + SHARD_HEAD + 2 * n, n)
-                {
-                    return Some(data);
-                }
-            }
-        }
-        std::hint::spin_loop();
-        if attempt % 1024 == 1023 {
-            std::thread::yield_now();
-        }
-    }
-    None
-}
-
-/// The `n` words at `base` if the sequence at `seq` was even and unchanged across reading
-/// them.
-fn read_copy(words: &[AtomicU64], seq: usize, base: usize, n: usize) -> Option<Vec<u64>> {
-    let seq = &words[seq];
-    // Pairs with the writer's Release store that ended its last section on these words.
-    let before = seq.load(Ordering::Acquire);
-    if before % 2 == 1 {
-        return None;
-    }
-    let data: Vec<u64> = words[base..base + n].iter().map(|w| w.load(Ordering::Relaxed)).collect();
-    // Pairs with the writer's Release fence after it made the sequence odd: if any data
-    // load saw a store of a section that started after `before`, this load sees that
-    // section's odd sequence.
-    fence(Ordering::Acquire);
-    (seq.load(Ordering::Relaxed) == before).then_some(data)
 }
 
 /// A file whose writer is gone, locked by this collector until it is dropped.

@@ -32,7 +32,7 @@ fn pair_set() -> SetDesc {
             FieldDesc::new("ok", FieldKind::Counter, ""),
             FieldDesc::new("in_flight", FieldKind::Gauge, ""),
         ],
-        keep_gauges: false,
+        kept_gauges: vec![],
     }
 }
 
@@ -123,7 +123,7 @@ fn every_kind_reads_back_exactly_as_recorded() {
             FieldDesc::new("fill", FieldKind::GaugeF64, ""),
             FieldDesc::new("temp", FieldKind::LastValueF64, ""),
         ],
-        keep_gauges: false,
+        kept_gauges: vec![],
     };
     let mut w = file.shard(&desc).unwrap();
     let values = [0u64, 1, 31, 1_000, 123_456_789, 100_000_000_000, 100_000_000_001, u64::MAX];
@@ -260,7 +260,8 @@ fn total_of(snapshot: &tally_snapshot::RegistrySnapshot, metric: &str, field: &s
 fn exited_processes_are_folded_once_their_gauges_dropped_unless_kept_and_their_files_removed() {
     let dir = temp_dir("collect");
     tally_core::reset_shared(&dir).unwrap();
-    let kept = SetDesc { metric: "kept".into(), keep_gauges: true, ..pair_set() };
+    let kept =
+        SetDesc { metric: "kept".into(), kept_gauges: vec!["in_flight".into()], ..pair_set() };
     let record = |file: &std::sync::Arc<SharedFile>, n: u64| {
         for desc in [pair_set(), kept.clone()] {
             let mut w = file.shard(&desc).unwrap();

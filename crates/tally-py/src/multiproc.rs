@@ -200,7 +200,7 @@ impl MultiProcessRegistry {
         help: &str,
         label_names: &[String],
         table: &FieldTable,
-        keep_gauges: bool,
+        kept_gauges: Vec<String>,
     ) -> SetDesc {
         SetDesc {
             metric: name.to_owned(),
@@ -208,9 +208,35 @@ impl MultiProcessRegistry {
             label_names: label_names.to_vec(),
             labels: Vec::new(),
             fields: table.descs.clone(),
-            keep_gauges,
+            kept_gauges,
         }
     }
+}
+
+/// The gauges kept after a process exits, from `keep_gauges=`: `False` (none), `True`
+/// (every gauge and last value of the set), or the names of some of them.
+fn kept_gauges(table: &FieldTable, keep: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+    let gauges = || table.descs.iter().filter(|d| d.kind.is_gauge()).map(|d| d.name.to_string());
+    let Some(keep) = keep else { return Ok(Vec::new()) };
+    if let Ok(all) = keep.cast::<pyo3::types::PyBool>() {
+        return Ok(if all.is_true() { gauges().collect() } else { Vec::new() });
+    }
+    let names: Vec<String> = keep.extract().map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err(format!(
+            "keep_gauges takes True, False or a list of gauge field names, not {}",
+            keep.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        ))
+    })?;
+    for n in &names {
+        if !gauges().any(|g| g == *n) {
+            return Err(PyValueError::new_err(format!(
+                "keep_gauges names {n:?}, which is not a gauge or last value of this set (its \
+                 gauges: {:?})",
+                gauges().collect::<Vec<_>>()
+            )));
+        }
+    }
+    Ok(names)
 }
 
 #[pymethods]
@@ -247,11 +273,12 @@ impl MultiProcessRegistry {
     }
 
     /// A set of fields registered as `name`, declared as for `tally.MetricSet`;
-    /// `keep_gauges`: whether its gauges outlive the process that set them.
+    /// `keep_gauges`: which of its gauges outlive the process that set them (`True`: all,
+    /// or a list of names; default none: an exited worker's gauges are dropped).
     #[pyo3(signature = (
         name, *, help=String::new(), counters=None, gauges=None, last_values=None,
         histograms=None, float_counters=None, float_gauges=None, float_last_values=None,
-        keep_gauges=false
+        keep_gauges=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn metric_set(
@@ -266,7 +293,7 @@ impl MultiProcessRegistry {
         float_counters: Option<&Bound<'_, PyAny>>,
         float_gauges: Option<&Bound<'_, PyAny>>,
         float_last_values: Option<&Bound<'_, PyAny>>,
-        keep_gauges: bool,
+        keep_gauges: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<SharedMetricSet> {
         let table = table_of(
             py,
@@ -280,8 +307,9 @@ impl MultiProcessRegistry {
                 float_last_values,
             },
         )?;
+        let kept = kept_gauges(&table, keep_gauges)?;
         self.claim(&name, &[])?;
-        let desc = self.desc(&name, &help, &[], &table, keep_gauges);
+        let desc = self.desc(&name, &help, &[], &table, kept);
         Ok(SharedMetricSet {
             core: Arc::new(SharedCore::new(Arc::clone(&self.place), desc, table)),
         })
@@ -292,7 +320,7 @@ impl MultiProcessRegistry {
     #[pyo3(signature = (
         name, labels, *, help=String::new(), counters=None, gauges=None, last_values=None,
         histograms=None, float_counters=None, float_gauges=None, float_last_values=None,
-        keep_gauges=false
+        keep_gauges=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn family(
@@ -308,7 +336,7 @@ impl MultiProcessRegistry {
         float_counters: Option<&Bound<'_, PyAny>>,
         float_gauges: Option<&Bound<'_, PyAny>>,
         float_last_values: Option<&Bound<'_, PyAny>>,
-        keep_gauges: bool,
+        keep_gauges: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<SharedFamily> {
         let table = table_of(
             py,
@@ -332,8 +360,9 @@ impl MultiProcessRegistry {
                 "label {reserved:?} is reserved by a field of this family"
             )));
         }
+        let kept = kept_gauges(&table, keep_gauges)?;
         self.claim(&name, &labels)?;
-        let desc = self.desc(&name, &help, &labels, &table, keep_gauges);
+        let desc = self.desc(&name, &help, &labels, &table, kept);
         Ok(SharedFamily {
             place: Arc::clone(&self.place),
             desc,
@@ -355,7 +384,7 @@ impl MultiProcessRegistry {
         let model = tally::InferenceStats::new();
         let table = Arc::new(FieldTable::new(py, tally::MetricSet::raw(&model), &[]));
         self.claim(&name, &[])?;
-        let desc = self.desc(&name, &help, &[], &table, false);
+        let desc = self.desc(&name, &help, &[], &table, Vec::new());
         let at = |n: &str| {
             table.descs.iter().position(|d| d.name == n).expect("an InferenceStats field")
         };

@@ -59,15 +59,15 @@ def test_exited_pool_workers_add_up_exactly_and_their_gauges_are_dropped(tmp_pat
 def _record_then_wait(path, n, ready, kept):
     reg = tally.multiprocess.registry(path)
     stats = reg.inference_stats("inference")
-    gauges = reg.metric_set("load", gauges=["queued"], keep_gauges=kept)
+    gauges = reg.metric_set("load", gauges=["queued", "busy"], keep_gauges=kept)
     for k in range(n):
         stats.record_inference(success=True, cache_hit=k % 2 == 0)
-    gauges.record(queued=7)
+    gauges.record(queued=7, busy=3)
     ready.set()
     time.sleep(3600)
 
 
-@pytest.mark.parametrize("kept", [False, True])
+@pytest.mark.parametrize("kept", [False, True, ["busy"]])
 def test_a_worker_killed_with_sigkill_loses_nothing_it_recorded(tmp_path, kept):
     tally.multiprocess.prepare(str(tmp_path))
     ctx = mp.get_context("fork")
@@ -86,7 +86,8 @@ def test_a_worker_killed_with_sigkill_loses_nothing_it_recorded(tmp_path, kept):
         snap = reg.collect()
         assert snap.get("inference").total_inferences == N
         assert snap.get("inference").cache_hits == N // 2
-        assert snap.get("load").queued == (7 if kept else 0)
+        assert snap.get("load").queued == (7 if kept is True else 0), "kept only if declared"
+        assert snap.get("load").busy == (0 if kept is False else 3), "kept only if declared"
 
 
 def _hammer(path, stop):
@@ -183,6 +184,10 @@ def test_bad_set_up_and_bad_input_are_refused_with_what_to_do(tmp_path, monkeypa
     s = reg.metric_set("b", counters=["n"], gauges=["g"])
     with pytest.raises(tally.UnknownFieldError):
         s.record(nope=1)
+    with pytest.raises(ValueError, match="not a gauge"):
+        reg.metric_set("c", counters=["n"], gauges=["g"], keep_gauges=["n"])
+    with pytest.raises(TypeError, match="keep_gauges"):
+        reg.metric_set("d", gauges=["g"], keep_gauges=3)
     with pytest.raises(TypeError, match="nothing was recorded"):
         s.record(n=1, g="x")  # every value checked before any is recorded
     s.record(n=2)

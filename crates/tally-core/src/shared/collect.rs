@@ -43,7 +43,7 @@ fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> 
 
 /// Collects the directory `dir`: folds the files of processes that are gone (exited or
 /// killed: their lock is free) into the archive, exactly once, with their gauges dropped
-/// unless their set keeps them, and removes them; then reads every live file and merges
+/// unless their set keeps them (`SetDesc::kept_gauges`), and removes them; then reads every live file and merges
 /// it all. Collectors take turns (a lock file in `dir`); recording processes never wait.
 /// The cost grows with the live processes and the distinct series, not with how many
 /// processes ever ran.
@@ -149,13 +149,13 @@ fn collect_locked(dir: &Path) -> Result<SharedCollection, SharedError> {
     Ok(SharedCollection { snapshot, live: live_count, folded })
 }
 
-/// A file's sets as a registry snapshot; `exited`: gauges of sets that do not keep them
-/// are dropped (zero, stamp 0: what merging ignores).
+/// A file's sets as a registry snapshot; `exited`: the gauges their sets do not keep are
+/// dropped (zero, stamp 0: what merging ignores).
 fn as_registry(series: Vec<SharedSeries>, exited: bool) -> Result<RegistrySnapshot, SharedError> {
     let mut metrics: BTreeMap<String, MetricSnapshot> = BTreeMap::new();
     for s in series {
         let snapshot =
-            if exited && !s.desc.keep_gauges { without_gauges(&s.snapshot)? } else { s.snapshot };
+            if exited { without_gauges(&s.snapshot, &s.desc.kept_gauges)? } else { s.snapshot };
         let metric = metrics.entry(s.desc.metric.clone()).or_insert_with(|| MetricSnapshot {
             help: s.desc.help.clone(),
             unit: None,
@@ -171,10 +171,13 @@ fn as_registry(series: Vec<SharedSeries>, exited: bool) -> Result<RegistrySnapsh
     Ok(RegistrySnapshot { metrics })
 }
 
-fn without_gauges(s: &SetSnapshot) -> Result<SetSnapshot, SharedError> {
+fn without_gauges(s: &SetSnapshot, kept: &[String]) -> Result<SetSnapshot, SharedError> {
     let values = s
         .iter()
-        .map(|(f, v)| if f.kind.is_gauge() { Value::zero(f.kind) } else { v.clone() })
+        .map(|(f, v)| {
+            let dropped = f.kind.is_gauge() && !kept.iter().any(|k| *k == f.name);
+            if dropped { Value::zero(f.kind) } else { v.clone() }
+        })
         .collect();
     SetSnapshot::new(s.fields().to_vec(), values)
         .map_err(|e| SharedError::Unsupported(e.to_string()))

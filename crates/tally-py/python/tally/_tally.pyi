@@ -415,7 +415,7 @@ class MultiProcessRegistry:
         float_counters: Optional[FieldDecl] = None,
         float_gauges: Optional[FieldDecl] = None,
         float_last_values: Optional[FieldDecl] = None,
-        keep_gauges: bool = False,
+        keep_gauges: Union[bool, Sequence[str]] = False,
     ) -> SharedMetricSet: ...
     def family(
         self,
@@ -430,7 +430,7 @@ class MultiProcessRegistry:
         float_counters: Optional[FieldDecl] = None,
         float_gauges: Optional[FieldDecl] = None,
         float_last_values: Optional[FieldDecl] = None,
-        keep_gauges: bool = False,
+        keep_gauges: Union[bool, Sequence[str]] = False,
     ) -> SharedFamily: ...
     def inference_stats(self, name: str = "inference", *, help: str = "") -> SharedInferenceStats: ...
     def collect(self) -> RegistrySnapshot: ...

@@ -10,7 +10,7 @@ event in it is whole or absent (two copies behind sequence numbers, as tally's s
 are). A collector folds the file of a gone worker (the kernel has released its lock)
 into an archive exactly once and removes it, so a scrape reads one file per live worker
 and the archive, however many workers have come and gone; gauges of exited workers are
-dropped unless their set keeps them (``keep_gauges=True``).
+dropped unless their set keeps them (``keep_gauges=True``, or a list of the gauges to keep).
 
 Set-up, gunicorn (``gunicorn -c gunicorn.conf.py app:app``)::
 
