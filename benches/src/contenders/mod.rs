@@ -4,6 +4,7 @@ mod floor;
 mod metrics_rs;
 mod naive;
 mod otel;
+pub(crate) use otel::SharedReader;
 mod prom;
 mod prom_client;
 mod tally;

@@ -16,9 +16,10 @@ use super::bounds_ns;
 use crate::contender::Contender;
 use crate::event::{Budget, Counts, drive, labels};
 
-/// The provider owns its reader; this lets the contender keep a handle to collect with.
+/// The provider owns its reader; this lets its user keep a handle to collect with (the
+/// OpenTelemetry contender here, the OTLP push bench in `otlp.rs`).
 #[derive(Debug, Clone)]
-struct SharedReader(Arc<ManualReader>);
+pub(crate) struct SharedReader(pub(crate) Arc<ManualReader>);
 
 impl MetricReader for SharedReader {
     fn register_pipeline(&self, pipeline: Weak<Pipeline>) {
