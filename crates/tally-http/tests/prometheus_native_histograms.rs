@@ -78,7 +78,7 @@ fn prometheus_stores_the_histogram_natively_and_agrees_with_the_snapshot() {
     // Quantiles. With γ = 2^(2^-schema) (schema = sub_bucket_bits = 5 here), ε = 2^-5 and a
     // step of 1 ns: P within (T/γ, (T + ½ step)γ) of tally's quantile T for ranks other than
     // the first and last, and within (X(1 − ε/2)/γ, X(1 + ε/2)γ) of the exact quantile X.
-    let schema = tally_prometheus::native_schema(config);
+    let schema = tally_snapshot::NativeHistogram::schema_for(config);
     assert_eq!(schema, 5);
     let gamma = (-f64::from(schema)).exp2().exp2();
     let eps = config.relative_error();

@@ -29,8 +29,8 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use tally_snapshot::{
-    FieldDesc, FieldKind, HistogramConfig, HistogramSnapshot, MetricSnapshot, NativeHistogram,
-    RegistrySnapshot, SeriesSnapshot, SetSnapshot, Value,
+    FieldDesc, FieldKind, HistogramSnapshot, MetricSnapshot, NativeHistogram, RegistrySnapshot,
+    SeriesSnapshot, SetSnapshot, Value,
 };
 
 /// Which totals a point carries.
@@ -46,18 +46,6 @@ pub enum Temporality {
     /// dropped loses its interval's counts: [`ExportReport`](crate::ExportReport) says
     /// which.
     Delta,
-}
-
-/// The exponential-histogram scale for a histogram configuration: its `sub_bucket_bits`
-/// (as many exponential buckets per power of two as it has linear ones), at most 8; the
-/// schema Prometheus native histograms use too ([`NativeHistogram::schema_for`]).
-///
-/// ```
-/// use tally_snapshot::HistogramConfig;
-/// assert_eq!(tally_otlp::scale_for(HistogramConfig::SECONDS), 5);
-/// ```
-pub fn scale_for(config: HistogramConfig) -> i8 {
-    NativeHistogram::schema_for(config)
 }
 
 /// A value OTLP cannot carry without changing it, refused rather than sent rounded.
@@ -532,7 +520,7 @@ fn fill_number(point: &mut NumberDataPoint, value: number_data_point::Value, at:
 fn fill_exponential(point: &mut ExponentialHistogramDataPoint, h: &HistogramSnapshot, at: Point) {
     let Point { start_ns, time_ns, delta } = at;
     let config = h.config();
-    let n = h.to_native_in_unit(scale_for(config));
+    let n = h.to_native_in_unit(NativeHistogram::schema_for(config));
     match (n.positive.first(), n.positive.last()) {
         (Some(&(first, _)), Some(&(last, _))) => {
             let buckets = point.positive.get_or_insert_with(Buckets::default);

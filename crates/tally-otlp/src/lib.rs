@@ -91,7 +91,9 @@
 //!
 //! tally's histograms are log-linear (`2^k` linear sub-buckets per power of two);
 //! OTLP's are exponential (`base = 2^(2^-scale)`). A histogram is sent at
-//! scale [`scale_for`] = its `sub_bucket_bits` (at most 8), each log-linear bucket placed
+//! scale = its `sub_bucket_bits` (at most 8;
+//! [`NativeHistogram::schema_for`](tally_snapshot::NativeHistogram::schema_for), the rule
+//! Prometheus native histograms follow too), each log-linear bucket placed
 //! as a whole by its midpoint ([`tally_snapshot::HistogramSnapshot::to_native_in_unit`]),
 //! in the declared unit (nanosecond steps as seconds). **Exact:** `count`, `zero_count`
 //! (zeros), and, for cumulative points, `min` and `max`; `sum` is the exact sum correctly
@@ -137,7 +139,7 @@ mod schedule;
 mod transport;
 
 pub use config::{Builder, DEFAULT_BUFFER, DEFAULT_FLUSH_TIMEOUT, DEFAULT_TIMEOUT};
-pub use convert::{Refused, Temporality, scale_for};
+pub use convert::{Refused, Temporality};
 pub use error::ExportError;
 pub use exporter::{DropReason, Dropped, ExportReport, OtlpExporter};
 pub use schedule::OtlpLoop;

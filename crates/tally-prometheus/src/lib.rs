@@ -38,7 +38,7 @@
 //!   what was [`Skipped`].
 //! - [`encode_protobuf`]: the protobuf format, histograms as native histograms (see
 //!   [below](#the-protobuf-format)); [`encode_bytes`]: any format into bytes; [`proto`]:
-//!   its messages, to decode it with; [`native_schema`], [`NATIVE_ZERO_THRESHOLD`].
+//!   its messages, to decode it with; [`NATIVE_ZERO_THRESHOLD`].
 //! - [`Format`], [`TEXT_CONTENT_TYPE`], [`OPENMETRICS_CONTENT_TYPE`],
 //!   [`PROTOBUF_CONTENT_TYPE`], [`Format::from_accept`] (the text formats) and
 //!   [`Format::from_accept_with_protobuf`] (all three): content negotiation.
@@ -142,7 +142,7 @@
 //! **Native histograms.** Each histogram series is
 //! [`HistogramSnapshot::to_native_in_unit`](tally_snapshot::HistogramSnapshot::to_native_in_unit)
 //! (in the unit when the text formats expose it in the unit, else `to_native`, in steps)
-//! at schema [`native_schema`]: the configuration's `sub_bucket_bits` `k`, clamped to
+//! at schema [`NativeHistogram::schema_for`](tally_snapshot::NativeHistogram::schema_for): the configuration's `sub_bucket_bits` `k`, clamped to
 //! Prometheus' `-4..=8`, so that its `2^schema` native buckets per power of two are about
 //! as fine as tally's `2^k`. Positive buckets are spans and delta-encoded counts
 //! ([`NativeHistogram::positive_spans`](tally_snapshot::NativeHistogram::positive_spans)),
@@ -212,7 +212,7 @@ pub use encode::{encode, encode_openmetrics, encode_text};
 pub use format::{Format, OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 pub use naming::family_name;
 pub use options::{DEFAULT_LATENCY_BUCKETS_NS, EncodeOptions, default_bounds};
-pub use protobuf::{NATIVE_ZERO_THRESHOLD, encode_bytes, encode_protobuf, native_schema};
+pub use protobuf::{NATIVE_ZERO_THRESHOLD, encode_bytes, encode_protobuf};
 pub use report::{EncodeReport, Skipped};
 
 /// The README's examples, run as doctests so that they keep compiling.

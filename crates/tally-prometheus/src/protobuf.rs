@@ -3,9 +3,7 @@
 //! `io.prometheus.client.MetricFamily` messages, histograms as native histograms.
 
 use prost::Message;
-use tally_snapshot::{
-    FieldKind, HistogramConfig, HistogramSnapshot, NativeHistogram, RegistrySnapshot,
-};
+use tally_snapshot::{FieldKind, HistogramSnapshot, NativeHistogram, RegistrySnapshot};
 
 use crate::encode::{Cell, FamilyPlan, plan};
 use crate::proto::{
@@ -19,7 +17,7 @@ use crate::{EncodeOptions, EncodeReport, Format, Skipped, encode};
 ///
 /// Only zeros are at or below it: the smallest value a histogram records above zero is one
 /// step, at least 10^-12 of its unit
-/// ([`HistogramConfig::MAX_DECIMALS`]), so the zero bucket holds exactly
+/// ([`HistogramConfig::MAX_DECIMALS`](tally_snapshot::HistogramConfig::MAX_DECIMALS)), so the zero bucket holds exactly
 /// the zeros, as [`NativeHistogram::zero_count`] counts them. It is positive so that
 /// Prometheus versions that tell a native histogram from a classic one by a non-empty
 /// bucket or a positive threshold (2.42 does) take a histogram with no values yet as
@@ -29,24 +27,6 @@ use crate::{EncodeOptions, EncodeReport, Format, Skipped, encode};
 /// assert_eq!(tally_prometheus::NATIVE_ZERO_THRESHOLD, 2f64.powi(-128));
 /// ```
 pub const NATIVE_ZERO_THRESHOLD: f64 = 2.938_735_877_055_719e-39;
-
-/// The native-histogram schema a histogram of `config` is written with: its
-/// `sub_bucket_bits` `k`, clamped to the schemas Prometheus accepts
-/// ([`NativeHistogram::SCHEMAS`], `-4..=8`), so that its native buckets (`2^schema` per
-/// power of two) are about as fine as its own (`2^k` per power of two): `k` is 1 to 10,
-/// so the schema is `k` up to 8, and 8 for `k` = 9 and 10. See the crate docs, "The
-/// protobuf format", for the error this gives.
-///
-/// ```
-/// use tally_prometheus::native_schema;
-/// use tally_snapshot::HistogramConfig;
-/// assert_eq!(native_schema(HistogramConfig::DEFAULT), 5); // 32 buckets per power of two
-/// assert_eq!(native_schema(HistogramConfig::new(10, 1 << 20).unwrap()), 8);
-/// ```
-pub fn native_schema(config: HistogramConfig) -> i8 {
-    // The rule's home is tally-snapshot, shared with the OTLP exporter.
-    NativeHistogram::schema_for(config)
-}
 
 /// Encodes `snapshot` in the Prometheus protobuf format with the default
 /// [`EncodeOptions`] (native histogram buckets only), appending to `out`, and reports what
@@ -240,7 +220,7 @@ fn histogram(
     options: &EncodeOptions,
     counts: &mut Vec<u64>,
 ) -> Result<Histogram, u128> {
-    let schema = native_schema(h.config());
+    let schema = NativeHistogram::schema_for(h.config());
     // In the unit when the text formats write it in the unit (same bounds, same sum).
     let native = if family.scaled { h.to_native_in_unit(schema) } else { h.to_native(schema) };
     let sum = if family.scaled { native.sum } else { exact_f64_u128(h.sum()).ok_or(h.sum())? };

@@ -13,7 +13,7 @@ use prost::Message;
 use tally_prometheus::proto::{self, MetricFamily, MetricType};
 use tally_prometheus::{
     EncodeOptions, Format, NATIVE_ZERO_THRESHOLD, Skipped, encode, encode_bytes, encode_protobuf,
-    family_name, native_schema,
+    family_name,
 };
 use tally_snapshot::{
     FieldDesc, FieldKind, HistogramConfig, HistogramSnapshot, MetricSnapshot, RegistrySnapshot,
@@ -148,7 +148,7 @@ fn every_family_of_the_text_formats_is_written_with_the_same_name_help_unit_and_
 /// Checks each decoded series against the snapshot's value of the field the family comes
 /// from: counters and gauges equal as `f64` (integers exactly, floats bit for bit),
 /// histograms with the native buckets of `to_native_in_unit` (or `to_native`, in steps)
-/// at `native_schema`, their exact count and their sum as the text formats write it.
+/// at `NativeHistogram::schema_for`, their exact count and their sum as the text formats write it.
 fn check_values(snapshot: &RegistrySnapshot, families: &[MetricFamily], options: &EncodeOptions) {
     // Family name → (metric, field index).
     let mut origin = BTreeMap::new();
@@ -184,7 +184,7 @@ fn check_values(snapshot: &RegistrySnapshot, families: &[MetricFamily], options:
                     let got = m.histogram.as_ref().expect("a histogram");
                     let config = h.config();
                     let scaled = options.is_in_unit() && config.decimals() > 0;
-                    let schema = native_schema(config);
+                    let schema = tally_snapshot::NativeHistogram::schema_for(config);
                     let native =
                         if scaled { h.to_native_in_unit(schema) } else { h.to_native(schema) };
                     assert_eq!(got.schema(), i32::from(schema));

@@ -565,17 +565,9 @@ pub(crate) fn _exposition_multiprocess(
     accept: Option<String>,
 ) -> PyResult<(String, &'static str)> {
     let dir = registry.place.dir.clone();
-    let format = tally_prometheus::Format::from_accept(accept.as_deref().unwrap_or(""));
     py.detach(|| {
         let c = tally::shared::collect_shared(&dir)?;
-        let mut body = String::new();
-        tally_prometheus::encode(
-            &c.snapshot,
-            format,
-            &tally_prometheus::EncodeOptions::default(),
-            &mut body,
-        );
-        Ok((body, format.content_type()))
+        Ok(crate::serve::expose(&c.snapshot, accept.as_deref()))
     })
     .map_err(shared_error)
 }

@@ -127,15 +127,22 @@ pub(crate) fn _exposition(
     accept: Option<String>,
 ) -> (String, &'static str) {
     let reg = registry.map(|r| r.inner).unwrap_or(RegRef::Global);
-    let format = tally_prometheus::Format::from_accept(accept.as_deref().unwrap_or(""));
-    py.detach(|| {
-        let mut body = String::new();
-        tally_prometheus::encode(
-            &reg.get().snapshot(),
-            format,
-            &tally_prometheus::EncodeOptions::default(),
-            &mut body,
-        );
-        (body, format.content_type())
-    })
+    py.detach(|| expose(&reg.get().snapshot(), accept.as_deref()))
+}
+
+/// `snapshot` in the text format `accept` asks for, with its content type: the body of the
+/// WSGI and ASGI apps, for a registry or a multi-process directory.
+pub(crate) fn expose(
+    snapshot: &tally::RegistrySnapshot,
+    accept: Option<&str>,
+) -> (String, &'static str) {
+    let format = tally_prometheus::Format::from_accept(accept.unwrap_or(""));
+    let mut body = String::new();
+    tally_prometheus::encode(
+        snapshot,
+        format,
+        &tally_prometheus::EncodeOptions::default(),
+        &mut body,
+    );
+    (body, format.content_type())
 }
